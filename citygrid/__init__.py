@@ -1,0 +1,1 @@
+"""Composition root: settings, connection pool, migrations, CLI and demo."""

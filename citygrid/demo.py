@@ -1,0 +1,59 @@
+"""The Chancheng demo: load the shipped grids and categories, add sample reports."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+from dispatch.intake import submit_report
+from events.service import import_categories
+from gis import repo as gis_repo
+from gis.service import create_release, import_grid_layer
+
+REPO = Path(__file__).resolve().parents[1]
+GRIDS = REPO / "data" / "grids"
+CATEGORIES = REPO / "data" / "categories" / "cjt214.csv"
+CHANCHENG_LAYERS = [
+    ("district", "chancheng_district.geojson", None),
+    ("street", "chancheng_streets.geojson", "parent"),
+    ("community", "chancheng_communities.geojson", "parent"),
+    ("grid", "chancheng_grids.geojson", "parent"),
+]
+
+# (category, lon, lat in WGS84, description): places inside each of the four streets.
+SAMPLE_REPORTS = [
+    ("0102", 113.1187, 23.0300, "祖庙路口垃圾桶满溢，垃圾散落人行道"),
+    ("0505", 113.1090, 23.0205, "消防通道有机动车乱停放，堵塞通道"),
+    ("0110", 113.1180, 22.9870, "石湾路段人行道砖松动破损，约 3 平方米"),
+    ("0406", 113.1050, 23.0420, "张槎路下穿隧道积水约 20 厘米"),
+    ("0201", 113.0300, 22.9850, "南庄村道电线杆上大量非法小广告"),
+    ("0301", 113.1300, 23.0050, "夜间施工噪音扰民，22 点后仍在作业"),
+]
+
+
+def load_chancheng(conn: psycopg.Connection, *, widths: tuple[int, ...], folder: Path = GRIDS) -> int | None:
+    """Import the four shipped levels and activate them as one release, unless a release is already active."""
+    if gis_repo.active_layer_ids(conn) is not None:
+        return None
+    for level, filename, parent_field in CHANCHENG_LAYERS:
+        import_grid_layer(conn, path=folder / filename, level=level, code_field="code", name_field="name",
+                          parent_field=parent_field, widths=widths)
+    return create_release(conn, name="Chancheng reference grids (derived, approximate)", activate=True)
+
+
+def add_sample_reports(conn: psycopg.Connection) -> int:
+    """Add the sample reports once (only into an empty case table)."""
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM event_case)").fetchone()[0]:
+        return 0
+    for category, lon, lat, text in SAMPLE_REPORTS:
+        submit_report(conn, category_code=category, lon=lon, lat=lat, description=text, source="demo",
+                      actor="demo")
+    return len(SAMPLE_REPORTS)
+
+
+def prepare(conn: psycopg.Connection, *, widths: tuple[int, ...]) -> dict:
+    """Everything the demo needs in the database; safe to run again."""
+    release = load_chancheng(conn, widths=widths)
+    categories = import_categories(conn, path=CATEGORIES)
+    reports = add_sample_reports(conn)
+    return {"release": release, "categories": categories, "sample_reports": reports}

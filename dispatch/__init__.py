@@ -1,0 +1,1 @@
+"""Intake, routing, deadlines and the case workflow."""

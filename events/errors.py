@@ -1,0 +1,16 @@
+"""Errors of the events package."""
+from __future__ import annotations
+
+from gis.errors import InvalidInput, NotFound
+
+
+class UnknownCategory(InvalidInput):
+    """A category code that is not in the category tree."""
+
+
+class CaseNotFound(NotFound):
+    """No case with that id."""
+
+
+class CategoryFileError(InvalidInput):
+    """A category file that cannot be loaded."""

@@ -1,0 +1,1 @@
+"""Geometry, grid layers, responsibility zones and the locator."""

@@ -1,0 +1,110 @@
+"""Coordinate systems: any EPSG code via pyproj, plus GCJ-02 (vectorised, with a precise inverse)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from gis.errors import UnknownCRS
+
+GCJ02 = "gcj02"
+WGS84 = "EPSG:4326"
+
+# Krasovsky 1940 ellipsoid, as used by the published GCJ-02 formula.
+_A = 6378245.0
+_EE = 0.00669342162296594323
+
+
+def parse_crs(text: str | int | None) -> str:
+    """Normalise a user's CRS to 'gcj02' or 'EPSG:n' (or a WKT/PROJ string pyproj understands)."""
+    if text is None or str(text).strip() == "":
+        raise UnknownCRS("no coordinate system given: pass an EPSG code (e.g. 4326) or 'gcj02'")
+    raw = str(text).strip()
+    if raw.lower() in {"gcj02", "gcj-02", "gcj"}:
+        return GCJ02
+    candidate = f"EPSG:{raw}" if raw.isdigit() else raw
+    try:
+        crs = CRS.from_user_input(candidate)
+    except CRSError:
+        raise UnknownCRS(
+            f"unknown coordinate system {raw!r}: use an EPSG code such as 4326, 4490 or 32649, or 'gcj02'"
+        ) from None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+def is_geographic(crs: str) -> bool:
+    """True for lon/lat systems (GCJ-02 counts as one)."""
+    return crs == GCJ02 or CRS.from_user_input(crs).is_geographic
+
+
+@lru_cache(maxsize=32)
+def _transformer(crs: str) -> Transformer:
+    return Transformer.from_crs(crs, WGS84, always_xy=True)
+
+
+def _out_of_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
+
+
+def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = lon - 105.0, lat - 35.0
+    sq = np.sqrt(np.abs(x))
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sq
+    dlat += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sq
+    dlon += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    rad = lat / 180.0 * np.pi
+    magic = 1 - _EE * np.sin(rad) ** 2
+    sqrt_magic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1 - _EE)) / (magic * sqrt_magic) * np.pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(rad) * np.pi)
+    return dlon, dlat
+
+
+def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Forward GCJ-02 offset; points outside China are returned unchanged."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    dlon, dlat = _delta(lon, lat)
+    outside = _out_of_china(lon, lat)
+    return np.where(outside, lon, lon + dlon), np.where(outside, lat, lat + dlat)
+
+
+def gcj02_to_wgs84(lon, lat, *, tolerance: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse GCJ-02 by fixed-point iteration, to about 0.01 mm (the offset has no closed inverse)."""
+    glon, glat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    wlon, wlat = glon.copy(), glat.copy()
+    for _ in range(30):
+        flon, flat = wgs84_to_gcj02(wlon, wlat)
+        elon, elat = flon - glon, flat - glat
+        wlon, wlat = wlon - elon, wlat - elat
+        if np.nanmax(np.abs(np.concatenate([np.ravel(elon), np.ravel(elat)])), initial=0.0) < tolerance:
+            break
+    return wlon, wlat
+
+
+def points_to_wgs84(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Convert x/y arrays in `crs` (already parsed) to WGS84 lon/lat arrays."""
+    if crs == GCJ02:
+        return gcj02_to_wgs84(lon, lat)
+    if crs == WGS84:
+        return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    x, y = _transformer(crs).transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x), np.asarray(y)
+
+
+def geometries_to_wgs84(geoms: np.ndarray, crs: str) -> np.ndarray:
+    """Convert an array of shapely geometries in `crs` to WGS84, vertex by vertex."""
+
+    def convert(coords: np.ndarray) -> np.ndarray:
+        x, y = points_to_wgs84(coords[:, 0], coords[:, 1], crs)
+        return np.column_stack([x, y])
+
+    return shapely.transform(np.asarray(geoms, dtype=object), convert)

@@ -1,0 +1,115 @@
+"""Reading layer files and validating their features; pure functions, no database."""
+from __future__ import annotations
+
+import os
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.crs import geometries_to_wgs84, parse_crs
+from gis.errors import GridFileError
+from gis.models import Problem
+
+
+def read_layer(path: str | os.PathLike, *, crs: str | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """Read GeoJSON, GeoPackage or Shapefile; return the frame in WGS84 and the source CRS used."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise GridFileError(f"no such file: {path}")
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise GridFileError(f"cannot read {path} as a GeoJSON, GeoPackage or Shapefile layer: {exc}") from None
+    if crs:
+        source = parse_crs(crs)
+    elif gdf.crs is not None:
+        source = parse_crs(gdf.crs.to_string())
+    else:
+        raise GridFileError(f"{path} does not say its coordinate system: pass --crs (an EPSG code or gcj02)")
+    geoms = gdf.geometry.to_numpy()
+    present = ~pd.isna(geoms)
+    converted = np.array(geoms, dtype=object)
+    converted[present] = geometries_to_wgs84(geoms[present], source)
+    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=list(converted), crs="EPSG:4326")
+    return out, source
+
+
+def text_column(gdf: pd.DataFrame, field: str, *, path: str) -> pd.Series:
+    """A field as text, with integer-valued numbers printed without '.0'."""
+    if field not in gdf.columns:
+        fields = ", ".join(c for c in gdf.columns if c != "geometry")
+        raise GridFileError(f"{path} has no field {field!r}; its fields are: {fields}")
+
+    def as_text(value: object) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value).strip()
+
+    return gdf[field].map(as_text)
+
+
+def label(code: str, name: str) -> str:
+    """How a feature is named in messages."""
+    return f"{code} ({name})" if name else code
+
+
+def check_geometries(
+    codes: list[str], names: list[str], geoms: np.ndarray, *, repair: bool
+) -> tuple[np.ndarray, list[Problem], list[str]]:
+    """Keep polygons only; repair invalid ones when asked. Returns geometries, problems, repair notes."""
+    geoms = np.array(geoms, dtype=object)
+    problems: list[Problem] = []
+    notes: list[str] = []
+    for i, geom in enumerate(geoms):
+        who = label(codes[i], names[i])
+        if geom is None or geom.is_empty:
+            problems.append(Problem("empty", codes[i], f"{who} has no geometry"))
+            continue
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            problems.append(Problem("type", codes[i], f"{who} is a {geom.geom_type}, not a polygon"))
+            continue
+        if shapely.is_valid(geom):
+            continue
+        reason = shapely.is_valid_reason(geom)
+        if not repair:
+            problems.append(Problem("invalid", codes[i], f"{who} has an invalid geometry: {reason} "
+                                    "(fix it, or import with --repair)"))
+            continue
+        fixed = polygonal_part(shapely.make_valid(geom))
+        if fixed.is_empty:
+            problems.append(Problem("invalid", codes[i], f"{who} is invalid ({reason}) and repair left nothing"))
+            continue
+        geoms[i] = fixed
+        notes.append(f"repaired {who}: {reason}")
+    return geoms, problems, notes
+
+
+def polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygons of a geometry (make_valid may return a collection with lines)."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def duplicate_problems(codes: list[str], names: list[str]) -> list[Problem]:
+    """One problem per code used more than once."""
+    seen: dict[str, int] = {}
+    for code in codes:
+        seen[code] = seen.get(code, 0) + 1
+    return [
+        Problem("duplicate", code, f"code {code} is used by {n} features "
+                f"({', '.join(sorted({names[i] for i, c in enumerate(codes) if c == code}))})")
+        for code, n in seen.items() if n > 1 and code
+    ]
+
+
+def as_multipolygons(geoms: np.ndarray) -> np.ndarray:
+    """Promote polygons to multipolygons, as the tables store them."""
+    return np.array(
+        [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geoms], dtype=object
+    )

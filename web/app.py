@@ -1,0 +1,54 @@
+"""The FastAPI app factory."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import psycopg
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from psycopg_pool import ConnectionPool
+
+from web import api, errors
+from web.config import WebConfig
+from web.map import routes as map_routes
+
+STATIC = Path(__file__).resolve().parent / "map" / "static"
+
+
+def _open_pool(config: WebConfig) -> ConnectionPool:
+    def configure(conn: psycopg.Connection) -> None:
+        conn.execute("SELECT set_config('TimeZone', %s, false)", (config.timezone,))
+        conn.commit()
+
+    pool = ConnectionPool(config.database_url, min_size=config.pool_min_size, max_size=config.pool_max_size,
+                          configure=configure, open=False)
+    pool.open(wait=True, timeout=15)
+    return pool
+
+
+def create_app(config: WebConfig) -> FastAPI:
+    """Build the app; the pool opens in the lifespan and closes with it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool = _open_pool(config)
+        try:
+            yield
+        finally:
+            app.state.pool.close()
+
+    app = FastAPI(title="citygrid", version="0.1.0", lifespan=lifespan,
+                  description="Grid-based urban governance: one shared map that runs a city.")
+    app.state.config = config
+    errors.register(app)
+    app.include_router(api.router)
+    app.include_router(map_routes.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/map")
+
+    return app

@@ -1,0 +1,51 @@
+"""Domain errors → HTTP status codes, in one table, registered in a loop."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from gis.errors import Conflict, DomainError, InvalidInput, NotFound, OutsideDistrict
+
+log = logging.getLogger("citygrid.web")
+
+STATUS = {
+    OutsideDistrict: 422,
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    DomainError: 400,
+}
+
+
+def _domain_handler(status: int):
+    async def handler(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status)
+
+    return handler
+
+
+async def _validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    details = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        details.append({"field": where, "message": err.get("msg", "invalid")})
+    text = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details)
+    return JSONResponse({"error": "InvalidRequest", "message": text or "invalid request", "details": details},
+                        status_code=422)
+
+
+async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "InternalError", "message": "internal error; it has been logged"},
+                        status_code=500)
+
+
+def register(app: FastAPI) -> None:
+    """Install the handlers; more specific classes come first in STATUS."""
+    for cls, status in STATUS.items():
+        app.add_exception_handler(cls, _domain_handler(status))
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)

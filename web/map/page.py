@@ -1,0 +1,83 @@
+"""Build the map page with folium, pointing every JS/CSS link at files the app serves."""
+from __future__ import annotations
+
+import json
+
+import folium
+from branca.element import MacroElement
+from jinja2 import Template
+
+VENDOR = "/static/vendor"
+OWN = "/static/map"
+
+LAYER_STYLE = {
+    "streets": {"color": "#b71c1c", "weight": 3, "fill": False},
+    "communities": {"color": "#1565c0", "weight": 1.5, "fillOpacity": 0.03},
+    "grids": {"color": "#607d8b", "weight": 0.6, "fillOpacity": 0.0, "dashArray": "2 3"},
+}
+LAYER_TITLE = {"streets": "街道/镇 Streets", "communities": "社区/村 Communities", "grids": "单元网格 Unit grids",
+               "cases": "案件 Cases"}
+
+
+class OfflineMap(folium.Map):
+    """folium.Map whose default assets are the app's own copies (no CDN, no jQuery, no Bootstrap)."""
+
+    default_js = [("leaflet", f"{VENDOR}/leaflet/leaflet.js")]
+    default_css = [("leaflet_css", f"{VENDOR}/leaflet/leaflet.css"), ("citygrid_css", f"{OWN}/map.css")]
+
+
+class Wiring(MacroElement):
+    """Hands the folium-made layers to citygrid.js, which binds text-only tooltips and popups."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <script src="{{ this.own }}/citygrid.js"></script>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            citygrid.init({{ this.map.get_name() }}, {
+            {% for key, layer in this.layers.items() %}
+                {{ key|tojson }}: {{ layer.get_name() }},
+            {% endfor %}
+            }, {{ this.meta|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, fmap: folium.Map, layers: dict, meta: dict) -> None:
+        super().__init__()
+        self._name = "CitygridWiring"
+        self.map, self.layers, self.meta, self.own = fmap, layers, meta, OWN
+
+
+def build_map(
+    *, layers: dict[str, dict], cases: dict, bounds: list | None, tile_url: str, tile_attribution: str,
+    title: str,
+) -> str:
+    """Render the whole page: grid layers and cases as GeoJSON, a layer control, offline assets."""
+    fmap = OfflineMap(location=[23.01, 113.08], zoom_start=12, tiles=None, control_scale=True,
+                      prefer_canvas=False)
+    if tile_url:
+        folium.TileLayer(tiles=tile_url, attr=tile_attribution or " ", name="底图 Base map").add_to(fmap)
+    made = {}
+    for key in ("streets", "communities", "grids"):
+        style = LAYER_STYLE[key]
+        made[key] = folium.GeoJson(layers[key], name=LAYER_TITLE[key], style_function=lambda _f, s=style: s,
+                                   smooth_factor=0.5).add_to(fmap)
+    made["cases"] = folium.GeoJson(
+        cases, name=LAYER_TITLE["cases"],
+        marker=folium.CircleMarker(radius=7, weight=2, color="#ffffff", fill=True, fill_color="#e65100",
+                                   fill_opacity=0.9),
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    if bounds:
+        fmap.fit_bounds(bounds)
+    meta = {"title": title, "counts": {k: len(v["features"]) for k, v in {**layers, "cases": cases}.items()}}
+    fmap.get_root().add_child(Wiring(fmap, made, meta))
+    fmap.get_root().title = title
+    return fmap.get_root().render()
+
+
+def dumps_size(data: dict) -> int:
+    """Bytes of a GeoJSON document, for logging page weight."""
+    return len(json.dumps(data, ensure_ascii=False))

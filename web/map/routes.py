@@ -1,0 +1,66 @@
+"""GET /map and the layer GeoJSON behind it."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from events import repo as events_repo
+from gis import repo as gis_repo
+from gis.errors import NoActiveRelease, NotFound
+from gis.models import LEVELS
+from web.deps import Config, Conn
+from web.map.page import build_map
+
+router = APIRouter()
+LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", "district": "district"}
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(conn: Conn, config: Config) -> HTMLResponse:
+    """The shared map: streets, communities, unit grids and cases of the active release."""
+    ids = _active(conn)
+    layers = {key: gis_repo.layer_geojson(conn, layer_id=ids[level]) for key, level in LAYER_KEYS.items()}
+    district = layers.pop("district")
+    html = build_map(
+        layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit), bounds=_bounds(district),
+        tile_url=config.tile_url, tile_attribution=config.tile_attribution,
+        title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/api/layers/{level}")
+def layer(conn: Conn, level: str) -> dict:
+    """One level of the active release as GeoJSON (district, street, community or grid)."""
+    if level not in LEVELS:
+        raise NotFound(f"no layer {level!r}: use one of {', '.join(LEVELS)}")
+    return gis_repo.layer_geojson(conn, layer_id=_active(conn)[level])
+
+
+def cases_geojson(conn, *, limit: int) -> dict:
+    """The newest cases as a FeatureCollection of points."""
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c["lon"], 6), round(c["lat"], 6)]},
+         "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",
+                        "description": c["description"], "grid": c["grid_code"],
+                        "created_at": c["created_at"].isoformat(timespec="minutes")}}
+        for c in events_repo.map_cases(conn, limit=limit)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _active(conn) -> dict:
+    ids = gis_repo.active_layer_ids(conn)
+    if ids is None:
+        raise NoActiveRelease("no grid release is active: import grids and run `citygrid grids release --activate`")
+    return ids
+
+
+def _bounds(district: dict) -> list | None:
+    xs, ys = [], []
+    for feature in district["features"]:
+        for poly in feature["geometry"]["coordinates"]:
+            for x, y in poly[0]:
+                xs.append(x)
+                ys.append(y)
+    return [[min(ys), min(xs)], [max(ys), max(xs)]] if xs else None
