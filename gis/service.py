@@ -79,8 +79,8 @@ def _parent_layer(conn, level: str) -> dict | None:
 
 
 def _topology_problems(conn, codes, names, parents, geoms, parent_row, tolerance_m2) -> list[Problem]:
-    crs = topology.metric_crs(geoms)
-    geoms_m = topology.to_metric(geoms, crs)
+    crs = topology.LocalMetric(geoms)
+    geoms_m = crs.forward(geoms)
     problems = topology.overlap_problems(codes, names, geoms_m, tolerance_m2=tolerance_m2, crs=crs)
     if parent_row is None:
         return problems
@@ -94,7 +94,7 @@ def _topology_problems(conn, codes, names, parents, geoms, parent_row, tolerance
     ]
     if unknown:
         return problems
-    p_geoms_m = topology.to_metric(p_geoms, crs)
+    p_geoms_m = crs.forward(p_geoms)
     own = np.array([index[p] for p in parents])
     problems += topology.outside_problems(
         codes, names, geoms_m, p_geoms_m[own], [label(p_codes[j], p_names[j]) for j in own],
@@ -108,8 +108,7 @@ def _topology_problems(conn, codes, names, parents, geoms, parent_row, tolerance
 
 
 def _store_grid_layer(conn, *, level, path, source_crs, codes, names, parents, geoms, parent_row, notes):
-    crs = topology.metric_crs(geoms)
-    areas = shapely.area(topology.to_metric(geoms, crs))
+    areas = shapely.area(topology.LocalMetric(geoms).forward(geoms))
     layer_id, version = repo.insert_layer(
         conn, level=level, parent_layer_id=parent_row["id"] if parent_row else None,
         source=os.path.basename(path), source_crs=source_crs, feature_count=len(codes),

@@ -15,14 +15,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from gis.crs import gcj02_to_wgs84  # noqa: E402
+from gis.topology import LocalMetric  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-METRIC = "EPSG:32649"  # UTM 49N covers Foshan
+METRIC: LocalMetric  # set by load_source from the outline
 DISTRICT = ("440604", "禅城区")
 # Unit-grid edge in metres by street: small in the dense old town of 祖庙, large in rural 南庄.
 GRID_EDGE_M = {"440604012": 230.0, "440604010": 270.0, "440604011": 360.0, "440604100": 560.0}
@@ -32,19 +32,22 @@ SLIVER_SHARE = 0.3       # a grid piece smaller than this share of a full cell j
 MAX_GRIDS = 99           # the 2-digit grid sequence
 
 
-def to_metric(lon, lat):
-    """WGS84 → UTM 49N arrays."""
-    return Transformer.from_crs("EPSG:4326", METRIC, always_xy=True).transform(lon, lat)
-
-
 def load_source(source: Path):
-    """Outline polygon and division table, converted from GCJ-02 to WGS84 and then to metres."""
+    """Outline polygon and division table, converted from GCJ-02 to WGS84 and then to local metres.
+
+    Local metres are an affine map of lon/lat (gis.topology.LocalMetric), so every straight edge built here is
+    straight in lon/lat too, where the locator works; a projection such as UTM would bend edges into slivers.
+    """
     outline = shapely.geometry.shape(json.loads((source / "chancheng_outline_gcj02.geojson").read_text()))
-    outline = shapely.transform(outline, lambda c: np.column_stack(to_metric(*gcj02_to_wgs84(c[:, 0], c[:, 1]))))
+    outline = shapely.transform(outline, lambda c: np.column_stack(gcj02_to_wgs84(c[:, 0], c[:, 1])))
+    global METRIC
+    METRIC = LocalMetric(np.array([outline]))
+    outline = METRIC.forward(np.array([outline]))[0]
     table = pd.read_csv(source / "chancheng_divisions_2016_gcj02.csv", dtype=str)
     located = table["longitude"].notna()
     lon, lat = gcj02_to_wgs84(table.loc[located, "longitude"].astype(float), table.loc[located, "latitude"].astype(float))
-    x, y = to_metric(lon, lat)
+    xy = shapely.get_coordinates(METRIC.forward(shapely.points(np.asarray(lon), np.asarray(lat))))
+    x, y = xy[:, 0], xy[:, 1]
     table["x"], table["y"] = np.nan, np.nan
     table.loc[located, "x"], table.loc[located, "y"] = x, y
     return outline, table
@@ -197,14 +200,14 @@ def build_grids(communities):
 
 def to_frame(rows: pd.DataFrame, columns: list[str]) -> gpd.GeoDataFrame:
     """A WGS84 frame with the given attribute columns."""
-    gdf = gpd.GeoDataFrame(rows[columns], geometry=list(rows["geometry"]), crs=METRIC).to_crs("EPSG:4326")
-    return gdf
+    return gpd.GeoDataFrame(rows[columns], geometry=list(METRIC.backward(np.array(list(rows["geometry"]),
+                                                                                  dtype=object))), crs="EPSG:4326")
 
 
 def write(gdf: gpd.GeoDataFrame, path: Path) -> None:
-    """GeoJSON with 9 decimals (0.1 mm), written atomically and deterministically."""
+    """GeoJSON with 12 decimals (0.1 µm: rounding coarser than that moves vertices off shared edges), written atomically and deterministically."""
     tmp = path.with_suffix(".tmp")
-    gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer_options={"COORDINATE_PRECISION": 9,
+    gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer_options={"COORDINATE_PRECISION": 12,
                                                                         "RFC7946": "YES"})
     tmp.replace(path)
 
