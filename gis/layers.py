@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.crs import geometries_to_wgs84, parse_crs
+from gis.crs import geometries_to_wgs84, is_geographic, parse_crs
 from gis.errors import GridFileError
 from gis.models import Problem
 
 
+DENSIFY_UNITS = 25.0  # max segment length (CRS units, usually metres) before leaving a projected CRS
+
+
 def read_layer(path: str | os.PathLike, *, crs: str | None = None) -> tuple[gpd.GeoDataFrame, str]:
-    """Read GeoJSON, GeoPackage or Shapefile; return the frame in WGS84 and the source CRS used."""
+    """Read GeoJSON, GeoPackage or Shapefile as it is; return the frame and its source CRS (parsed)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise GridFileError(f"no such file: {path}")
@@ -23,17 +26,20 @@ def read_layer(path: str | os.PathLike, *, crs: str | None = None) -> tuple[gpd.
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise GridFileError(f"cannot read {path} as a GeoJSON, GeoPackage or Shapefile layer: {exc}") from None
     if crs:
-        source = parse_crs(crs)
-    elif gdf.crs is not None:
-        source = parse_crs(gdf.crs.to_string())
-    else:
-        raise GridFileError(f"{path} does not say its coordinate system: pass --crs (an EPSG code or gcj02)")
-    geoms = gdf.geometry.to_numpy()
-    present = ~pd.isna(geoms)
-    converted = np.array(geoms, dtype=object)
-    converted[present] = geometries_to_wgs84(geoms[present], source)
-    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=list(converted), crs="EPSG:4326")
-    return out, source
+        return gdf, parse_crs(crs)
+    if gdf.crs is not None:
+        return gdf, parse_crs(gdf.crs.to_string())
+    raise GridFileError(f"{path} does not say its coordinate system: pass --crs (an EPSG code or gcj02)")
+
+
+def to_wgs84(geoms: np.ndarray, source: str) -> np.ndarray:
+    """Convert checked polygons to WGS84, densifying first when they come from a projection."""
+    geoms = np.array(geoms, dtype=object)
+    if not is_geographic(source):
+        # A straight edge in a projection is a curve in lon/lat: add vertices so that it stays one, otherwise
+        # a child that has a vertex mid-edge and a parent that has not disagree by metres (sagitta ∝ length²).
+        geoms = shapely.segmentize(geoms, DENSIFY_UNITS)
+    return geometries_to_wgs84(geoms, source)
 
 
 def text_column(gdf: pd.DataFrame, field: str, *, path: str) -> pd.Series:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 
 import numpy as np
 import psycopg
@@ -11,7 +12,7 @@ import shapely
 from gis import repo, topology
 from gis.errors import Conflict, GridValidationError, NotFound
 from gis.layers import (
-    as_multipolygons, check_geometries, duplicate_problems, label, read_layer, text_column,
+    as_multipolygons, check_geometries, duplicate_problems, label, read_layer, text_column, to_wgs84,
 )
 from gis.models import LEVELS, ImportResult, Problem, code_length, parent_level
 
@@ -31,7 +32,7 @@ def import_grid_layer(
     codes = list(text_column(gdf, code_field, path=path))
     names = list(text_column(gdf, name_field, path=path))
     parents = list(text_column(gdf, parent_field, path=path)) if parent_field else None
-    geoms, problems, notes = check_geometries(codes, names, gdf.geometry.to_numpy(), repair=repair)
+    geoms, problems, notes = checked_wgs84(codes, names, gdf, source_crs, repair=repair)
     problems += _code_problems(codes, names, parents, level=level, widths=widths)
     problems += duplicate_problems(codes, names)
     if parents is None:
@@ -45,6 +46,16 @@ def import_grid_layer(
         )
     return _store_grid_layer(conn, level=level, path=path, source_crs=source_crs, codes=codes, names=names,
                              parents=parents, geoms=geoms, parent_row=parent_row, notes=notes)
+
+
+def checked_wgs84(codes, names, gdf, source_crs: str, *, repair: bool):
+    """Check (and repair) geometries as the file has them, convert the good ones, and check them again."""
+    geoms, problems, notes = check_geometries(codes, names, gdf.geometry.to_numpy(), repair=repair)
+    if problems:
+        return geoms, problems, notes
+    geoms = to_wgs84(geoms, source_crs)
+    geoms, after, more = check_geometries(codes, names, geoms, repair=repair)
+    return geoms, [replace(p, message=p.message + " (after conversion to WGS84)") for p in after], notes + more
 
 
 def _code_problems(codes, names, parents, *, level, widths) -> list[Problem]:
@@ -155,7 +166,7 @@ def import_zone_layer(
     gdf, source_crs = read_layer(path, crs=crs)
     codes = list(text_column(gdf, code_field, path=path))
     names = list(text_column(gdf, name_field, path=path))
-    geoms, problems, notes = check_geometries(codes, names, gdf.geometry.to_numpy(), repair=repair)
+    geoms, problems, notes = checked_wgs84(codes, names, gdf, source_crs, repair=repair)
     problems += duplicate_problems(codes, names)
     problems += [Problem("code", c, f"feature #{i + 1} has an empty code") for i, c in enumerate(codes) if not c]
     if problems:

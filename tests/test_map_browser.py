@@ -1,0 +1,122 @@
+"""The map in headless Chromium with every non-local request refused."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+import uvicorn
+from playwright.sync_api import sync_playwright
+
+from citygrid.app import build_app
+from citygrid.settings import Settings
+from dispatch.intake import submit_report
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LOCAL = {"127.0.0.1", "localhost"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(chancheng_url):
+    port = free_port()
+    config = uvicorn.Config(build_app(Settings(database_url=chancheng_url)), host="127.0.0.1", port=port,
+                            log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "server did not start"
+    yield f"http://127.0.0.1:{port}", chancheng_url
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page():
+    blocked: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+
+        def guard(route):
+            if urlparse(route.request.url).hostname in LOCAL:
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page = context.new_page()
+        page.blocked = blocked
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.js_errors = errors
+        yield page
+        browser.close()
+
+
+def db_counts(url: str) -> dict:
+    with psycopg.connect(url) as conn:
+        counts = dict(conn.execute(
+            "SELECT lv, count(*) FROM grid_release r JOIN LATERAL (VALUES ('streets', r.street_layer_id), "
+            "('communities', r.community_layer_id), ('grids', r.grid_layer_id)) v(lv, id) ON true "
+            "JOIN grid_feature f ON f.layer_id = v.id WHERE r.is_active GROUP BY lv").fetchall())
+        counts["cases"] = conn.execute("SELECT count(*) FROM event_case").fetchone()[0]
+    return counts
+
+
+DRAWN = """
+() => Object.fromEntries(Object.entries(window.citygrid.layers).map(([key, layer]) => {
+  let drawn = 0;
+  layer.eachLayer(f => { if (f._path && f._path.isConnected && f._path.getAttribute('d')) drawn++; });
+  return [key, drawn];
+}))
+"""
+
+
+@pytest.mark.browser
+def test_map_draws_every_feature_offline(server, page, artifacts):
+    base, url = server
+    with psycopg.connect(url) as conn:
+        for lon, lat in ((113.12, 23.02), (113.03, 22.985)):
+            submit_report(conn, category_code="0102", lon=lon, lat=lat, description="test")
+        conn.commit()
+    response = page.goto(f"{base}/map")
+    assert response.status == 200
+    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
+    drawn = page.evaluate(DRAWN)
+    assert drawn == db_counts(url)
+    assert drawn["grids"] > 1000 and drawn["cases"] == 2
+    assert page.blocked == [] and page.js_errors == []
+    assert "禅城区" in page.locator(".citygrid-title").inner_text()
+    page.screenshot(path=str(artifacts / "map.png"))
+
+
+@pytest.mark.browser
+def test_user_text_in_a_popup_is_shown_as_text(server, page, artifacts):
+    base, url = server
+    evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">${window.__pwned = 3}'
+    with psycopg.connect(url) as conn:
+        submit_report(conn, category_code="0505", lon=113.12, lat=23.02, description=evil)
+        conn.commit()
+    page.goto(f"{base}/map")
+    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
+    page.evaluate("() => window.citygrid.layers.cases.eachLayer(m => m.openPopup())")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert evil in popup.inner_text()
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator(".leaflet-popup-content img").count() == 0
+    page.screenshot(path=str(artifacts / "map-popup.png"))
