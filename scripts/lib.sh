@@ -6,6 +6,7 @@ VENV="${CITYGRID_VENV:-$ROOT/.venv}"
 PY="$VENV/bin/python"
 PRIVATE_PG="${CITYGRID_PRIVATE_PGDATA:-/tmp/citygrid-pg-$(id -u)}"
 PRIVATE_PORT="${CITYGRID_PRIVATE_PGPORT:-54329}"
+LOCAL_PG="${CITYGRID_LOCAL_PG:-postgresql://postgres@127.0.0.1:5432}"  # the local server tried before a private one
 APT_UPDATED=""
 
 say() { printf 'citygrid: %s\n' "$*" >&2; }
@@ -70,8 +71,8 @@ start_private_cluster() {
 ensure_database() {
   local name="$1" facts
   if [ -z "${DATABASE_URL:-}" ]; then
-    if dbcheck "postgresql://postgres@127.0.0.1:5432/postgres" >/dev/null 2>&1; then
-      export DATABASE_URL="postgresql://postgres@127.0.0.1:5432/$name"
+    if dbcheck "$LOCAL_PG/postgres" >/dev/null 2>&1; then
+      export DATABASE_URL="$LOCAL_PG/$name"
     else
       start_private_cluster "$name"
     fi
