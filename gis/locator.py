@@ -40,9 +40,13 @@ SELECT rel.id AS release_id,
          WHERE cell.code IS NOT NULL AND ST_Covers(zf.geom, pt.g)) AS zones
 FROM rel
 LEFT JOIN cell ON true
-LEFT JOIN grid_feature c ON c.layer_id = rel.community_layer_id AND c.code = cell.parent_code
-LEFT JOIN grid_feature s ON s.layer_id = rel.street_layer_id AND s.code = c.parent_code
-LEFT JOIN grid_feature d ON d.layer_id = rel.district_layer_id AND d.code = s.parent_code
+-- LATERAL + LIMIT 1 (not pulled up into a hash join) keeps each ancestor a unique-index probe, whatever the stats
+LEFT JOIN LATERAL (SELECT code, name, parent_code FROM grid_feature
+                    WHERE layer_id = rel.community_layer_id AND code = cell.parent_code LIMIT 1) c ON true
+LEFT JOIN LATERAL (SELECT code, name, parent_code FROM grid_feature
+                    WHERE layer_id = rel.street_layer_id AND code = c.parent_code LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT code, name FROM grid_feature
+                    WHERE layer_id = rel.district_layer_id AND code = s.parent_code LIMIT 1) d ON true
 """
 
 
