@@ -22,7 +22,7 @@ from gis.crs import gcj02_to_wgs84  # noqa: E402
 from gis.topology import LocalMetric  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-METRIC: LocalMetric  # set by load_source from the outline
+METRIC: LocalMetric | None = None  # set by load_source from the outline
 DISTRICT = ("440604", "禅城区")
 # Unit-grid edge in metres by street: small in the dense old town of 祖庙, large in rural 南庄.
 GRID_EDGE_M = {"440604012": 230.0, "440604010": 270.0, "440604011": 360.0, "440604100": 560.0}

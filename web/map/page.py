@@ -1,8 +1,6 @@
 """Build the map page with folium, pointing every JS/CSS link at files the app serves."""
 from __future__ import annotations
 
-import json
-
 import folium
 from branca.element import MacroElement
 from jinja2 import Template
@@ -76,8 +74,3 @@ def build_map(
     fmap.get_root().add_child(Wiring(fmap, made, meta))
     fmap.get_root().title = title
     return fmap.get_root().render()
-
-
-def dumps_size(data: dict) -> int:
-    """Bytes of a GeoJSON document, for logging page weight."""
-    return len(json.dumps(data, ensure_ascii=False))
