@@ -36,7 +36,7 @@ def test_demo_loads_chancheng_and_serves_the_map(databases):
     assert f"http://localhost:{port}/map" in out
 
 
-def test_demo_refuses_a_public_address(databases):
+def test_demo_refuses_a_public_address():
     env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
     done = subprocess.run([sys.executable, "-m", "citygrid", "demo", "--host", "0.0.0.0"], env=env,
                           capture_output=True, text=True, timeout=60)
