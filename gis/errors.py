@@ -43,3 +43,7 @@ class GridValidationError(InvalidInput):
         if len(problems) > 50:
             lines.append(f"  … and {len(problems) - 50} more")
         super().__init__("\n".join(lines))
+
+
+class Forbidden(DomainError):
+    """The actor's role or scope does not allow this."""

@@ -7,13 +7,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from gis.errors import Conflict, DomainError, InvalidInput, NotFound, OutsideDistrict
+from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutsideDistrict
 
 log = logging.getLogger("citygrid.web")
 
 STATUS = {
     OutsideDistrict: 422,
     InvalidInput: 422,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     DomainError: 400,

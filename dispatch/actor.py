@@ -1,0 +1,77 @@
+"""Who acts: a plain value the domain receives from the edge (accounts and tokens stay in web/)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dispatch.workflow import DEPARTMENT_ROLES, ROLES, SYSTEM_ROLE
+from gis.errors import Forbidden
+
+# Roles that see and act on the whole district unless the account is limited to a street.
+CENTRE_ROLES = frozenset({"intake", "dispatcher", "shift_leader", "admin", "leader", SYSTEM_ROLE})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A user as the domain sees it: name, roles and scope (grids, street, department)."""
+
+    username: str
+    roles: frozenset[str]
+    grid_codes: frozenset[str] = field(default_factory=frozenset)
+    street_code: str | None = None
+    department_code: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        """True if the actor holds any of the roles."""
+        return bool(self.roles.intersection(roles))
+
+
+SYSTEM = Actor("system", frozenset({SYSTEM_ROLE}))
+
+
+def role_covers(actor: Actor, role: str, case: dict) -> bool:
+    """Whether `role`, held by the actor, reaches this case (by grid, street or department)."""
+    if role not in actor.roles:
+        return False
+    if role == "grid_officer":
+        return case["grid_code"] in actor.grid_codes or (
+            actor.street_code is not None and case["street_code"] == actor.street_code)
+    if role in DEPARTMENT_ROLES:
+        return actor.department_code is not None and case.get("department_code") == actor.department_code
+    return actor.street_code is None or case["street_code"] == actor.street_code
+
+
+def acting_role(actor: Actor, allowed: frozenset[str], case: dict, *, what: str) -> str:
+    """The first of the actor's roles that may do `what` on this case, or Forbidden saying why not."""
+    for role in sorted(allowed & actor.roles):
+        if role_covers(actor, role, case):
+            return role
+    if not allowed & actor.roles:
+        needed = ", ".join(sorted(allowed - {SYSTEM_ROLE})) or "the system"
+        raise Forbidden(f"{actor.username} may not {what}: it needs the role {needed}")
+    raise Forbidden(f"{actor.username} may not {what} on case {case['id']}: it is outside their scope "
+                    f"({scope_text(actor)})")
+
+
+def can_read(actor: Actor, case: dict) -> bool:
+    """Whether the actor may see a case."""
+    return any(role_covers(actor, role, case) for role in actor.roles)
+
+
+def scope_text(actor: Actor) -> str:
+    """The actor's scope in words, for error messages."""
+    parts = []
+    if actor.grid_codes:
+        parts.append(f"grids {', '.join(sorted(actor.grid_codes)[:5])}")
+    if actor.street_code:
+        parts.append(f"street {actor.street_code}")
+    if actor.department_code:
+        parts.append(f"department {actor.department_code}")
+    return "; ".join(parts) or "no scope"
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    """Validate role names for an account."""
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise ValueError(f"unknown role(s) {', '.join(unknown) or '(none)'}; use {', '.join(ROLES)}")
+    return roles
