@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 from citygrid.settings import Settings
+from dispatch.models import Policy
+from events.workclock import OfficeHours
 from web.app import create_app
 from web.config import WebConfig
 
@@ -14,6 +19,18 @@ def web_config(settings: Settings) -> WebConfig:
         database_url=settings.database_url, timezone=settings.timezone, tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution, map_case_limit=settings.map_case_limit,
         pool_min_size=settings.pool_min_size, pool_max_size=settings.pool_max_size,
+        policy=policy(settings), media_root=settings.media_root, max_photo_bytes=settings.max_photo_bytes,
+        token_ttl_hours=settings.token_ttl_hours, secure_cookies=settings.env == "production",
+    )
+
+
+def policy(settings: Settings) -> Policy:
+    """The workflow's plain values from the settings."""
+    return Policy(
+        tz=ZoneInfo(settings.timezone), hours=OfficeHours.parse(settings.office_hours),
+        yellow_fraction=settings.yellow_fraction, close_on_check=settings.close_on_check,
+        duplicate_window=timedelta(days=settings.duplicate_window_days),
+        auto_merge_sources=frozenset(s.strip() for s in settings.auto_merge_sources.split(",") if s.strip()),
     )
 
 

@@ -176,9 +176,15 @@ def demo(host: Host = None, port: Port = None) -> None:
     host, port = host or cfg.host, port or cfg.port
     check_can_serve(cfg, host)
     upgrade_schema(cfg)
+    from citygrid.app import policy
+
     with transaction(cfg) as conn:
-        done = prepare(conn, widths=cfg.code_widths)
+        done = prepare(conn, widths=cfg.code_widths, policy=policy(cfg))
+    passwords = done.pop("passwords")
     typer.echo(f"demo data ready: {done}")
+    typer.echo("demo accounts (development only; new passwords on every run):")
+    for username, password in passwords.items():
+        typer.echo(f"  {username:<20} {password}")
     _serve(cfg, host, port)
 
 
@@ -200,3 +206,15 @@ def main() -> None:
     except (Failure, DomainError, StartupRefused) as exc:
         typer.echo(f"citygrid: error: {exc}", err=True)
         sys.exit(1)
+
+
+@cat_app.command("export")
+def categories_export(path: Path) -> None:
+    """Write the category table (with limits) as CSV or YAML."""
+    from events.service import export_categories
+
+    with transaction(settings()) as conn:
+        typer.echo(f"wrote {export_categories(conn, path=path)} categories to {path}")
+
+
+from citygrid import cli_dispatch  # noqa: E402,F401  (registers the dispatch commands on `app`)

@@ -5,14 +5,24 @@ from pathlib import Path
 
 import psycopg
 
+import secrets
+
+from dispatch.actor import Actor
+from dispatch.departments import import_departments
 from dispatch.intake import submit_report
+from dispatch.models import Policy
+from dispatch.repo import active_rules
+from dispatch.rules import import_rules
 from events.service import import_categories
+from web.accounts import add_user, set_password
 from gis import repo as gis_repo
 from gis.service import create_release, import_grid_layer
 
 REPO = Path(__file__).resolve().parents[1]
 GRIDS = REPO / "data" / "grids"
-CATEGORIES = REPO / "data" / "categories" / "cjt214.csv"
+CATEGORIES = REPO / "data" / "categories" / "categories.csv"
+DEPARTMENTS = REPO / "data" / "departments" / "chancheng_departments.csv"
+RULES = REPO / "data" / "rules" / "chancheng_rules.csv"
 CHANCHENG_LAYERS = [
     ("district", "chancheng_district.geojson", None),
     ("street", "chancheng_streets.geojson", "parent"),
@@ -41,19 +51,56 @@ def load_chancheng(conn: psycopg.Connection, *, widths: tuple[int, ...], folder:
     return create_release(conn, name="Chancheng reference grids (derived, approximate)", activate=True)
 
 
-def add_sample_reports(conn: psycopg.Connection) -> int:
-    """Add the sample reports once (only into an empty case table)."""
+# Demo accounts (development only): (username, roles, scope).
+DEMO_USERS = [
+    ("leader", ["leader"], {}),
+    ("dispatcher", ["intake", "dispatcher", "shift_leader"], {}),
+    ("officer-zumiao", ["grid_officer"], {"street_code": "440604012"}),
+    ("officer-shiwan", ["grid_officer"], {"street_code": "440604010"}),
+    ("officer-zhangcha", ["grid_officer"], {"street_code": "440604011"}),
+    ("officer-nanzhuang", ["grid_officer"], {"street_code": "440604100"}),
+    ("handler-zumiao-hws", ["handler"], {"department_code": "S-012-HWS"}),
+    ("admin", ["admin"], {}),
+]
+STREET_OFFICER = {"440604012": "officer-zumiao", "440604010": "officer-shiwan", "440604011": "officer-zhangcha",
+                  "440604100": "officer-nanzhuang"}
+
+
+def demo_users(conn: psycopg.Connection) -> dict[str, str]:
+    """Create the demo accounts if missing and give each a fresh random password; returns name → password."""
+    exists = {r[0] for r in conn.execute("SELECT username FROM app_user").fetchall()}
+    passwords = {}
+    for username, roles, scope in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        if username in exists:
+            set_password(conn, username=username, password=password)
+        else:
+            add_user(conn, username=username, roles=roles, password=password, **scope)
+        passwords[username] = password
+    return passwords
+
+
+def add_sample_reports(conn: psycopg.Connection, *, policy: Policy) -> int:
+    """File the sample reports once (only into an empty case table), each by its street's grid officer."""
     if conn.execute("SELECT EXISTS (SELECT 1 FROM event_case)").fetchone()[0]:
         return 0
+    from gis.locator import locate
     for category, lon, lat, text in SAMPLE_REPORTS:
-        submit_report(conn, category_code=category, lon=lon, lat=lat, description=text, source="demo",
-                      actor="demo")
+        street = locate(conn, lon=lon, lat=lat, crs="EPSG:4326").street.code
+        officer = Actor(STREET_OFFICER[street], frozenset({"grid_officer"}), street_code=street)
+        submit_report(conn, actor=officer, policy=policy, category_code=category, lon=lon, lat=lat,
+                      description=text, source="demo")
     return len(SAMPLE_REPORTS)
 
 
-def prepare(conn: psycopg.Connection, *, widths: tuple[int, ...]) -> dict:
+def prepare(conn: psycopg.Connection, *, widths: tuple[int, ...], policy: Policy) -> dict:
     """Everything the demo needs in the database; safe to run again."""
     release = load_chancheng(conn, widths=widths)
     categories = import_categories(conn, path=CATEGORIES)
-    reports = add_sample_reports(conn)
-    return {"release": release, "categories": categories, "sample_reports": reports}
+    departments = import_departments(conn, path=DEPARTMENTS)
+    if not active_rules(conn):
+        import_rules(conn, path=RULES, by="demo")
+    passwords = demo_users(conn)
+    reports = add_sample_reports(conn, policy=policy)
+    return {"release": release, "categories": categories, "departments": departments, "sample_reports": reports,
+            "passwords": passwords}

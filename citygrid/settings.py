@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     map_case_limit: int = 5000
     pool_min_size: int = 1
     pool_max_size: int = 8
+    office_hours: str = Field(default="08:30-12:00,14:00-17:30", description="office periods, local time")
+    yellow_fraction: float = Field(default=0.8, gt=0, le=1, description="share of the limit used when a case turns yellow")
+    close_on_check: bool = Field(default=False, description="a passed check closes the case at once (merged roles)")
+    duplicate_window_days: float = Field(default=7, gt=0, description="how far back likely duplicates are sought")
+    auto_merge_sources: str = Field(default="sensor", description="report sources whose duplicates merge by rule")
+    media_root: str = Field(default="media", description="folder of the local media store (photos)")
+    max_photo_bytes: int = 10 * 1024 * 1024
+    token_ttl_hours: float = 12
+    worker_interval_seconds: float = 60
 
     @field_validator("code_widths", mode="before")
     @classmethod
@@ -55,12 +64,11 @@ class StartupRefused(RuntimeError):
 
 
 def check_can_serve(settings: Settings, host: str) -> None:
-    """Refuse to serve outside development mode, or on a non-loopback address, until accounts exist."""
-    if settings.env != "development":
-        raise StartupRefused(
-            "citygrid has no accounts yet, so it runs only in development mode "
-            "(set CITYGRID_ENV=development)"
-        )
+    """Refuse unsafe set-ups: development mode off localhost, production with development defaults."""
+    if settings.env == "production":
+        if settings.database_url == DEFAULT_DATABASE_URL:
+            raise StartupRefused("production needs its own DATABASE_URL (the default is a trust-auth local server)")
+        return
     if not _is_loopback(host) and not settings.allow_remote_dev:
         raise StartupRefused(
             f"development mode serves only on localhost, not {host!r} "

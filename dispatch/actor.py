@@ -75,3 +75,14 @@ def check_roles(roles: list[str]) -> list[str]:
     if unknown or not roles:
         raise ValueError(f"unknown role(s) {', '.join(unknown) or '(none)'}; use {', '.join(ROLES)}")
     return roles
+
+
+def scope_filter(actor: Actor) -> dict:
+    """The narrowest filter that still shows the actor every case they may see."""
+    if actor.roles & CENTRE_ROLES and actor.street_code is None:
+        return {"street": None, "department": None, "grids": None}
+    if actor.street_code is not None:
+        return {"street": actor.street_code, "department": None, "grids": None}
+    if actor.roles & DEPARTMENT_ROLES:
+        return {"street": None, "department": actor.department_code or "", "grids": None}
+    return {"street": None, "department": None, "grids": sorted(actor.grid_codes)}

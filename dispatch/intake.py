@@ -1,46 +1,106 @@
-"""Intake: a report is located, checked against the category tree and opened as a case, in one transaction."""
+"""Intake: a report is checked, located and opened as a case, then moved on as far as the rules allow.
+
+Grid officers' reports register at once and are routed; public reports wait for verification; a report with
+likely duplicates nearby waits for an operator (or, from a sensor feed, joins the nearest one).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
+from dispatch import case_repo
+from dispatch.actor import SYSTEM, Actor, role_covers
+from dispatch.cases import Request, Unrouted, act
+from dispatch.models import Policy
 from events import repo as events_repo
 from events.service import require_category
 from gis.crs import parse_crs
-from gis.errors import InvalidInput
+from gis.errors import Forbidden, InvalidInput
 from gis.locator import locate
 from gis.models import Location
 
 MAX_DESCRIPTION = 4000
+REPORTING_ROLES = frozenset({"grid_officer", "intake", "dispatcher", "admin", "system"})
 
 
 @dataclass(frozen=True)
 class Submitted:
-    """What intake created."""
+    """What intake created and where the case stands now."""
 
     case_id: int
     report_id: int
     location: Location
+    status: str
+    department_code: str | None = None
+    duplicates: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def submit_report(
-    conn: psycopg.Connection, *, category_code: str, lon: float, lat: float, crs: str = "EPSG:4326",
-    description: str = "", source: str = "api", actor: str = "anonymous",
+    conn: psycopg.Connection, *, actor: Actor, policy: Policy, category_code: str, lon: float, lat: float,
+    crs: str = "EPSG:4326", description: str = "", source: str = "api", urgent: bool = False,
+    public: bool = False,
 ) -> Submitted:
-    """Locate the point, then store the report and open its case with a first history row."""
+    """Store the report as a new case, then register, route and dispatch it as far as the rules allow."""
     if len(description) > MAX_DESCRIPTION:
         raise InvalidInput(f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION}")
+    if not public and not actor.roles & REPORTING_ROLES:
+        raise Forbidden(f"{actor.username} may not file reports: it needs the role grid_officer, intake or dispatcher")
     category = require_category(conn, code=category_code)
+    if public and not category.public:
+        raise InvalidInput(f"category {category.code} ({category.name}) cannot be reported by the public")
     where = locate(conn, lon=lon, lat=lat, crs=crs)
-    case_id, report_id = events_repo.open_case(
-        conn, status="reported", category_code=category.code, description=description,
+    case_id, report_id = _open(conn, actor, where, category.code, description, source, urgent, crs, lon, lat)
+    case = {"id": case_id, "grid_code": where.grid.code, "street_code": where.street.code}
+    dups = events_repo.likely_duplicates(conn, case_id=case_id, category_code=category.code, lon=where.lon,
+                                         lat=where.lat, window=policy.duplicate_window)
+    status, department, notes = _advance(conn, case, actor, policy, public, source, dups)
+    return Submitted(case_id, report_id, where, status, department, dups, notes)
+
+
+def _open(conn, actor, where, category_code, description, source, urgent, crs, lon, lat) -> tuple[int, int]:
+    return events_repo.open_case(
+        conn, status="reported", category_code=category_code, description=description,
         lon=where.lon, lat=where.lat, release_id=where.release_id,
         district_code=where.district.code, district_name=where.district.name,
         street_code=where.street.code, street_name=where.street.name,
         community_code=where.community.code, community_name=where.community.name,
-        grid_code=where.grid.code, grid_name=where.grid.name, zones=where.zones,
-        input_lon=lon, input_lat=lat, input_crs=parse_crs(crs or "EPSG:4326"), source=source, actor=actor,
+        grid_code=where.grid.code, grid_name=where.grid.name, zones=where.zones, urgent=urgent,
+        input_lon=lon, input_lat=lat, input_crs=parse_crs(crs or "EPSG:4326"), source=source,
+        actor=actor.username, actor_role=_reporting_role(actor),
         note=f"reported in {where.grid.name} ({where.grid.code})",
     )
-    return Submitted(case_id, report_id, where)
+
+
+def _reporting_role(actor: Actor) -> str:
+    return next((r for r in sorted(actor.roles) if r in REPORTING_ROLES), "public")
+
+
+def _advance(conn, case, actor, policy, public, source, dups) -> tuple[str, str | None, list[str]]:
+    """Move a fresh case on: merge a sensor duplicate, verify a public report, register and route the rest."""
+    if dups and source in policy.auto_merge_sources:
+        act(conn, case_id=case["id"], action="merge", actor=SYSTEM, policy=policy,
+            request=Request(into_case_id=dups[0]["id"], note=f"{source} feed: same problem as case {dups[0]['id']}"))
+        return "merged", None, [f"merged into case {dups[0]['id']} ({dups[0]['distance_m']} m away)"]
+    if public:
+        act(conn, case_id=case["id"], action="await_verification", actor=SYSTEM, policy=policy)
+        return "awaiting_verification", None, ["waits for the grid officer to verify it"]
+    if not role_covers(actor, "grid_officer", case):
+        return "reported", None, ["waits for intake to register it"]
+    act(conn, case_id=case["id"], action="register", actor=actor, policy=policy,
+        request=Request(note="grid officer report: registered at once"))
+    if dups:
+        return "registered", None, [f"{len(dups)} likely duplicate(s) nearby: a dispatcher decides to merge or "
+                                    "dispatch"]
+    return _auto_dispatch(conn, case, policy)
+
+
+def _auto_dispatch(conn, case, policy) -> tuple[str, str | None, list[str]]:
+    try:
+        done = act(conn, case_id=case["id"], action="dispatch", actor=SYSTEM, policy=policy)
+    except Unrouted as why:
+        case_repo.notify(conn, kind="case", payload={"case_id": case["id"], "to": {"roles": ["dispatcher"]},
+                                                     "subject": f"case {case['id']} needs a department: {why}"})
+        return "registered", None, [str(why)]
+    return "dispatched", done.department_code, [f"dispatched to {done.department_code}, due {done.deadline}"]

@@ -65,6 +65,7 @@ class Decision:
     rule: Rule | None
     candidates: list[dict]
     explanation: str
+    inputs: dict
 
 
 def matches(rule: Rule, facts: Facts) -> bool:
@@ -107,7 +108,7 @@ def choose(rules: list[Rule], facts: Facts, street_units: dict[tuple[str, str], 
                 "the case waits in the dispatcher's queue")
     else:
         text = f"{winner.describe()} sent it to {department}, the most specific of {len(found)} matching rule(s)"
-    return Decision(department, winner, candidates, text)
+    return Decision(department, winner, candidates, text, asdict(facts))
 
 
 def _why(winner: Rule, loser: Rule) -> str:

@@ -13,18 +13,30 @@ class Category:
     name: str
     major_code: str
     major_name: str
+    time_limit: str = "1wd"
+    urgent_limit: str | None = None
+    check_limit: str = "2wh"
+    duplicate_radius_m: float = 50.0
+    public: bool = True
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
     """One step of a case's life."""
 
+    id: int
     at: datetime
     actor: str
+    actor_role: str
     action: str
     from_status: str | None
     to_status: str
     note: str
+    department_code: str | None
+    deadline: datetime | None
+    attachments: list
+    detail: dict
+    imported: bool
 
 
 @dataclass(frozen=True)
@@ -51,4 +63,26 @@ class Case:
     created_at: datetime
     updated_at: datetime
     report_ids: list
+    version: int
+    source: str
+    reporter: str
+    urgent: bool
+    department_code: str | None
+    department_name: str | None
+    dispatched_at: datetime | None
+    deadline: datetime | None
+    yellow_at: datetime | None
+    deadline_provisional: bool
+    time_limit: str | None
+    handled_at: datetime | None
+    check_deadline: datetime | None
+    closed_at: datetime | None
+    escalation_level: int
+    dispatch_count: int
+    return_count: int
+    rework_count: int
+    extension_count: int
+    merged_into: int | None
+    merged_cases: list
+    light: str | None
     history: list

@@ -8,45 +8,74 @@ from psycopg.types.json import Jsonb
 from events.models import Category, HistoryEntry
 
 CATEGORY = """
-SELECT c.code, c.name, c.major_code, m.name AS major_name
+SELECT c.code, c.name, c.major_code, m.name AS major_name, c.time_limit, c.urgent_limit, c.check_limit,
+       c.duplicate_radius_m, c.public
 FROM category c JOIN category_major m ON m.code = c.major_code WHERE c.code = %(code)s
 """
 
 CATEGORIES = """
-SELECT c.code, c.name, c.major_code, m.name AS major_name
+SELECT c.code, c.name, c.major_code, m.name AS major_name, c.time_limit, c.urgent_limit, c.check_limit,
+       c.duplicate_radius_m, c.public
 FROM category c JOIN category_major m ON m.code = c.major_code ORDER BY c.code
 """
 
 UPSERT_MAJOR = """
-INSERT INTO category_major (code, name) VALUES (%(code)s, %(name)s)
-ON CONFLICT (code) DO UPDATE SET name = excluded.name
+INSERT INTO category_major (code, name, local_extension) VALUES (%(code)s, %(name)s, %(local_extension)s)
+ON CONFLICT (code) DO UPDATE SET name = excluded.name, local_extension = excluded.local_extension
 """
 
 UPSERT_CATEGORY = """
-INSERT INTO category (code, major_code, name) VALUES (%(code)s, %(major_code)s, %(name)s)
-ON CONFLICT (code) DO UPDATE SET name = excluded.name, major_code = excluded.major_code
+INSERT INTO category (code, major_code, name, time_limit, urgent_limit, check_limit, duplicate_radius_m, public,
+                      limit_source)
+VALUES (%(code)s, %(major_code)s, %(name)s, %(time_limit)s, %(urgent_limit)s, %(check_limit)s,
+        %(duplicate_radius_m)s, %(public)s, %(limit_source)s)
+ON CONFLICT (code) DO UPDATE SET name = excluded.name, major_code = excluded.major_code,
+    time_limit = excluded.time_limit, urgent_limit = excluded.urgent_limit, check_limit = excluded.check_limit,
+    duplicate_radius_m = excluded.duplicate_radius_m, public = excluded.public, limit_source = excluded.limit_source
+"""
+
+CATEGORY_TABLE = """
+SELECT c.code, c.major_code, m.name AS major_name, c.name, c.time_limit AS "limit", c.urgent_limit, c.check_limit,
+       c.duplicate_radius_m, CASE WHEN c.public THEN 'true' ELSE 'false' END AS public,
+       CASE WHEN m.local_extension THEN 'true' ELSE 'false' END AS local_extension, c.limit_source
+FROM category c JOIN category_major m ON m.code = c.major_code ORDER BY c.code
 """
 
 OPEN_CASE = """
 WITH new_case AS (
     INSERT INTO event_case (status, category_code, description, geom, release_id,
         district_code, district_name, street_code, street_name,
-        community_code, community_name, grid_code, grid_name, zones)
+        community_code, community_name, grid_code, grid_name, zones, source, reporter, urgent)
     VALUES (%(status)s, %(category_code)s, %(description)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
         %(release_id)s, %(district_code)s, %(district_name)s, %(street_code)s, %(street_name)s,
-        %(community_code)s, %(community_name)s, %(grid_code)s, %(grid_name)s, %(zones)s)
+        %(community_code)s, %(community_name)s, %(grid_code)s, %(grid_name)s, %(zones)s, %(source)s,
+        %(actor)s, %(urgent)s)
     RETURNING id, geom, created_at
 ), new_report AS (
     INSERT INTO report (case_id, category_code, description, geom, input_lon, input_lat, input_crs, source,
-                        reported_at)
+                        reported_at, reporter)
     SELECT id, %(category_code)s, %(description)s, geom, %(input_lon)s, %(input_lat)s, %(input_crs)s,
-           %(source)s, created_at
+           %(source)s, created_at, %(actor)s
     FROM new_case RETURNING id
 ), first_step AS (
-    INSERT INTO case_history (case_id, at, actor, action, from_status, to_status, note)
-    SELECT id, created_at, %(actor)s, 'report', NULL, %(status)s, %(note)s FROM new_case
+    INSERT INTO case_history (case_id, at, actor, actor_role, action, from_status, to_status, note)
+    SELECT id, created_at, %(actor)s, %(actor_role)s, 'report', NULL, %(status)s, %(note)s FROM new_case
 )
 SELECT (SELECT id FROM new_case) AS case_id, (SELECT id FROM new_report) AS report_id
+"""
+
+LIKELY_DUPLICATES = """
+SELECT c.id, c.status, c.category_code, c.created_at,
+       round(ST_Distance(c.geom::geography, p.g::geography)::numeric, 1)::float AS distance_m
+FROM event_case c
+JOIN category cat ON cat.code = c.category_code,
+     (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g) p
+WHERE c.category_code = %(category_code)s AND c.id <> %(case_id)s
+  AND c.status NOT IN ('closed', 'rejected', 'merged')
+  AND c.created_at >= now() - %(window)s
+  AND ST_DWithin(c.geom::geography, p.g::geography, cat.duplicate_radius_m)
+ORDER BY distance_m, c.id
+LIMIT 10
 """
 
 CASE = """
@@ -54,19 +83,33 @@ SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description
        ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.release_id,
        c.district_code, c.district_name, c.street_code, c.street_name,
        c.community_code, c.community_name, c.grid_code, c.grid_name, c.zones, c.created_at, c.updated_at,
-       ARRAY(SELECT r.id FROM report r WHERE r.case_id = c.id ORDER BY r.id) AS report_ids
+       ARRAY(SELECT r.id FROM report r WHERE r.case_id = c.id OR r.joined_case_id = c.id ORDER BY r.id)
+           AS report_ids,
+       c.version, c.source, c.reporter, c.urgent, c.department_code, dep.name AS department_name,
+       c.dispatched_at, c.deadline, c.yellow_at, c.deadline_provisional, c.time_limit, c.handled_at,
+       c.check_deadline, c.closed_at, c.escalation_level, c.dispatch_count, c.return_count, c.rework_count,
+       c.extension_count, c.merged_into,
+       ARRAY(SELECT m.id FROM event_case m WHERE m.merged_into = c.id ORDER BY m.id) AS merged_cases,
+       CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
+            WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
+LEFT JOIN department dep ON dep.code = c.department_code
 WHERE c.id = %(id)s
 """
 
 HISTORY = """
-SELECT at, actor, action, from_status, to_status, note FROM case_history WHERE case_id = %(id)s ORDER BY at, id
+SELECT id, at, actor, actor_role, action, from_status, to_status, note, department_code, deadline, attachments,
+       detail, imported
+FROM case_history WHERE case_id = %(id)s ORDER BY at, id
 """
 
 MAP_CASES = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description,
        ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.created_at
 FROM event_case c JOIN category cat ON cat.code = c.category_code
+WHERE (%(street)s::text IS NULL OR c.street_code = %(street)s)
+  AND (%(department)s::text IS NULL OR c.department_code = %(department)s)
+  AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))
 ORDER BY c.created_at DESC, c.id DESC
 LIMIT %(limit)s
 """
@@ -80,6 +123,11 @@ def category(conn: psycopg.Connection, *, code: str) -> Category | None:
 def categories(conn: psycopg.Connection) -> list[Category]:
     """The whole tree, by code."""
     return conn.cursor(row_factory=class_row(Category)).execute(CATEGORIES).fetchall()
+
+
+def category_table(conn: psycopg.Connection) -> list[dict]:
+    """Every category in the import file's shape."""
+    return conn.cursor(row_factory=dict_row).execute(CATEGORY_TABLE).fetchall()
 
 
 def upsert_categories(conn: psycopg.Connection, *, majors: list[dict], minors: list[dict]) -> None:
@@ -96,6 +144,13 @@ def open_case(conn: psycopg.Connection, **values) -> tuple[int, int]:
     return row[0], row[1]
 
 
+def likely_duplicates(conn: psycopg.Connection, *, case_id: int, category_code: str, lon: float, lat: float,
+                      window) -> list[dict]:
+    """Open cases of the same category within the category's radius and the time window, nearest first."""
+    params = {"case_id": case_id, "category_code": category_code, "lon": lon, "lat": lat, "window": window}
+    return conn.cursor(row_factory=dict_row).execute(LIKELY_DUPLICATES, params).fetchall()
+
+
 def case(conn: psycopg.Connection, *, case_id: int) -> dict | None:
     """A case row with its category name and report ids."""
     return conn.cursor(row_factory=dict_row).execute(CASE, {"id": case_id}).fetchone()
@@ -106,6 +161,8 @@ def history(conn: psycopg.Connection, *, case_id: int) -> list[HistoryEntry]:
     return conn.cursor(row_factory=class_row(HistoryEntry)).execute(HISTORY, {"id": case_id}).fetchall()
 
 
-def map_cases(conn: psycopg.Connection, *, limit: int) -> list[dict]:
-    """The newest cases for the map."""
-    return conn.cursor(row_factory=dict_row).execute(MAP_CASES, {"limit": limit}).fetchall()
+def map_cases(conn: psycopg.Connection, *, limit: int, street: str | None = None, department: str | None = None,
+              grids: list[str] | None = None) -> list[dict]:
+    """The newest cases for the map, within a scope (None: no limit on that dimension)."""
+    params = {"limit": limit, "street": street, "department": department, "grids": grids}
+    return conn.cursor(row_factory=dict_row).execute(MAP_CASES, params).fetchall()

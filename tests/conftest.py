@@ -16,7 +16,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from citygrid import migrate
-from citygrid.demo import CATEGORIES, load_chancheng
+from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, load_chancheng
+from dispatch.departments import import_departments
+from dispatch.rules import import_rules
 from events.service import import_categories
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,11 +79,13 @@ def bare_template(databases) -> str:
 
 @pytest.fixture(scope="session")
 def chancheng_template(databases, bare_template) -> str:
-    """Schema, the shipped Chancheng release (active) and the category tree."""
+    """Schema, the shipped Chancheng release (active), categories, sample departments and active sample rules."""
     name = databases.create(template=bare_template, suffix="chancheng")
     with psycopg.connect(url_for(name)) as conn:
         load_chancheng(conn, widths=WIDTHS)
         import_categories(conn, path=CATEGORIES)
+        import_departments(conn, path=DEPARTMENTS)
+        import_rules(conn, path=RULES, by="conftest")
         conn.commit()
     return name
 

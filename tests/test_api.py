@@ -5,12 +5,17 @@ from fastapi.testclient import TestClient
 
 from citygrid import migrate
 from citygrid.app import build_app
-from citygrid.settings import Settings, StartupRefused, check_can_serve
+from citygrid.settings import DEFAULT_DATABASE_URL, Settings, StartupRefused, check_can_serve
+from tests.people import add_cast, bearer
 
 
 @pytest.fixture
-def client(chancheng_url):
-    with TestClient(build_app(Settings(database_url=chancheng_url))) as client:
+def client(chancheng_url, tmp_path):
+    with psycopg.connect(chancheng_url) as conn:
+        tokens = add_cast(conn, ["officer", "intake"])
+    app = build_app(Settings(database_url=chancheng_url, media_root=str(tmp_path / "media")))
+    with TestClient(app, headers=bearer(tokens["officer"])) as client:
+        client.tokens = tokens
         yield client
 
 
@@ -29,8 +34,10 @@ def test_report_opens_a_case_with_its_grid_chain_and_history(client):
     located = client.get("/api/locate", params={"lon": 113.12, "lat": 23.02}).json()
     assert case["grid"] == located["grid"] == body["location"]["grid"]
     assert case["street"]["code"] == "440604012" and case["category_name"] == "暴露垃圾"
-    assert case["status"] == "reported" and case["report_ids"] == [body["report_id"]]
-    assert [h["action"] for h in case["history"]] == ["report"]
+    assert case["report_ids"] == [body["report_id"]]
+    # a grid officer's report registers at once and the sample rules route 0102 to the street's 环卫所
+    assert case["status"] == body["status"] == "dispatched" and case["department_code"] == "S-012-HWS"
+    assert [h["action"] for h in case["history"]] == ["report", "register", "dispatch"]
     assert case["created_at"].endswith("+08:00")  # stored with zone, shown in Asia/Shanghai
 
 
@@ -83,9 +90,10 @@ def test_layers_and_categories(client):
     assert len(client.get("/api/categories").json()) >= 50
 
 
-def test_development_only_until_accounts_exist():
-    with pytest.raises(StartupRefused, match="only in development mode"):
-        check_can_serve(Settings(env="production"), "127.0.0.1")
+def test_production_needs_its_own_database_and_development_stays_local():
+    with pytest.raises(StartupRefused, match="production needs its own DATABASE_URL"):
+        check_can_serve(Settings(env="production", database_url=DEFAULT_DATABASE_URL), "0.0.0.0")
+    check_can_serve(Settings(env="production", database_url="postgresql://app:s3cret@db/citygrid"), "0.0.0.0")
     with pytest.raises(StartupRefused, match="only on localhost"):
         check_can_serve(Settings(), "0.0.0.0")
     check_can_serve(Settings(), "127.0.0.1")
@@ -98,3 +106,25 @@ def test_migrations_are_idempotent_and_recorded(bare_url):
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migration ORDER BY version")]
         assert versions == [v for v, _ in migrate.migration_files()]
         assert conn.execute("SELECT extname FROM pg_extension WHERE extname = 'postgis'").fetchone()
+
+
+def test_every_endpoint_but_health_and_sign_in_needs_a_token(client):
+    anonymous = {"Authorization": ""}
+    for method, path in [("get", "/api/cases/1"), ("get", "/api/categories"), ("get", "/api/locate?lon=113.1&lat=23"),
+                         ("post", "/api/reports"), ("get", "/api/layers/grid"), ("get", "/api/cases"),
+                         ("get", "/api/inbox"), ("post", "/api/media")]:
+        response = client.request(method, path, headers=anonymous)
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert client.get("/api/cases", headers=bearer("cg_not-a-real-token")).status_code == 401
+    assert client.get("/api/health", headers=anonymous).status_code == 200
+    assert client.get("/map", headers=anonymous, follow_redirects=False).headers["location"] == "/login"
+
+
+def test_sign_in_gives_a_token_and_sign_out_revokes_it(client):
+    wrong = client.post("/api/tokens", json={"username": "officer", "password": "nope-nope-nope"})
+    assert wrong.status_code == 401 and wrong.json()["message"] == "wrong user name or password"
+    token = client.post("/api/tokens", json={"username": "officer", "password": "officer-password-1"}).json()["token"]
+    assert client.get("/api/me", headers=bearer(token)).json()["roles"] == ["grid_officer"]
+    assert client.delete("/api/tokens/current", headers=bearer(token)).status_code == 204
+    assert client.get("/api/me", headers=bearer(token)).status_code == 401

@@ -18,22 +18,31 @@ def test_demo_loads_chancheng_and_serves_the_map(databases):
     env = {**os.environ, "DATABASE_URL": url, "CITYGRID_ENV": "development"}
     proc = subprocess.Popen([sys.executable, "-m", "citygrid", "demo", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
     try:
-        deadline, status = time.time() + 120, None
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/map", timeout=5).status_code
+        for line in proc.stdout:  # everything the demo prints before it serves
+            lines.append(line)
+            if "is serving the map" in line:
                 break
+        passwords = dict(ln.split() for ln in lines if ln.startswith("  ") and len(ln.split()) == 2)
+        assert "leader" in passwords, "".join(lines)
+        deadline, token = time.time() + 60, None
+        while time.time() < deadline and token is None:
+            try:
+                token = httpx.post(f"http://127.0.0.1:{port}/api/tokens", timeout=5, json={
+                    "username": "leader", "password": passwords["leader"]}).json()["token"]
             except httpx.TransportError:
                 time.sleep(0.5)
-        assert status == 200, proc.stdout.read() if proc.poll() is not None else "no answer"
+        page = httpx.get(f"http://127.0.0.1:{port}/map", cookies={"citygrid_token": token}, timeout=30)
+        assert page.status_code == 200 and "禅城区" in page.text
         with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT count(*) FROM event_case").fetchone()[0] >= 5
+            statuses = dict(conn.execute("SELECT status, count(*) FROM event_case GROUP BY 1").fetchall())
+            assert sum(statuses.values()) == 6 and statuses.get("dispatched", 0) >= 4, statuses
             assert conn.execute("SELECT count(*) FROM grid_release WHERE is_active").fetchone()[0] == 1
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
-    assert f"http://localhost:{port}/map" in out
+    assert f"http://localhost:{port}/map" in "".join(lines)
 
 
 def test_demo_refuses_a_public_address():

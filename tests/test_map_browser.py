@@ -14,6 +14,8 @@ from playwright.sync_api import sync_playwright
 from citygrid.app import build_app
 from citygrid.settings import Settings
 from dispatch.intake import submit_report
+from dispatch.models import Policy
+from tests.people import actor, add_cast
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -28,6 +30,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(chancheng_url):
+    with psycopg.connect(chancheng_url) as conn:
+        add_cast(conn, ["leader", "officer", "leader_shiwan"])
     port = free_port()
     config = uvicorn.Config(build_app(Settings(database_url=chancheng_url)), host="127.0.0.1", port=port,
                             log_level="warning")
@@ -67,6 +71,22 @@ def page():
         browser.close()
 
 
+def sign_in(page, base: str, username: str) -> None:
+    """Use the real sign-in form, as a person would."""
+    assert page.goto(f"{base}/map").url.endswith("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"{username}-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/map")
+
+
+def file_report(url: str, *, category: str, lon: float, lat: float, description: str) -> None:
+    with psycopg.connect(url) as conn:
+        submit_report(conn, actor=actor("officer"), policy=Policy(), category_code=category, lon=lon, lat=lat,
+                      description=description)
+        conn.commit()
+
+
 def db_counts(url: str) -> dict:
     with psycopg.connect(url) as conn:
         counts = dict(conn.execute(
@@ -89,12 +109,9 @@ DRAWN = """
 @pytest.mark.browser
 def test_map_draws_every_feature_offline(server, page, artifacts):
     base, url = server
-    with psycopg.connect(url) as conn:
-        for lon, lat in ((113.12, 23.02), (113.03, 22.985)):
-            submit_report(conn, category_code="0102", lon=lon, lat=lat, description="test")
-        conn.commit()
-    response = page.goto(f"{base}/map")
-    assert response.status == 200
+    for lon, lat in ((113.12, 23.02), (113.03, 22.985)):
+        file_report(url, category="0102", lon=lon, lat=lat, description="test")
+    sign_in(page, base, "leader")
     page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     drawn = page.evaluate(DRAWN)
     assert drawn == db_counts(url)
@@ -108,10 +125,8 @@ def test_map_draws_every_feature_offline(server, page, artifacts):
 def test_user_text_in_a_popup_is_shown_as_text(server, page, artifacts):
     base, url = server
     evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">${window.__pwned = 3}'
-    with psycopg.connect(url) as conn:
-        submit_report(conn, category_code="0505", lon=113.12, lat=23.02, description=evil)
-        conn.commit()
-    page.goto(f"{base}/map")
+    file_report(url, category="0505", lon=113.12, lat=23.02, description=evil)
+    sign_in(page, base, "leader")
     page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     page.evaluate("() => window.citygrid.layers.cases.eachLayer(m => m.openPopup())")
     popup = page.locator(".leaflet-popup-content")
@@ -120,3 +135,13 @@ def test_user_text_in_a_popup_is_shown_as_text(server, page, artifacts):
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator(".leaflet-popup-content img").count() == 0
     page.screenshot(path=str(artifacts / "map-popup.png"))
+
+
+@pytest.mark.browser
+def test_a_street_leader_sees_only_their_street(server, page):
+    base, url = server
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="祖庙")
+    file_report(url, category="0102", lon=113.1180, lat=22.9870, description="石湾")
+    sign_in(page, base, "leader_shiwan")
+    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
+    assert page.evaluate(DRAWN)["cases"] == 1

@@ -1,30 +1,55 @@
-"""The JSON API."""
+"""The JSON API: health, sign-in, places, categories, reports and reading cases."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from dispatch.actor import can_read
 from dispatch.intake import submit_report
-from events.service import get_case
 from events import repo as events_repo
+from events.errors import CaseNotFound
+from events.service import get_case
 from gis.locator import locate
-from web.deps import Conn
-from web.schemas import CaseOut, CategoryOut, LocationOut, ReportIn, ReportOut
+from web import accounts
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy, bearer
+from web.schemas import CaseOut, CategoryOut, LocationOut, LoginIn, ReportIn, ReportOut, TokenOut
 
 router = APIRouter(prefix="/api")
 
 
 @router.get("/health")
 def health(conn: Conn) -> dict:
-    """Liveness with a database round trip."""
+    """Liveness with a database round trip (no sign-in needed)."""
     conn.execute("SELECT 1")
     return {"status": "ok"}
 
 
+@router.post("/tokens", response_model=TokenOut, status_code=201)
+def sign_in(conn: Conn, config: Config, body: LoginIn) -> TokenOut:
+    """Exchange a user name and password for a bearer token."""
+    token = accounts.login(conn, username=body.username, password=body.password,
+                           ttl=timedelta(hours=config.token_ttl_hours))
+    return TokenOut(token=token, expires_in_hours=config.token_ttl_hours)
+
+
+@router.delete("/tokens/current", status_code=204)
+def sign_out(conn: Conn, actor: CurrentActor, request: Request) -> None:
+    """Revoke the token this request came with."""
+    accounts.revoke(conn, token=bearer(request))
+
+
+@router.get("/me")
+def me(actor: CurrentActor) -> dict:
+    """Who the token stands for, with roles and scope."""
+    return {"username": actor.username, "roles": sorted(actor.roles), "grid_codes": sorted(actor.grid_codes),
+            "street_code": actor.street_code, "department_code": actor.department_code}
+
+
 @router.get("/locate", response_model=LocationOut)
 def locate_point(
-    conn: Conn,
+    conn: Conn, actor: CurrentActor,
     lon: float = Query(description="longitude or x"),
     lat: float = Query(description="latitude or y"),
     crs: str = Query(default="EPSG:4326", description="EPSG code or gcj02"),
@@ -34,24 +59,35 @@ def locate_point(
 
 
 @router.get("/categories", response_model=list[CategoryOut])
-def list_categories(conn: Conn) -> list[CategoryOut]:
-    """The category tree, minor categories with their majors."""
+def list_categories(conn: Conn, actor: CurrentActor) -> list[CategoryOut]:
+    """The category tree with time limits, duplicate radius and visibility."""
     return [CategoryOut(**asdict(c)) for c in events_repo.categories(conn)]
 
 
 @router.post("/reports", response_model=ReportOut, status_code=201)
-def create_report(conn: Conn, body: ReportIn) -> ReportOut:
-    """Locate a report, store it and open its case."""
-    done = submit_report(conn, category_code=body.category, lon=body.lon, lat=body.lat, crs=body.crs,
-                         description=body.description, source="api")
-    return ReportOut(case_id=done.case_id, report_id=done.report_id,
-                     location=LocationOut(**asdict(done.location)))
+def create_report(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, body: ReportIn) -> ReportOut:
+    """File a report: it is located, opened as a case and moved on (registered and routed) where it can be."""
+    done = submit_report(conn, actor=actor, policy=policy, category_code=body.category, lon=body.lon,
+                         lat=body.lat, crs=body.crs, description=body.description, urgent=body.urgent,
+                         source="officer" if "grid_officer" in actor.roles else "staff")
+    return ReportOut(case_id=done.case_id, report_id=done.report_id, location=LocationOut(**asdict(done.location)),
+                     status=done.status, department_code=done.department_code,
+                     likely_duplicates=[{**d, "created_at": d["created_at"].isoformat()} for d in done.duplicates],
+                     notes=done.notes)
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-def read_case(conn: Conn, case_id: int) -> CaseOut:
-    """One case with its grid chain, reports and history."""
-    return case_out(get_case(conn, case_id=case_id))
+def read_case(conn: Conn, actor: CurrentActor, case_id: int) -> CaseOut:
+    """One case with its grid chain, deadline, traffic light, reports and history."""
+    return case_out(readable_case(conn, actor, case_id))
+
+
+def readable_case(conn, actor, case_id: int):
+    """The case if the actor may see it; otherwise the same 404 as a missing case (no existence leak)."""
+    case = get_case(conn, case_id=case_id)
+    if not can_read(actor, asdict(case) | {"id": case.id}):
+        raise CaseNotFound(f"no case {case_id}")
+    return case
 
 
 def case_out(case) -> CaseOut:

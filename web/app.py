@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
-from web import api, errors
+from events.media import LocalMediaStore
+from web import api, api_cases, errors, login
 from web.config import WebConfig
 from web.map import routes as map_routes
 
@@ -42,8 +43,11 @@ def create_app(config: WebConfig) -> FastAPI:
     app = FastAPI(title="citygrid", version="0.1.0", lifespan=lifespan,
                   description="Grid-based urban governance: one shared map that runs a city.")
     app.state.config = config
+    app.state.media = LocalMediaStore(config.media_root)
     errors.register(app)
     app.include_router(api.router)
+    app.include_router(api_cases.router)
+    app.include_router(login.router)
     app.include_router(map_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

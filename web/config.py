@@ -1,7 +1,9 @@
 """What the web layer needs to know, as plain values (the composition root fills it from Settings)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from dispatch.models import Policy
 
 
 @dataclass(frozen=True)
@@ -15,3 +17,8 @@ class WebConfig:
     map_case_limit: int = 5000
     pool_min_size: int = 1
     pool_max_size: int = 8
+    policy: Policy = field(default_factory=Policy)
+    media_root: str = "media"
+    max_photo_bytes: int = 10 * 1024 * 1024
+    token_ttl_hours: float = 12
+    secure_cookies: bool = False

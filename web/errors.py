@@ -7,11 +7,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from web.accounts import Unauthenticated
 from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutsideDistrict
 
 log = logging.getLogger("citygrid.web")
 
 STATUS = {
+    Unauthenticated: 401,
     OutsideDistrict: 422,
     InvalidInput: 422,
     Forbidden: 403,
@@ -23,7 +25,8 @@ STATUS = {
 
 def _domain_handler(status: int):
     async def handler(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status, headers=headers)
 
     return handler
 

@@ -16,6 +16,7 @@ class ReportIn(BaseModel):
     lat: float = Field(description="latitude (or y in a projected CRS)", examples=[23.0120])
     crs: str = Field(default="EPSG:4326", description="EPSG code of lon/lat, or gcj02 for Amap/Tencent/phone SDKs")
     description: str = Field(default="", max_length=4000)
+    urgent: bool = Field(default=False, description="use the category's urgent time limit")
 
 
 class PlaceOut(BaseModel):
@@ -37,18 +38,31 @@ class LocationOut(BaseModel):
 
 
 class ReportOut(BaseModel):
+    """The new case and where intake left it."""
+
     case_id: int
     report_id: int
     location: LocationOut
+    status: str
+    department_code: str | None
+    likely_duplicates: list[dict]
+    notes: list[str]
 
 
 class HistoryOut(BaseModel):
+    id: int
     at: datetime
     actor: str
+    actor_role: str
     action: str
     from_status: str | None
     to_status: str
     note: str
+    department_code: str | None
+    deadline: datetime | None
+    attachments: list
+    detail: dict
+    imported: bool
 
 
 class CaseOut(BaseModel):
@@ -70,6 +84,29 @@ class CaseOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     report_ids: list[int]
+    version: int
+    source: str
+    reporter: str
+    urgent: bool
+    department_code: str | None
+    department_name: str | None
+    dispatched_at: datetime | None
+    deadline: datetime | None
+    yellow_at: datetime | None
+    deadline_provisional: bool
+    time_limit: str | None
+    handled_at: datetime | None
+    check_deadline: datetime | None
+    closed_at: datetime | None
+    escalation_level: int
+    dispatch_count: int
+    return_count: int
+    rework_count: int
+    extension_count: int
+    merged_into: int | None
+    merged_cases: list[int]
+    light: str | None = Field(description="green, yellow (most of the limit used) or red (overdue); "
+                                          "null when no department holds the case")
     history: list[HistoryOut]
 
 
@@ -78,3 +115,57 @@ class CategoryOut(BaseModel):
     name: str
     major_code: str
     major_name: str
+    time_limit: str
+    urgent_limit: str | None
+    check_limit: str
+    duplicate_radius_m: float
+    public: bool
+
+
+class ActionIn(BaseModel):
+    """An action on a case. Which fields are needed depends on the action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=4000, description="reason or note; required for reject, return, "
+                      "request_extension, refuse_extension, handle, check_fail, reopen")
+    attachments: list[int] = Field(default=[], max_length=20, description="ids from POST /api/media; "
+                                   "handle needs at least one photo")
+    department_code: str | None = Field(default=None, description="dispatch: the department to send it to")
+    new_deadline: datetime | None = Field(default=None, description="approve_extension (and optionally "
+                                          "request_extension): the new deadline, with a time zone")
+    into_case_id: int | None = Field(default=None, description="merge: the open case this one duplicates")
+    version: int | None = Field(default=None, description="the case version you saw; a conflict if it changed")
+
+
+class ActionOut(BaseModel):
+    case_id: int
+    action: str
+    from_status: str
+    to_status: str
+    history_id: int
+    department_code: str | None
+    deadline: datetime | None
+    version: int
+    notes: list[str]
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=200)
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "bearer"
+    expires_in_hours: float
+
+
+class MediaOut(BaseModel):
+    id: int
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int

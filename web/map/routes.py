@@ -1,14 +1,17 @@
 """GET /map and the layer GeoJSON behind it."""
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from dispatch.actor import scope_filter
 
 from events import repo as events_repo
 from gis import repo as gis_repo
 from gis.errors import NoActiveRelease, NotFound
 from gis.models import LEVELS
-from web.deps import Config, Conn
+from web.accounts import Unauthenticated
+from web.deps import Config, Conn, CurrentActor, request_actor
 from web.map.page import build_map
 
 router = APIRouter()
@@ -16,13 +19,17 @@ LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", 
 
 
 @router.get("/map", response_class=HTMLResponse)
-def map_page(conn: Conn, config: Config) -> HTMLResponse:
-    """The shared map: streets, communities, unit grids and cases of the active release."""
+def map_page(conn: Conn, config: Config, request: Request):
+    """The shared map: streets, communities, unit grids and the cases the signed-in user may see."""
+    try:
+        actor = request_actor(request)
+    except Unauthenticated:
+        return RedirectResponse("/login", status_code=303)
     ids = _active(conn)
     layers = {key: gis_repo.layer_geojson(conn, layer_id=ids[level]) for key, level in LAYER_KEYS.items()}
     district = layers.pop("district")
     html = build_map(
-        layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit), bounds=_bounds(district),
+        layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit, scope=scope_filter(actor)), bounds=_bounds(district),
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
     )
@@ -30,21 +37,21 @@ def map_page(conn: Conn, config: Config) -> HTMLResponse:
 
 
 @router.get("/api/layers/{level}")
-def layer(conn: Conn, level: str) -> dict:
+def layer(conn: Conn, actor: CurrentActor, level: str) -> dict:
     """One level of the active release as GeoJSON (district, street, community or grid)."""
     if level not in LEVELS:
         raise NotFound(f"no layer {level!r}: use one of {', '.join(LEVELS)}")
     return gis_repo.layer_geojson(conn, layer_id=_active(conn)[level])
 
 
-def cases_geojson(conn, *, limit: int) -> dict:
+def cases_geojson(conn, *, limit: int, scope: dict) -> dict:
     """The newest cases as a FeatureCollection of points."""
     features = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c["lon"], 6), round(c["lat"], 6)]},
          "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",
                         "description": c["description"], "grid": c["grid_code"],
                         "created_at": c["created_at"].isoformat(timespec="minutes")}}
-        for c in events_repo.map_cases(conn, limit=limit)
+        for c in events_repo.map_cases(conn, limit=limit, **scope)
     ]
     return {"type": "FeatureCollection", "features": features}
 

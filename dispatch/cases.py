@@ -1,0 +1,242 @@
+"""The case workflow in use: one action = one locked row, one status change, one history row, one transaction.
+
+The caller owns the transaction. Every check happens before the first write, so a refused action changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+
+from dispatch import case_repo, repo
+from dispatch.actor import SYSTEM, Actor, acting_role
+from dispatch.deadlines import due, load_calendar, moved
+from dispatch.models import ActionResult, Policy
+from dispatch.router import route_and_record
+from dispatch.workflow import FINAL, STEPS, Step
+from events.errors import CaseNotFound
+from gis.errors import Conflict, InvalidInput
+
+MAX_NOTE = 4000
+
+
+@dataclass
+class Request:
+    """What the actor asks for, besides the action itself."""
+
+    note: str = ""
+    attachments: list[int] = field(default_factory=list)
+    department_code: str | None = None   # dispatch: the department a dispatcher chose
+    new_deadline: datetime | None = None  # approve_extension
+    into_case_id: int | None = None       # merge
+    expected_version: int | None = None   # optimistic check from a client that showed a version
+
+
+def act(conn: psycopg.Connection, *, case_id: int, action: str, actor: Actor, policy: Policy,
+        request: Request | None = None) -> ActionResult:
+    """Take one workflow action on a case, or raise a domain error and change nothing."""
+    req = request or Request()
+    step = STEPS.get(action)
+    if step is None:
+        raise InvalidInput(f"unknown action {action!r}; use one of {', '.join(STEPS)}")
+    case = case_repo.lock(conn, case_id=case_id)
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    _check_state(conn, case, step, req)
+    role = acting_role(actor, step.roles, case, what=step.label)
+    _check_request(conn, step, req, actor)
+    changes, detail = EFFECTS.get(action, _no_effect)(conn, case, req, actor, policy)
+    return _apply(conn, case, step, actor, role, req, changes, detail, policy)
+
+
+def _check_state(conn, case: dict, step: Step, req: Request) -> None:
+    if req.expected_version is not None and req.expected_version != case["version"]:
+        raise Conflict(f"case {case['id']} changed since you loaded it (version {req.expected_version}, now "
+                       f"{case['version']}, {_last(conn, case)}); reload it and try again")
+    if case["status"] not in step.sources:
+        raise Conflict(f"cannot {step.label} case {case['id']}: it is {case['status']} ({_last(conn, case)}); "
+                       f"{step.action} needs it to be {' or '.join(step.sources)}")
+
+
+def _last(conn, case: dict) -> str:
+    last = case_repo.last_step(conn, case_id=case["id"])
+    return f"last step: {last['action']} by {last['actor']} at {last['at']:%Y-%m-%d %H:%M:%S}" if last else "new"
+
+
+def _check_request(conn, step: Step, req: Request, actor: Actor) -> None:
+    if len(req.note) > MAX_NOTE:
+        raise InvalidInput(f"the note is {len(req.note)} characters; the limit is {MAX_NOTE}")
+    if step.needs_reason and not req.note.strip():
+        raise InvalidInput(f"{step.label} needs a reason or note: say why")
+    if step.needs_photo and not req.attachments:
+        raise InvalidInput(f"{step.label} needs at least one photo: upload it to POST /api/media first")
+    if req.attachments:
+        free = case_repo.free_attachments(conn, ids=list(req.attachments), actor=actor.username)
+        missing = sorted(set(req.attachments) - free)
+        if missing:
+            raise InvalidInput(f"attachment(s) {missing} are unknown, not yours, or already used by another action")
+
+
+def _apply(conn, case, step: Step, actor: Actor, role: str, req: Request, changes: dict, detail: dict,
+           policy: Policy) -> ActionResult:
+    version = case_repo.update(conn, case_id=case["id"], changes={"status": step.target, **changes})
+    department = changes.get("department_code", case["department_code"])
+    deadline = changes.get("deadline", case["deadline"])
+    history_id = case_repo.add_history(
+        conn, case_id=case["id"], actor=actor.username, actor_role=role, action=step.action,
+        from_status=case["status"], to_status=step.target, note=req.note.strip(),
+        department_code=department if step.action != "return" else case["department_code"],
+        deadline=deadline if step.target not in FINAL else None, detail=detail)
+    files = case_repo.link_attachments(conn, ids=list(req.attachments), case_id=case["id"],
+                                       history_id=history_id, actor=actor.username) if req.attachments else []
+    if files:
+        conn.execute("UPDATE case_history SET attachments = %s WHERE id = %s",
+                     (psycopg.types.json.Jsonb([f["id"] for f in files]), history_id))
+    _notify(conn, case, step, department, deadline)
+    result = ActionResult(case["id"], step.action, case["status"], step.target, history_id, department,
+                          deadline, version)
+    return _follow_up(conn, result, policy)
+
+
+def _follow_up(conn, result: ActionResult, policy: Policy) -> ActionResult:
+    """Automatic next steps: a passed check closes at once where the roles are merged."""
+    if result.action == "check_ok" and policy.close_on_check:
+        closed = act(conn, case_id=result.case_id, action="close", actor=SYSTEM, policy=policy,
+                     request=Request(note="closed on a passed check (close_on_check is set)"))
+        return ActionResult(**{**closed.__dict__, "notes": ["closed at once: close_on_check is set"]})
+    return result
+
+
+def _no_effect(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    return {}, {}
+
+
+def _now(conn) -> datetime:
+    # the transaction's own clock, so history rows and deadlines agree
+    return conn.execute("SELECT now()").fetchone()[0]
+
+
+def _dispatch(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    if req.department_code:
+        known = {d.code for d in repo.departments(conn)}
+        if req.department_code not in known:
+            raise InvalidInput(f"unknown department {req.department_code!r}: see GET /api/departments")
+        department, detail = req.department_code, {"by": "dispatcher"}
+    elif actor.has("system"):
+        decision = route_and_record(conn, case=case)
+        if decision.department_code is None:
+            raise Unrouted(decision.explanation)
+        department, detail = decision.department_code, {"by": "rules", "explanation": decision.explanation}
+    else:
+        raise InvalidInput("dispatch needs a department_code: say which department takes the case")
+    limit = case["urgent_limit"] if case["urgent"] and case["urgent_limit"] else case["category_limit"]
+    return {**_clock(conn, start=_now(conn), limit=limit, policy=policy), "department_code": department,
+            "dispatched_at": _now(conn), "dispatch_count": 1, "time_limit": limit, "handled_at": None}, detail
+
+
+class Unrouted(Exception):
+    """No rule had a recipient: the case stays registered, in the dispatcher's queue."""
+
+
+def _clock(conn, *, start: datetime, limit: str, policy: Policy) -> dict:
+    d = due(load_calendar(conn), start=start, limit=limit, policy=policy)
+    return {"clock_start": d.start, "deadline": d.due, "yellow_at": d.yellow_at,
+            "deadline_provisional": d.provisional, "escalation_level": 0}
+
+
+def _return(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    return {"department_code": None, "deadline": None, "yellow_at": None, "clock_start": None,
+            "return_count": 1, "escalation_level": 0}, {"returned_by": case["department_code"]}
+
+
+def _request_extension(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    if req.new_deadline is not None and case["deadline"] and req.new_deadline <= case["deadline"]:
+        raise InvalidInput("the requested deadline must be later than the current one "
+                           f"({case['deadline']:%Y-%m-%d %H:%M})")
+    return {}, {"requested_deadline": req.new_deadline.isoformat() if req.new_deadline else None}
+
+
+def _approve_extension(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    if req.new_deadline is None or req.new_deadline.tzinfo is None:
+        raise InvalidInput("approving an extension needs new_deadline, a date and time with a time zone")
+    if case["deadline"] and req.new_deadline <= case["deadline"]:
+        raise InvalidInput(f"the new deadline must be later than the current one ({case['deadline']:%Y-%m-%d %H:%M})")
+    yellow, provisional = moved(load_calendar(conn), start=case["clock_start"], new_due=req.new_deadline,
+                                policy=policy)
+    return {"deadline": req.new_deadline, "yellow_at": yellow, "deadline_provisional": provisional,
+            "extension_count": 1, "escalation_level": 0}, {"old_deadline": _iso(case["deadline"])}
+
+
+def _handle(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    now = _now(conn)
+    check = due(load_calendar(conn), start=now, limit=case["check_limit"], policy=policy)
+    return {"handled_at": now, "check_deadline": check.due}, {}
+
+
+def _check_fail(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    limit = case["time_limit"] or case["category_limit"]
+    return {**_clock(conn, start=_now(conn), limit=limit, policy=policy), "rework_count": 1,
+            "handled_at": None, "check_deadline": None}, {"rework": True}
+
+
+def _close(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    return {"closed_at": _now(conn)}, {}
+
+
+def _merge(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    into = req.into_case_id
+    if into is None or into == case["id"]:
+        raise InvalidInput("merge needs into_case_id, the id of another open case")
+    target = case_repo.lock(conn, case_id=into)
+    if target is None or target["status"] in FINAL:
+        raise InvalidInput(f"case {into} does not exist or is already {target['status'] if target else 'gone'}; "
+                           "merge into an open case")
+    case_repo.move_reports(conn, case_id=case["id"], into=into)
+    case_repo.add_history(conn, case_id=into, actor=actor.username, actor_role="", action="merged_in",
+                          from_status=target["status"], to_status=target["status"],
+                          note=f"case {case['id']} merged into this case as a duplicate",
+                          detail={"merged_case_id": case["id"]})
+    return {"merged_into": into}, {"into_case_id": into}
+
+
+def _reopen(conn, case, req, actor, policy) -> tuple[dict, dict]:
+    return {"closed_at": None, "department_code": None, "deadline": None, "yellow_at": None,
+            "clock_start": None, "handled_at": None, "check_deadline": None, "escalation_level": 0}, {}
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+EFFECTS = {
+    "dispatch": _dispatch, "return": _return, "request_extension": _request_extension,
+    "approve_extension": _approve_extension, "handle": _handle, "check_fail": _check_fail, "close": _close,
+    "merge": _merge, "reopen": _reopen,
+}
+
+
+# Who hears about each new status; recipients are resolved when the worker delivers (see dispatch/outbox.py).
+AUDIENCE = {
+    "dispatched": lambda c, dep: {"roles": ["handler", "dept_head"], "department": dep},
+    "returned": lambda c, dep: {"roles": ["dispatcher"]},
+    "extension_requested": lambda c, dep: {"roles": ["shift_leader"]},
+    "handled": lambda c, dep: {"roles": ["grid_officer"], "grid": c["grid_code"], "street": c["street_code"]},
+    "checked": lambda c, dep: {"roles": ["shift_leader"]},
+    "registered": lambda c, dep: {"roles": ["dispatcher"]},
+    "awaiting_verification": lambda c, dep: {"roles": ["grid_officer"], "grid": c["grid_code"],
+                                             "street": c["street_code"], "fallback": ["dispatcher"]},
+}
+
+
+def _notify(conn, case: dict, step: Step, department: str | None, deadline) -> None:
+    audience = AUDIENCE.get(step.target)
+    if audience is None or (step.target == "accepted"):
+        return
+    if step.target == "registered" and step.action != "reopen" and case["source"] != "public":
+        return  # a fresh officer report is dispatched next in the same transaction; the queue hears if that fails
+    when = f", due {deadline:%Y-%m-%d %H:%M}" if deadline and step.target == "dispatched" else ""
+    case_repo.notify(conn, kind="case", payload={
+        "case_id": case["id"], "to": audience(case, department),
+        "subject": f"case {case['id']} {step.target} ({step.label}){when}",
+    })

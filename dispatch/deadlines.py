@@ -1,0 +1,79 @@
+"""Deadlines on the working-hours calendar: the package's years plus the years administrators import."""
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+
+import psycopg
+
+from dispatch import case_repo, repo
+from dispatch.models import Policy
+from events.calendarfile import parse_calendar_file, years_of
+from events.workclock import Calendar, Deadline, Limit, deadline, working_minutes
+
+WARN_DAYS = 60
+
+
+def load_calendar(conn: psycopg.Connection) -> Calendar:
+    """The working calendar: chinese-calendar's years plus the imported ones."""
+    days, years = repo.calendar(conn)
+    return Calendar(imported=days, imported_years=years)
+
+
+def due(calendar: Calendar, *, start: datetime, limit: str, policy: Policy) -> Deadline:
+    """The deadline of a limit such as "4wh" counted from `start`."""
+    return deadline(start, Limit.parse(limit), calendar=calendar, hours=policy.hours, tz=policy.tz,
+                    yellow_fraction=policy.yellow_fraction)
+
+
+def moved(calendar: Calendar, *, start: datetime, new_due: datetime, policy: Policy) -> tuple[datetime, bool]:
+    """The yellow instant for an explicit new deadline (an approved extension), and whether it is provisional."""
+    total = working_minutes(start, new_due, calendar=calendar, hours=policy.hours, tz=policy.tz)
+    if total <= 0:
+        return new_due, False
+    yellow = deadline(start, Limit(total * policy.yellow_fraction / 60, "working_hours"), calendar=calendar,
+                      hours=policy.hours, tz=policy.tz, yellow_fraction=1.0)
+    return yellow.due, yellow.provisional
+
+
+def handling_hours(calendar: Calendar, *, start: datetime, end: datetime, policy: Policy) -> float:
+    """Working hours between two instants (mean handling time)."""
+    return working_minutes(start, end, calendar=calendar, hours=policy.hours, tz=policy.tz) / 60
+
+
+def import_calendar(conn: psycopg.Connection, *, path: str | os.PathLike, by: str, policy: Policy) -> dict:
+    """Replace the holidays and 调休 days of the years in a file, then recompute provisional deadlines."""
+    days = parse_calendar_file(path)
+    for year in sorted(years_of(days)):
+        repo.replace_calendar_year(conn, year=year, source=os.path.basename(os.fspath(path)), by=by, days=[
+            {"day": d.day, "workday": d.workday, "name": d.name} for d in days if d.day.year == year])
+    return {"years": sorted(years_of(days)), "days": len(days), "recomputed": recompute_provisional(conn, policy=policy)}
+
+
+def recompute_provisional(conn: psycopg.Connection, *, policy: Policy) -> int:
+    """Count provisional deadlines of open cases again on the calendar as it now is; record each change."""
+    calendar = load_calendar(conn)
+    changed = 0
+    for row in case_repo.provisional_open(conn):
+        new = due(calendar, start=row["clock_start"], limit=row["time_limit"], policy=policy)
+        case_repo.update(conn, case_id=row["id"], changes={
+            "deadline": new.due, "yellow_at": new.yellow_at, "deadline_provisional": new.provisional})
+        case_repo.add_history(conn, case_id=row["id"], actor="system", actor_role="system",
+                              action="deadline_recomputed", from_status=row["status"], to_status=row["status"],
+                              note=f"calendar imported: deadline {row['deadline']:%Y-%m-%d %H:%M} → "
+                                   f"{new.due:%Y-%m-%d %H:%M}", department_code=row["department_code"],
+                              deadline=new.due)
+        changed += 1
+    return changed
+
+
+def calendar_status(conn: psycopg.Connection, *, today: date) -> dict:
+    """How far the known calendar reaches, and a warning when it ends within WARN_DAYS days."""
+    until = load_calendar(conn).known_until()
+    left = (until - today).days
+    warning = None
+    if left <= WARN_DAYS:
+        warning = (f"the holiday calendar is known only until {until}, {left} day(s) from now: import the "
+                   f"{until.year + 1} schedule with `citygrid calendar import FILE`; until then deadlines in "
+                   f"{until.year + 1} count weekdays only and are marked provisional")
+    return {"known_until": until, "days_left": left, "warning": warning}

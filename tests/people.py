@@ -1,0 +1,48 @@
+"""Accounts for tests: real rows in app_user and api_token, made through the same code as `citygrid users add`."""
+from __future__ import annotations
+
+import psycopg
+
+from dispatch.actor import Actor
+from web.accounts import add_user, issue_token
+
+ZUMIAO, SHIWAN = "440604012", "440604010"
+
+# name → (roles, scope) used across the workflow tests.
+CAST = {
+    "officer": (["grid_officer"], {"street_code": ZUMIAO}),
+    "officer2": (["grid_officer"], {"street_code": SHIWAN}),
+    "intake": (["intake"], {}),
+    "dispatcher": (["dispatcher"], {}),
+    "hws": (["handler"], {"department_code": "S-012-HWS"}),
+    "hws_head": (["dept_head"], {"department_code": "S-012-HWS"}),
+    "cgzd": (["handler"], {"department_code": "S-012-CGZD"}),
+    "szgl": (["handler"], {"department_code": "D-SZGL"}),
+    "shift": (["shift_leader"], {}),
+    "leader": (["leader"], {}),
+    "leader_shiwan": (["leader"], {"street_code": SHIWAN}),
+    "admin": (["admin"], {}),
+}
+
+
+def actor(name: str) -> Actor:
+    """The domain actor of a cast member (no database needed)."""
+    roles, scope = CAST[name]
+    return Actor(name, frozenset(roles), frozenset(scope.get("grid_codes", ())), scope.get("street_code"),
+                 scope.get("department_code"))
+
+
+def add_cast(conn: psycopg.Connection, names=None) -> dict[str, str]:
+    """Create cast members as users with a password and a token; returns name → token. Commits."""
+    tokens = {}
+    for name in names or CAST:
+        roles, scope = CAST[name]
+        add_user(conn, username=name, roles=roles, password=f"{name}-password-1", **scope)
+        tokens[name] = issue_token(conn, username=name, label="test")
+    conn.commit()
+    return tokens
+
+
+def bearer(token: str) -> dict:
+    """The Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}

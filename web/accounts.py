@@ -1,0 +1,112 @@
+"""Accounts, passwords and API tokens: the edge that turns a request into a domain Actor."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import psycopg
+from psycopg.rows import dict_row
+from pwdlib import PasswordHash
+
+from dispatch.actor import Actor, check_roles
+from gis.errors import DomainError, InvalidInput
+
+_hasher = PasswordHash.recommended()
+
+INSERT_USER = """
+INSERT INTO app_user (username, display_name, password_hash, roles, grid_codes, street_code, department_code)
+VALUES (%(username)s, %(display_name)s, %(password_hash)s, %(roles)s, %(grid_codes)s, %(street_code)s,
+        %(department_code)s)
+ON CONFLICT (username) DO NOTHING
+RETURNING id
+"""
+USER_BY_NAME = "SELECT * FROM app_user WHERE username = %(username)s"
+INSERT_TOKEN = """
+INSERT INTO api_token (user_id, token_hash, label, expires_at)
+VALUES (%(user_id)s, %(token_hash)s, %(label)s, now() + %(ttl)s) RETURNING id
+"""
+ACTOR_BY_TOKEN = """
+UPDATE api_token t SET last_used_at = now()
+FROM app_user u
+WHERE t.token_hash = %(token_hash)s AND u.id = t.user_id AND u.active AND t.revoked_at IS NULL
+  AND (t.expires_at IS NULL OR t.expires_at > now())
+RETURNING u.username, u.roles, u.grid_codes, u.street_code, u.department_code
+"""
+REVOKE = "UPDATE api_token SET revoked_at = now() WHERE token_hash = %(token_hash)s AND revoked_at IS NULL"
+COUNT_USERS = "SELECT count(*) FROM app_user"
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials came with the request."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(conn: psycopg.Connection, *, username: str, roles: list[str], password: str | None = None,
+             display_name: str = "", grid_codes: list[str] = (), street_code: str | None = None,
+             department_code: str | None = None) -> int:
+    """Create an account; the password is stored as an Argon2 hash."""
+    try:
+        check_roles(list(roles))
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if password is not None and len(password) < 10:
+        raise InvalidInput("a password needs at least 10 characters")
+    if ({"handler", "dept_head"} & set(roles)) and not department_code:
+        raise InvalidInput("a handler or department head needs a department (--department CODE)")
+    row = conn.execute(INSERT_USER, {
+        "username": username, "display_name": display_name or username, "roles": list(roles),
+        "password_hash": _hasher.hash(password) if password else None, "grid_codes": list(grid_codes),
+        "street_code": street_code, "department_code": department_code}).fetchone()
+    if row is None:
+        raise InvalidInput(f"user {username!r} already exists")
+    return row[0]
+
+
+def issue_token(conn: psycopg.Connection, *, username: str, label: str = "",
+                ttl: timedelta = timedelta(days=90)) -> str:
+    """A new bearer token for a user; only its hash is stored, so show it once."""
+    user = conn.cursor(row_factory=dict_row).execute(USER_BY_NAME, {"username": username}).fetchone()
+    if user is None or not user["active"]:
+        raise InvalidInput(f"no active user {username!r}")
+    token = "cg_" + secrets.token_urlsafe(32)
+    conn.execute(INSERT_TOKEN, {"user_id": user["id"], "token_hash": _digest(token), "label": label, "ttl": ttl})
+    return token
+
+
+def login(conn: psycopg.Connection, *, username: str, password: str, ttl: timedelta) -> str:
+    """Check a password and issue a token; the same message for every failure."""
+    user = conn.cursor(row_factory=dict_row).execute(USER_BY_NAME, {"username": username}).fetchone()
+    ok = bool(user and user["active"] and user["password_hash"]
+              and _hasher.verify(password, user["password_hash"]))
+    if not ok:
+        raise Unauthenticated("wrong user name or password")
+    return issue_token(conn, username=username, label="login", ttl=ttl)
+
+
+def actor_for_token(conn: psycopg.Connection, *, token: str) -> Actor:
+    """The actor a bearer token stands for, or Unauthenticated."""
+    row = conn.execute(ACTOR_BY_TOKEN, {"token_hash": _digest(token)}).fetchone()
+    if row is None:
+        raise Unauthenticated("the token is unknown, expired or revoked; log in again")
+    username, roles, grids, street, department = row
+    return Actor(username, frozenset(roles), frozenset(grids), street, department)
+
+
+def revoke(conn: psycopg.Connection, *, token: str) -> None:
+    """Revoke a token (log out)."""
+    conn.execute(REVOKE, {"token_hash": _digest(token)})
+
+
+SET_PASSWORD = "UPDATE app_user SET password_hash = %(hash)s WHERE username = %(username)s RETURNING id"
+
+
+def set_password(conn: psycopg.Connection, *, username: str, password: str) -> None:
+    """Replace a user's password."""
+    if len(password) < 10:
+        raise InvalidInput("a password needs at least 10 characters")
+    if conn.execute(SET_PASSWORD, {"username": username, "hash": _hasher.hash(password)}).fetchone() is None:
+        raise InvalidInput(f"no user {username!r}")

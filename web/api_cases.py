@@ -1,0 +1,111 @@
+"""The JSON API of the workflow: queues, actions, routing explanations, duplicates, photos and the inbox."""
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from dispatch import case_repo, outbox, repo
+from dispatch.actor import can_read, scope_filter
+from dispatch.cases import Request as ActionRequest
+from dispatch.cases import act
+from dispatch.workflow import STEPS
+from events import repo as events_repo
+from events.media import clean_photo
+from gis.errors import NotFound
+from web.api import readable_case
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy
+from web.schemas import ActionIn, ActionOut, MediaOut
+
+router = APIRouter(prefix="/api")
+
+QUEUES = {
+    "dispatch": ["reported", "registered", "returned"],
+    "verify": ["awaiting_verification"],
+    "department": ["dispatched", "accepted", "extension_requested"],
+    "extensions": ["extension_requested"],
+    "check": ["handled"],
+    "close": ["checked"],
+    "open": ["reported", "awaiting_verification", "registered", "returned", "dispatched", "accepted",
+             "extension_requested", "handled", "checked"],
+}
+
+
+@router.get("/cases")
+def list_cases(conn: Conn, actor: CurrentActor,
+               queue: Literal[tuple(QUEUES)] | None = Query(default=None, description="a work queue"),
+               status: str | None = Query(default=None, description="one status"),
+               limit: int = Query(default=200, ge=1, le=2000)) -> list[dict]:
+    """Cases the actor may see, soonest deadline first, optionally one queue or status."""
+    statuses = [status] if status else QUEUES.get(queue) if queue else None
+    rows = case_repo.list_cases(conn, statuses=statuses, limit=limit, **scope_filter(actor))
+    return [r for r in rows if can_read(actor, r)]
+
+
+@router.post("/cases/{case_id}/actions/{action}", response_model=ActionOut)
+def case_action(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: int,
+                action: Literal[tuple(STEPS)], body: ActionIn) -> ActionOut:
+    """Take a workflow action (accept, return, handle, check_ok…); refused actions change nothing."""
+    readable_case(conn, actor, case_id)
+    done = act(conn, case_id=case_id, action=action, actor=actor, policy=policy, request=ActionRequest(
+        note=body.note, attachments=body.attachments, department_code=body.department_code,
+        new_deadline=body.new_deadline, into_case_id=body.into_case_id, expected_version=body.version))
+    return ActionOut(**done.__dict__)
+
+
+@router.get("/cases/{case_id}/routing")
+def why_routed(conn: Conn, actor: CurrentActor, case_id: int) -> list[dict]:
+    """Why did this case go where it went: every routing decision with inputs, winner and beaten candidates."""
+    readable_case(conn, actor, case_id)
+    return repo.decisions(conn, case_id=case_id)
+
+
+@router.get("/cases/{case_id}/duplicates")
+def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: int) -> list[dict]:
+    """Open cases of the same category within the category's radius and the time window."""
+    case = readable_case(conn, actor, case_id)
+    return events_repo.likely_duplicates(conn, case_id=case.id, category_code=case.category_code, lon=case.lon,
+                                         lat=case.lat, window=policy.duplicate_window)
+
+
+@router.post("/media", response_model=MediaOut, status_code=201,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                 "image/png": {"schema": {"type": "string", "format": "binary"}},
+                 "image/webp": {"schema": {"type": "string", "format": "binary"}}}}})
+async def upload_photo(request: Request, actor: CurrentActor, config: Config) -> MediaOut:
+    """Upload one photo as the raw request body; it is checked by decoding and stored without GPS metadata."""
+    data = await request.body()
+    photo = clean_photo(data, max_bytes=config.max_photo_bytes)
+    key = request.app.state.media.put(photo)
+    with request.app.state.pool.connection() as conn:
+        media_id = case_repo.insert_attachment(
+            conn, storage_key=key, content_type=photo.content_type, size_bytes=len(photo.content),
+            width=photo.width, height=photo.height, sha256=photo.sha256, uploaded_by=actor.username)
+    return MediaOut(id=media_id, content_type=photo.content_type, width=photo.width, height=photo.height,
+                    size_bytes=len(photo.content))
+
+
+@router.get("/media/{media_id}")
+def read_photo(conn: Conn, actor: CurrentActor, request: Request, media_id: int) -> Response:
+    """A stored photo, to its uploader or to anyone who may see its case."""
+    row = case_repo.attachment(conn, attachment_id=media_id)
+    allowed = row is not None and (row["uploaded_by"] == actor.username or (
+        row["case_id"] is not None and readable_case(conn, actor, row["case_id"]) is not None))
+    if not allowed:
+        raise NotFound(f"no photo {media_id}")
+    return Response(request.app.state.media.get(row["storage_key"]), media_type=row["content_type"],
+                    headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/inbox")
+def read_inbox(conn: Conn, actor: CurrentActor, unread: bool = False) -> list[dict]:
+    """The actor's notifications, newest first."""
+    return outbox.inbox(conn, username=actor.username, unread=unread)
+
+
+@router.post("/inbox/{message_id}/read", status_code=204)
+def mark_read(conn: Conn, actor: CurrentActor, message_id: int) -> None:
+    """Mark one notification read."""
+    if not outbox.mark_read(conn, username=actor.username, message_id=message_id):
+        raise NotFound(f"no message {message_id} in your inbox")
