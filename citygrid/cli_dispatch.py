@@ -144,8 +144,9 @@ def calendar_status_cmd() -> None:
     """How far the holiday calendar is known."""
     from dispatch.deadlines import calendar_status
 
-    with transaction(settings()) as conn:
-        status = calendar_status(conn, today=date.today())
+    cfg = settings()
+    with transaction(cfg) as conn:
+        status = calendar_status(conn, today=datetime.now(policy(cfg).tz).date())
     typer.echo(f"known until {status['known_until']} ({status['days_left']} days)")
     if status["warning"]:
         typer.echo(f"warning: {status['warning']}")
@@ -157,9 +158,10 @@ def worker(once: Annotated[bool, typer.Option("--once", help="run one tick and s
     from dispatch.outbox import run_once
 
     cfg = settings()
+    tz = policy(cfg).tz
     while True:
         with transaction(cfg) as conn:
-            tick = run_once(conn, today=date.today())
+            tick = run_once(conn, today=datetime.now(tz).date(), tz=tz)
         typer.echo(f"{datetime.now():%H:%M:%S} escalated {tick.escalated}, delivered {tick.delivered} "
                    f"({tick.messages} messages), failed {tick.failed}")
         if once:

@@ -60,8 +60,8 @@ def recompute_provisional(conn: psycopg.Connection, *, policy: Policy) -> int:
             "deadline": new.due, "yellow_at": new.yellow_at, "deadline_provisional": new.provisional})
         case_repo.add_history(conn, case_id=row["id"], actor="system", actor_role="system",
                               action="deadline_recomputed", from_status=row["status"], to_status=row["status"],
-                              note=f"calendar imported: deadline {row['deadline']:%Y-%m-%d %H:%M} → "
-                                   f"{new.due:%Y-%m-%d %H:%M}", department_code=row["department_code"],
+                              note=f"calendar imported: deadline {row['deadline'].astimezone(policy.tz):%Y-%m-%d %H:%M} → "
+                                   f"{new.due.astimezone(policy.tz):%Y-%m-%d %H:%M}", department_code=row["department_code"],
                               deadline=new.due)
         changed += 1
     return changed

@@ -6,7 +6,7 @@ twice; delivery is at-least-once, and the inbox's unique (outbox, user) key make
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
 
 import psycopg
 from psycopg.rows import dict_row
@@ -82,22 +82,23 @@ class Tick:
     messages: int = 0
 
 
-def escalate(conn: psycopg.Connection, *, limit: int = 500) -> int:
+def escalate(conn: psycopg.Connection, *, tz: tzinfo, limit: int = 500) -> int:
     """Record one escalation per level crossed, and queue who must hear of it; returns levels recorded."""
     done = 0
     for case in conn.cursor(row_factory=dict_row).execute(ESCALATE, {"limit": limit}).fetchall():
         for level in range(case["escalation_level"] + 1, case["target"] + 1):
-            _escalate_one(conn, case, level)
+            _escalate_one(conn, case, level, tz)
             done += 1
         case_repo.update(conn, case_id=case["id"], changes={"escalation_level": case["target"]})
     return done
 
 
-def _escalate_one(conn, case: dict, level: int) -> None:
+def _escalate_one(conn, case: dict, level: int, tz: tzinfo) -> None:
     light, why = LEVELS[level]
+    due = case["deadline"].astimezone(tz)
     case_repo.add_history(conn, case_id=case["id"], actor="system", actor_role="system", action="escalate",
                           from_status=case["status"], to_status=case["status"],
-                          note=f"{light}: {why} (due {case['deadline']:%Y-%m-%d %H:%M})",
+                          note=f"{light}: {why} (due {due:%Y-%m-%d %H:%M})",
                           department_code=case["department_code"], deadline=case["deadline"],
                           detail={"level": level, "light": light})
     to = ({"roles": ["handler", "dept_head"], "department": case["department_code"]} if level == 1 else
@@ -115,19 +116,23 @@ def deliver(conn: psycopg.Connection, *, limit: int = 500) -> Tick:
     """Deliver pending outbox rows to the inbox; a failing row is retried later with backoff."""
     tick = Tick()
     for row in conn.cursor(row_factory=dict_row).execute(CLAIM, {"limit": limit}).fetchall():
-        to = row["payload"].get("to", {})
-        params = {"id": row["id"], "case_id": row["payload"].get("case_id"), "subject": row["payload"]["subject"],
-                  "body": row["payload"].get("body", ""), "roles": to.get("roles", []),
-                  "department": to.get("department"), "grid": to.get("grid"), "street": to.get("street"),
-                  "fallback": to.get("fallback", [])}
         try:
             with conn.transaction():
-                tick.messages += conn.execute(DELIVER, params).fetchone()[0]
+                tick.messages += conn.execute(DELIVER, _delivery(row)).fetchone()[0]
             tick.delivered += 1
-        except psycopg.Error as exc:
-            conn.execute(FAILED, {"id": row["id"], "error": str(exc)[:500]})
+        except (psycopg.Error, KeyError, TypeError, AttributeError) as exc:
+            # one bad row must not stop the others: record the error and try it again later
+            conn.execute(FAILED, {"id": row["id"], "error": f"{type(exc).__name__}: {exc}"[:500]})
             tick.failed += 1
     return tick
+
+
+def _delivery(row: dict) -> dict:
+    payload = row["payload"]
+    to = payload.get("to", {})
+    return {"id": row["id"], "case_id": payload.get("case_id"), "subject": payload["subject"],
+            "body": payload.get("body", ""), "roles": to.get("roles", []), "department": to.get("department"),
+            "grid": to.get("grid"), "street": to.get("street"), "fallback": to.get("fallback", [])}
 
 
 def warn_calendar(conn: psycopg.Connection, *, today: date) -> str | None:
@@ -139,10 +144,10 @@ def warn_calendar(conn: psycopg.Connection, *, today: date) -> str | None:
     return status["warning"]
 
 
-def run_once(conn: psycopg.Connection, *, today: date) -> Tick:
+def run_once(conn: psycopg.Connection, *, today: date, tz: tzinfo) -> Tick:
     """One worker tick: calendar warning, escalations, then delivery."""
     warn_calendar(conn, today=today)
-    escalated = escalate(conn)
+    escalated = escalate(conn, tz=tz)
     tick = deliver(conn)
     tick.escalated = escalated
     return tick

@@ -55,10 +55,8 @@ VALUES (%(rule_set_id)s, %(line)s, %(name)s, %(category)s, %(place_kind)s, %(pla
         %(zone_code)s, %(recipient_kind)s, %(department_code)s, %(unit_type)s, %(priority)s)
 """
 
-ACTIVATE_RULE_SET = """
-WITH off AS (UPDATE rule_set SET is_active = false WHERE is_active AND id <> %(id)s)
-UPDATE rule_set SET is_active = true, activated_at = now() WHERE id = %(id)s RETURNING id
-"""
+DEACTIVATE_RULE_SETS = "UPDATE rule_set SET is_active = false WHERE is_active AND id <> %(id)s"
+ACTIVATE_RULE_SET = "UPDATE rule_set SET is_active = true, activated_at = now() WHERE id = %(id)s RETURNING id"
 
 RULE_SETS = """
 SELECT s.id, s.name, s.source, s.created_at, s.created_by, s.is_active, s.activated_at,
@@ -146,7 +144,8 @@ def create_rule_set(conn: psycopg.Connection, *, name: str, source: str, by: str
 
 
 def activate_rule_set(conn: psycopg.Connection, *, rule_set_id: int) -> bool:
-    """Make one rule set the active one; False if it does not exist."""
+    """Make one rule set the active one (two statements: the partial unique index is checked per row)."""
+    conn.execute(DEACTIVATE_RULE_SETS, {"id": rule_set_id})
     return conn.execute(ACTIVATE_RULE_SET, {"id": rule_set_id}).fetchone() is not None
 
 

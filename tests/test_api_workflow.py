@@ -1,0 +1,148 @@
+"""The workflow over HTTP: photos, actions, queues, explanations, and bad input that answers clearly and changes
+nothing."""
+import io
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from citygrid.app import build_app
+from citygrid.settings import Settings
+from tests.people import add_cast, bearer
+
+
+@pytest.fixture
+def api(chancheng_url, tmp_path):
+    with psycopg.connect(chancheng_url) as conn:
+        tokens = add_cast(conn)
+    app = build_app(Settings(database_url=chancheng_url, media_root=str(tmp_path / "media")))
+    with TestClient(app) as client:
+        client.as_ = lambda who: bearer(tokens[who])
+        client.url = chancheng_url
+        yield client
+
+
+def snapshot(url):
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT (SELECT count(*) FROM event_case), (SELECT count(*) FROM case_history), "
+                            "(SELECT count(*) FROM attachment), (SELECT string_agg(status || version, ',' "
+                            "ORDER BY id) FROM event_case)").fetchone()
+
+
+def jpeg_with_gps() -> bytes:
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (23.0, 1.0, 12.0), 3: "E", 4: (113.0, 7.0, 21.0)}
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "red").save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def file_case(api) -> int:
+    response = api.post("/api/reports", headers=api.as_("officer"),
+                        json={"category": "0102", "lon": 113.12, "lat": 23.02, "description": "满溢"})
+    assert response.status_code == 201, response.text
+    return response.json()["case_id"]
+
+
+def test_the_loop_over_http_with_a_photo(api):
+    case_id = file_case(api)
+    queue = api.get("/api/cases", params={"queue": "department"}, headers=api.as_("hws")).json()
+    assert [c["id"] for c in queue] == [case_id] and queue[0]["light"] == "green"
+    assert api.get("/api/cases", params={"queue": "department"}, headers=api.as_("cgzd")).json() == []
+    assert api.post(f"/api/cases/{case_id}/actions/accept", json={}, headers=api.as_("hws")).status_code == 200
+    upload = api.post("/api/media", content=jpeg_with_gps(), headers=api.as_("hws"))
+    assert upload.status_code == 201, upload.text
+    photo = upload.json()
+    stored = api.get(f"/api/media/{photo['id']}", headers=api.as_("hws"))
+    assert stored.headers["content-type"] == "image/jpeg"
+    assert not Image.open(io.BytesIO(stored.content)).getexif()  # GPS and all EXIF gone
+    done = api.post(f"/api/cases/{case_id}/actions/handle", headers=api.as_("hws"),
+                    json={"note": "已清运", "attachments": [photo["id"]]})
+    assert done.status_code == 200 and done.json()["to_status"] == "handled"
+    assert api.get(f"/api/media/{photo['id']}", headers=api.as_("officer")).status_code == 200
+    assert api.post(f"/api/cases/{case_id}/actions/check_ok", json={}, headers=api.as_("officer")).status_code == 200
+    closed = api.post(f"/api/cases/{case_id}/actions/close", json={}, headers=api.as_("shift"))
+    assert closed.json()["to_status"] == "closed"
+    case = api.get(f"/api/cases/{case_id}", headers=api.as_("leader")).json()
+    assert [h["action"] for h in case["history"]][-4:] == ["accept", "handle", "check_ok", "close"]
+    why = api.get(f"/api/cases/{case_id}/routing", headers=api.as_("leader")).json()
+    assert why[0]["department_code"] == "S-012-HWS" and "most specific" in why[0]["explanation"]
+
+
+def test_a_second_person_closing_the_same_case_gets_a_conflict(api):
+    case_id = file_case(api)
+    for who, action, body in [("hws", "accept", {}), ("officer", "check_ok", None)]:
+        if body is not None:
+            api.post(f"/api/cases/{case_id}/actions/{action}", json=body, headers=api.as_(who))
+    with psycopg.connect(api.url) as conn:
+        conn.execute("UPDATE event_case SET status = 'handled' WHERE id = %s", (case_id,))
+        conn.execute("UPDATE event_case SET status = 'checked' WHERE id = %s", (case_id,))
+    assert api.post(f"/api/cases/{case_id}/actions/close", json={}, headers=api.as_("shift")).status_code == 200
+    before = snapshot(api.url)
+    again = api.post(f"/api/cases/{case_id}/actions/close", json={}, headers=api.as_("shift"))
+    assert again.status_code == 409
+    assert again.json()["message"].startswith(f"cannot 结案 close case {case_id}: it is closed (last step: close by shift")
+    assert snapshot(api.url) == before
+
+
+BAD = [
+    ("post", "/api/reports", {"category": "9999", "lon": 113.12, "lat": 23.02}, "officer", 422, "unknown category"),
+    ("post", "/api/reports", {"category": "0102", "lon": 116.4, "lat": 39.9}, "officer", 422, "禅城区"),
+    ("post", "/api/reports", {"category": "0102", "lon": 113.12, "lat": 23.02}, "hws", 403, "may not file reports"),
+    ("post", "/api/cases/{id}/actions/fly", {}, "hws", 422, "action"),
+    ("post", "/api/cases/{id}/actions/accept", {"colour": "red"}, "hws", 422, "colour"),
+    ("post", "/api/cases/{id}/actions/return", {}, "hws", 422, "needs a reason"),
+    ("post", "/api/cases/{id}/actions/accept", {}, "officer", 403, "needs the role"),
+    ("post", "/api/cases/{id}/actions/close", {}, "shift", 409, "close needs it to be checked"),
+    ("post", "/api/cases/{id}/actions/accept", {}, "cgzd", 404, "no case"),
+    ("get", "/api/cases?status=flying", None, "leader", 200, ""),
+]
+
+
+@pytest.mark.parametrize("method, path, body, who, status, message", BAD)
+def test_bad_input_answers_clearly_and_changes_nothing(api, method, path, body, who, status, message):
+    case_id = file_case(api)
+    before = snapshot(api.url)
+    response = api.request(method, path.format(id=case_id), json=body, headers=api.as_(who))
+    assert response.status_code == status, response.text
+    if message:
+        assert message in response.json()["message"]
+    assert snapshot(api.url) == before
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"%PDF-1.4 not a photo", "not an image"),
+    (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00"
+     b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;", "GIF"),
+    (b"", "empty"),
+])
+def test_a_photo_that_is_not_a_photo_is_refused(api, data, message):
+    before = snapshot(api.url)
+    response = api.post("/api/media", content=data, headers=api.as_("hws"))
+    assert response.status_code == 422 and message in response.json()["message"]
+    assert snapshot(api.url) == before
+
+
+def test_handle_needs_a_photo_and_the_photo_must_be_yours(api):
+    case_id = file_case(api)
+    api.post(f"/api/cases/{case_id}/actions/accept", json={}, headers=api.as_("hws"))
+    no_photo = api.post(f"/api/cases/{case_id}/actions/handle", json={"note": "done"}, headers=api.as_("hws"))
+    assert no_photo.status_code == 422 and "needs at least one photo" in no_photo.json()["message"]
+    theirs = api.post("/api/media", content=jpeg_with_gps(), headers=api.as_("cgzd")).json()["id"]
+    stolen = api.post(f"/api/cases/{case_id}/actions/handle", json={"note": "done", "attachments": [theirs]},
+                      headers=api.as_("hws"))
+    assert stolen.status_code == 422 and "not yours" in stolen.json()["message"]
+    assert api.get(f"/api/media/{theirs}", headers=api.as_("hws")).status_code == 404
+
+
+def test_inbox_tells_the_department(api):
+    case_id = file_case(api)
+    from dispatch.outbox import deliver
+    with psycopg.connect(api.url) as conn:
+        deliver(conn)
+    messages = api.get("/api/inbox", headers=api.as_("hws")).json()
+    assert any(m["case_id"] == case_id for m in messages)
+    assert api.post(f"/api/inbox/{messages[0]['id']}/read", headers=api.as_("hws")).status_code == 204
+    assert api.get("/api/inbox", params={"unread": True}, headers=api.as_("hws")).json() == []
+    assert api.post(f"/api/inbox/{messages[0]['id']}/read", headers=api.as_("cgzd")).status_code == 404

@@ -1,0 +1,55 @@
+"""Twenty people act on one case at the same moment, each on their own connection: exactly one wins."""
+import threading
+
+import psycopg
+
+from dispatch.cases import Request, act
+from dispatch.intake import submit_report
+from dispatch.models import Policy
+from gis.errors import Conflict
+from tests.people import actor
+
+
+def test_twenty_conflicting_actions_one_winner(chancheng_url):
+    with psycopg.connect(chancheng_url) as conn:
+        case_id = submit_report(conn, actor=actor("officer"), policy=Policy(), category_code="0102",
+                                lon=113.12, lat=23.02).case_id
+        conn.commit()
+    attempts = [("accept", "hws", "")] * 10 + [("return", "hws_head", "不属于本单位")] * 10
+    barrier = threading.Barrier(len(attempts))
+    outcomes: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def attempt(action, who, note):
+        with psycopg.connect(chancheng_url) as conn:
+            conn.execute("SELECT 1")  # connected and warm before the race starts
+            barrier.wait()
+            try:
+                act(conn, case_id=case_id, action=action, actor=actor(who), policy=Policy(),
+                    request=Request(note=note))
+                conn.commit()
+                result = ("won", action)
+            except Conflict as exc:
+                conn.rollback()
+                result = ("conflict", str(exc))
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt, args=a) for a in attempts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    winners = [o for o in outcomes if o[0] == "won"]
+    conflicts = [o for o in outcomes if o[0] == "conflict"]
+    assert len(outcomes) == 20 and len(winners) == 1 and len(conflicts) == 19
+    won = winners[0][1]
+    status = {"accept": "accepted", "return": "returned"}[won]
+    assert all(f"it is {status}" in message and f"last step: {won}" in message for _, message in conflicts)
+    with psycopg.connect(chancheng_url) as conn:
+        history = conn.execute("SELECT action, from_status, to_status FROM case_history WHERE case_id = %s "
+                               "ORDER BY at, id", (case_id,)).fetchall()
+        final, version = conn.execute("SELECT status, version FROM event_case WHERE id = %s", (case_id,)).fetchone()
+    assert [h[0] for h in history] == ["report", "register", "dispatch", won]
+    assert history[-1][1:] == ("dispatched", status) and final == status
+    assert version == 4  # created, registered, dispatched, and exactly one more change
