@@ -146,3 +146,24 @@ def test_inbox_tells_the_department(api):
     assert api.post(f"/api/inbox/{messages[0]['id']}/read", headers=api.as_("hws")).status_code == 204
     assert api.get("/api/inbox", params={"unread": True}, headers=api.as_("hws")).json() == []
     assert api.post(f"/api/inbox/{messages[0]['id']}/read", headers=api.as_("cgzd")).status_code == 404
+
+
+def test_admin_enters_a_calendar_year_and_others_may_not(api):
+    body = {"year": 2027, "days": [{"date": "2027-01-01", "kind": "holiday", "name": "元旦"},
+                                   {"date": "2027-02-20", "kind": "workday", "name": "春节调休"}]}
+    assert api.put("/api/admin/calendar/2027", json=body, headers=api.as_("leader")).status_code == 403
+    bad = {**body, "days": [{"date": "2027-01-05", "kind": "workday"}]}
+    refused = api.put("/api/admin/calendar/2027", json=bad, headers=api.as_("admin"))
+    assert refused.status_code == 422 and "already a weekday" in refused.json()["message"]
+    before = api.get("/api/admin/calendar", headers=api.as_("admin")).json()
+    assert before["known_until"] == "2026-12-31"
+    done = api.put("/api/admin/calendar/2027", json=body, headers=api.as_("admin"))
+    assert done.status_code == 200 and done.json()["days"] == 2
+    assert api.get("/api/admin/calendar", headers=api.as_("admin")).json()["known_until"] == "2027-12-31"
+
+
+def test_reference_data_is_readable(api):
+    departments = api.get("/api/departments", headers=api.as_("leader")).json()
+    assert {"D-CGZF", "S-012-HWS"} <= {d["code"] for d in departments}
+    assert len(api.get("/api/rules", headers=api.as_("leader")).json()) >= 20
+    assert api.get("/api/rules/history", headers=api.as_("leader")).json()[0]["is_active"]

@@ -57,6 +57,7 @@ def add_user(conn: psycopg.Connection, *, username: str, roles: list[str], passw
         raise InvalidInput("a password needs at least 10 characters")
     if ({"handler", "dept_head"} & set(roles)) and not department_code:
         raise InvalidInput("a handler or department head needs a department (--department CODE)")
+    _check_scope(conn, grid_codes=list(grid_codes), street_code=street_code, department_code=department_code)
     row = conn.execute(INSERT_USER, {
         "username": username, "display_name": display_name or username, "roles": list(roles),
         "password_hash": _hasher.hash(password) if password else None, "grid_codes": list(grid_codes),
@@ -64,6 +65,27 @@ def add_user(conn: psycopg.Connection, *, username: str, roles: list[str], passw
     if row is None:
         raise InvalidInput(f"user {username!r} already exists")
     return row[0]
+
+
+SCOPE_CHECK = """
+SELECT (SELECT count(*) FROM department WHERE code = %(department)s) AS departments,
+       (SELECT count(*) FROM grid_feature f JOIN grid_release r ON r.is_active AND f.layer_id = r.street_layer_id
+         WHERE f.code = %(street)s) AS streets,
+       ARRAY(SELECT g FROM unnest(%(grids)s::text[]) g WHERE NOT EXISTS (
+           SELECT 1 FROM grid_feature f JOIN grid_release r ON r.is_active AND f.layer_id = r.grid_layer_id
+            WHERE f.code = g)) AS unknown_grids
+"""
+
+
+def _check_scope(conn, *, grid_codes: list[str], street_code: str | None, department_code: str | None) -> None:
+    deps, streets, unknown = conn.execute(SCOPE_CHECK, {"department": department_code, "street": street_code,
+                                                        "grids": grid_codes}).fetchone()
+    if department_code and not deps:
+        raise InvalidInput(f"unknown department {department_code!r}: see `citygrid departments export`")
+    if street_code and not streets:
+        raise InvalidInput(f"unknown street {street_code!r}: not a street of the active grid release")
+    if unknown:
+        raise InvalidInput(f"unknown grid code(s) {', '.join(unknown)} in the active grid release")
 
 
 def issue_token(conn: psycopg.Connection, *, username: str, label: str = "",

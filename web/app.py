@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from events.media import LocalMediaStore
-from web import api, api_cases, errors, login
+from web import api, api_admin, api_cases, errors, login
 from web.config import WebConfig
 from web.map import routes as map_routes
 
@@ -47,6 +47,7 @@ def create_app(config: WebConfig) -> FastAPI:
     errors.register(app)
     app.include_router(api.router)
     app.include_router(api_cases.router)
+    app.include_router(api_admin.router)
     app.include_router(login.router)
     app.include_router(map_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
