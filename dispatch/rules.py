@@ -34,8 +34,14 @@ class Loaded:
 
 
 def load_rules(conn: psycopg.Connection, *, path: str | os.PathLike) -> Loaded:
-    """Parse and validate a rule table against categories, departments, places and zones; store nothing."""
+    """Parse and validate a rule file against categories, departments, places and zones; store nothing."""
     rows = read_rows(path, columns=COLUMNS, required=("name", "category", "recipient_kind"), error=RuleFileError)
+    return check_rows(conn, rows=rows, source=str(path))
+
+
+def check_rows(conn: psycopg.Connection, *, rows: list[tuple[int, dict]], source: str) -> Loaded:
+    """Validate (line, row) pairs of rule text; store nothing."""
+    rows = [(line, {c: str(row.get(c) or "").strip() for c in COLUMNS}) for line, row in rows]
     ctx = _Context(conn)
     rules, problems = [], []
     for line, row in rows:
@@ -45,7 +51,7 @@ def load_rules(conn: psycopg.Connection, *, path: str | os.PathLike) -> Loaded:
             rules.append(_rule(line, row))
     problems += ties(rules)
     if problems:
-        raise RuleFileError(f"{path}: nothing imported: " + "; ".join(problems[:20]))
+        raise RuleFileError(f"{source}: nothing imported: " + "; ".join(problems[:20]))
     return Loaded(rules, shadowed(rules) + ctx.missing_layers(rules))
 
 
@@ -115,10 +121,15 @@ class _Context:
 
 
 def import_rules(conn: psycopg.Connection, *, path: str | os.PathLike, by: str, activate: bool = True) -> Loaded:
-    """Validate a rule table and store it as a new rule set (the old sets stay as history)."""
-    loaded = load_rules(conn, path=path)
-    loaded.rule_set_id = repo.create_rule_set(conn, name=Path(path).name, source=os.fspath(path), by=by,
-                                              rules=loaded.rules)
+    """Validate a rule file and store it as a new rule set (the old sets stay as history)."""
+    return store_rules(conn, loaded=load_rules(conn, path=path), name=Path(path).name, source=os.fspath(path),
+                       by=by, activate=activate)
+
+
+def store_rules(conn: psycopg.Connection, *, loaded: Loaded, name: str, source: str, by: str,
+                activate: bool) -> Loaded:
+    """Store validated rules as a new rule set, and make it the active one if asked."""
+    loaded.rule_set_id = repo.create_rule_set(conn, name=name, source=source, by=by, rules=loaded.rules)
     if activate:
         repo.activate_rule_set(conn, rule_set_id=loaded.rule_set_id)
     return loaded
@@ -132,8 +143,12 @@ def export_rules(conn: psycopg.Connection, *, path: str | os.PathLike, rule_set_
 
 
 def check_rules(conn: psycopg.Connection, *, path: str | os.PathLike, start: datetime, end: datetime) -> dict:
-    """What-if: route the period's stored cases with a proposed rule table and count who would move where."""
-    loaded = load_rules(conn, path=path)
+    """What-if: route the period's stored cases with a proposed rule file and count who would move where."""
+    return what_if(conn, loaded=load_rules(conn, path=path), start=start, end=end)
+
+
+def what_if(conn: psycopg.Connection, *, loaded: Loaded, start: datetime, end: datetime) -> dict:
+    """Replay the routed cases created in [start, end) with proposed rules; count the moves."""
     cases = repo.routed_cases(conn, start=start, end=end)
     units = street_units(conn)
     moves: Counter = Counter()

@@ -167,3 +167,23 @@ def test_reference_data_is_readable(api):
     assert {"D-CGZF", "S-012-HWS"} <= {d["code"] for d in departments}
     assert len(api.get("/api/rules", headers=api.as_("leader")).json()) >= 20
     assert api.get("/api/rules/history", headers=api.as_("leader")).json()[0]["is_active"]
+
+
+def test_admin_replaces_the_rules_after_a_what_if(api):
+    case_id = file_case(api)
+    proposed = [{"name": "litter to the bureau", "category": "0102", "recipient_kind": "department",
+                 "department": "D-CGZF"}]
+    window = {"since": "2026-01-01T00:00:00+08:00", "until": "2100-01-01T00:00:00+08:00"}
+    assert api.post("/api/admin/rules/check", json={"rules": proposed, **window},
+                    headers=api.as_("dispatcher")).status_code == 403
+    what_if = api.post("/api/admin/rules/check", json={"rules": proposed, **window}, headers=api.as_("admin")).json()
+    assert what_if["moves"] == [{"from": "S-012-HWS", "to": "D-CGZF", "cases": 1}]
+    bad = api.post("/api/admin/rules", json={"name": "x", "rules": [{**proposed[0], "department": "NOPE"}]},
+                   headers=api.as_("admin"))
+    assert bad.status_code == 422 and "unknown department 'NOPE'" in bad.json()["message"]
+    assert len(api.get("/api/rules/history", headers=api.as_("admin")).json()) == 1
+    done = api.post("/api/admin/rules", json={"name": "v2", "rules": proposed}, headers=api.as_("admin"))
+    assert done.status_code == 201 and done.json()["active"]
+    second = api.post("/api/reports", headers=api.as_("officer"),
+                      json={"category": "0102", "lon": 113.125, "lat": 23.025}).json()
+    assert second["department_code"] == "D-CGZF" and case_id != second["case_id"]

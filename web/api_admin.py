@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatch import repo
 from dispatch.actor import Actor
 from dispatch.deadlines import calendar_status, recompute_provisional
+from dispatch.rules import check_rows, store_rules, what_if
 from gis.errors import Forbidden, InvalidInput
 from web.deps import Conn, CurrentActor, CurrentPolicy
 
@@ -88,3 +89,60 @@ def _day_problems(year: int, body: CalendarYearIn) -> list[str]:
             out.append(f"{d.date} is already a weekday; only weekends can be 调休 working days")
         seen.add(d.date)
     return out
+
+
+class RuleIn(BaseModel):
+    """One routing rule, as in the rule file (see data/rules/README.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    category: str = Field(default="", description="4-digit minor, 2-digit major, or empty for any")
+    place_kind: str = Field(default="", description="empty (district), street, community, grid or zone")
+    place_code: str = ""
+    zone_layer: str = ""
+    zone_code: str = ""
+    recipient_kind: str = Field(description="department or street_unit")
+    department: str = ""
+    unit_type: str = ""
+    priority: int = 0
+
+
+class RuleSetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    rules: list[RuleIn] = Field(min_length=1, max_length=5000)
+    activate: bool = True
+
+
+class RuleCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[RuleIn] = Field(min_length=1, max_length=5000)
+    since: datetime = Field(description="start of the replayed period, with a time zone")
+    until: datetime = Field(description="end of the replayed period (exclusive), with a time zone")
+
+
+def _rows(rules: list[RuleIn]) -> list[tuple[int, dict]]:
+    return [(n, r.model_dump()) for n, r in enumerate(rules, start=1)]
+
+
+@router.post("/admin/rules", status_code=201)
+def import_rule_set(conn: Conn, actor: CurrentActor, body: RuleSetIn) -> dict:
+    """Validate a whole rule table (all or nothing) and store it as a new rule set; warnings come back."""
+    require_admin(actor)
+    loaded = check_rows(conn, rows=_rows(body.rules), source=body.name)
+    store_rules(conn, loaded=loaded, name=body.name, source="admin API", by=actor.username, activate=body.activate)
+    return {"rule_set_id": loaded.rule_set_id, "rules": len(loaded.rules), "warnings": loaded.warnings,
+            "active": body.activate}
+
+
+@router.post("/admin/rules/check")
+def check_rule_set(conn: Conn, actor: CurrentActor, body: RuleCheckIn) -> dict:
+    """What-if: how many routed cases of the period would move, from where to where; stores nothing."""
+    require_admin(actor)
+    if body.since.tzinfo is None or body.until.tzinfo is None or body.until <= body.since:
+        raise InvalidInput("since and until need a time zone, and until must come after since")
+    return what_if(conn, loaded=check_rows(conn, rows=_rows(body.rules), source="proposed rules"),
+                   start=body.since, end=body.until)
