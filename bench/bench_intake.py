@@ -1,0 +1,88 @@
+"""Intake throughput: a grid officer's report taken all the way (locate, duplicate search, register, route with the
+stored decision, dispatch with a working-hours deadline, history and outbox rows) against the baseline of the
+foundation's intake (locate + open the case, nothing else), measured in the same run on the same points.
+Everything runs in one transaction that is rolled back, so the database is left as it was.
+
+Usage: DATABASE_URL=postgresql://postgres@127.0.0.1:5432/citygrid .venv/bin/python bench/bench_intake.py [N]
+(the database needs the demo data: run `bash scripts/demo.sh` once).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+import psycopg
+
+from dispatch.actor import Actor
+from dispatch.intake import submit_report
+from dispatch.models import Policy
+from events import repo as events_repo
+from gis import repo as gis_repo
+from gis.crs import parse_crs
+from gis.locator import locate, locate_many
+
+CATEGORIES = ["0102", "0104", "0110", "0201", "0406", "0505", "0301", "0902"]
+
+
+def points(conn, n: int) -> list[tuple[float, float]]:
+    """N random points inside the district (found with the vectorised locator)."""
+    ids = gis_repo.active_layer_ids(conn)
+    codes, _, _, geoms = gis_repo.layer_features(conn, layer_id=ids["grid"])
+    rng = np.random.default_rng(7)
+    lon, lat = rng.uniform(112.98, 113.16, n * 3), rng.uniform(22.93, 23.08, n * 3)
+    inside = [(float(x), float(y)) for x, y, c in zip(lon, lat, locate_many(codes, geoms, lon, lat)) if c]
+    return inside[:n]
+
+
+def baseline(conn, pts) -> float:
+    """The foundation's intake: locate, then one statement for case + report + first history row."""
+    started = time.perf_counter()
+    for i, (x, y) in enumerate(pts):
+        w = locate(conn, lon=x, lat=y, crs="EPSG:4326")
+        events_repo.open_case(conn, status="reported", category_code=CATEGORIES[i % 8], description="bench",
+                              lon=w.lon, lat=w.lat, release_id=w.release_id, district_code=w.district.code,
+                              district_name=w.district.name, street_code=w.street.code, street_name=w.street.name,
+                              community_code=w.community.code, community_name=w.community.name,
+                              grid_code=w.grid.code, grid_name=w.grid.name, zones=w.zones, urgent=False,
+                              input_lon=x, input_lat=y, input_crs=parse_crs("EPSG:4326"), source="bench",
+                              actor="bench", actor_role="grid_officer", note="bench")
+    return time.perf_counter() - started
+
+
+def full(conn, pts) -> tuple[float, dict]:
+    """The whole officer intake, as POST /api/reports runs it."""
+    officer = Actor("bench", frozenset({"grid_officer"}), street_code=None,
+                    grid_codes=frozenset())
+    outcomes: dict = {}
+    started = time.perf_counter()
+    for i, (x, y) in enumerate(pts):
+        street = locate(conn, lon=x, lat=y, crs="EPSG:4326").street.code
+        who = Actor(officer.username, officer.roles, street_code=street)
+        done = submit_report(conn, actor=who, policy=Policy(), category_code=CATEGORIES[i % 8], lon=x, lat=y,
+                             description="bench")
+        outcomes[done.status] = outcomes.get(done.status, 0) + 1
+    return time.perf_counter() - started, outcomes
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/citygrid")
+    with psycopg.connect(url) as conn:
+        pts = points(conn, n)
+        base_s = baseline(conn, pts)
+        conn.rollback()
+        full_s, outcomes = full(conn, pts)
+        conn.rollback()
+    print(f"reports: {len(pts)} at random points inside the district; outcomes of the full path: {outcomes}")
+    print(f"baseline  locate + open case (foundation)       : {len(pts) / base_s:8.1f} reports/s "
+          f"({base_s * 1000 / len(pts):.2f} ms each)")
+    print(f"candidate full officer intake (route + dispatch): {len(pts) / full_s:8.1f} reports/s "
+          f"({full_s * 1000 / len(pts):.2f} ms each)")
+    print(f"cost of registering, routing and dispatching: {full_s / base_s:.1f}x the baseline")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
