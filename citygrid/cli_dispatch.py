@@ -174,3 +174,39 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise Failure(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+@cases_app.command("import")
+def cases_import(path: Path, by: Annotated[str, typer.Option(help="who imported it")] = "cli") -> None:
+    """Import historical cases (JSON or JSON Lines, with their steps); bad rows are reported and skipped."""
+    from dispatch.history_import import import_history
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        done = import_history(conn, path=path, by=by, policy=policy(cfg))
+    for row, reason in done.skipped:
+        typer.echo(f"skipped row {row}: {reason}")
+    typer.echo(f"imported {len(done.imported)} case(s), skipped {len(done.skipped)}")
+
+
+@app.command()
+def report(
+    period: Annotated[str, typer.Option(help="2026-11, 2026-W47, 2026-11-26 or 2026")],
+    by: Annotated[str, typer.Option(help="department, street, community, grid or officer")] = "department",
+    output: Annotated[Optional[Path], typer.Option(help="write CSV or XLSX (by the file's suffix)")] = None,
+) -> None:
+    """综合评价: the indicators per unit for a period, with 环比 (table on screen, or a CSV/XLSX file)."""
+    from citygrid.reporting import render_table, write_csv, write_xlsx
+    from dispatch.evaluation import evaluate
+
+    cfg = settings()
+    with transaction(cfg) as conn:
+        result = evaluate(conn, period=period, by=by, policy=policy(cfg))
+    if output is None:
+        typer.echo(render_table(result), nl=False)
+        return
+    suffix = output.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise Failure(f"--output must end in .csv or .xlsx, not {output.name!r}")
+    (write_csv if suffix == ".csv" else write_xlsx)(result, output)
+    typer.echo(f"wrote {len(result.rows)} row(s) to {output}")

@@ -187,3 +187,19 @@ def test_admin_replaces_the_rules_after_a_what_if(api):
     second = api.post("/api/reports", headers=api.as_("officer"),
                       json={"category": "0102", "lon": 113.125, "lat": 23.025}).json()
     assert second["department_code"] == "D-CGZF" and case_id != second["case_id"]
+
+
+def test_statistics_for_leaders_not_officers(api):
+    file_case(api)
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    period = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    assert api.get("/api/evaluation", params={"period": period}, headers=api.as_("officer")).status_code == 403
+    body = api.get("/api/evaluation", params={"period": period, "by": "street"}, headers=api.as_("leader")).json()
+    zumiao = next(r for r in body["rows"] if r["code"] == "440604012")
+    assert zumiao["current"]["reported"] == 1 and body["previous_period"]
+    scoped = api.get("/api/evaluation", params={"period": period, "by": "street"},
+                     headers=api.as_("leader_shiwan")).json()
+    assert all(r["code"].startswith("440604010") for r in scoped["rows"])
+    bad = api.get("/api/evaluation", params={"period": "2026-13"}, headers=api.as_("leader"))
+    assert bad.status_code == 422 and "not a real month" in bad.json()["message"]

@@ -65,3 +65,31 @@ def test_a_bad_file_is_one_clear_line_and_exit_1(chancheng_url, tmp_path):
                           text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 1
     assert done.stderr.startswith("citygrid: error: ") and "kind must be bureau (条线) or street (属地)" in done.stderr
+
+
+def test_report_and_history_import(chancheng_url, tmp_path):
+    import json
+    cases = [{"external_id": "H-1", "category": "0102", "lon": 113.12, "lat": 23.02, "source": "officer",
+              "reporter": "old-officer", "steps": [
+                  {"at": "2026-10-12T09:00:00+08:00", "action": "report", "actor": "old-officer",
+                   "role": "grid_officer"},
+                  {"at": "2026-10-12T09:05:00+08:00", "action": "register", "actor": "old-officer",
+                   "role": "grid_officer"},
+                  {"at": "2026-10-12T09:10:00+08:00", "action": "dispatch", "actor": "system", "role": "system",
+                   "department": "S-012-HWS"},
+                  {"at": "2026-10-12T10:00:00+08:00", "action": "accept", "actor": "h", "role": "handler"},
+                  {"at": "2026-10-12T11:00:00+08:00", "action": "handle", "actor": "h", "role": "handler",
+                   "note": "done"}]},
+             {"external_id": "H-2", "category": "9999", "lon": 113.12, "lat": 23.02, "steps": []}]
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(cases), encoding="utf-8")
+    done = run(chancheng_url, "cases", "import", path)
+    assert "imported 1 case(s), skipped 1" in done.output and "skipped row 2" in done.output
+    table = run(chancheng_url, "report", "--period", "2026-10", "--by", "department")
+    assert table.exit_code == 0 and "S-012-HWS" in table.output, table.output
+    for suffix in ("csv", "xlsx"):
+        out = tmp_path / f"r.{suffix}"
+        assert run(chancheng_url, "report", "--period", "2026-10", "--output", out).exit_code == 0
+        assert out.stat().st_size > 100
+    bad = run(chancheng_url, "report", "--period", "2026-13")
+    assert bad.exit_code != 0 and "2026-13" in str(bad.exception)

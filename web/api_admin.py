@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import date, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch import repo
 from dispatch.actor import Actor
+from dispatch.evaluation import evaluate
 from dispatch.deadlines import calendar_status, recompute_provisional
 from dispatch.rules import check_rows, store_rules, what_if
 from gis.errors import Forbidden, InvalidInput
@@ -146,3 +147,25 @@ def check_rule_set(conn: Conn, actor: CurrentActor, body: RuleCheckIn) -> dict:
         raise InvalidInput("since and until need a time zone, and until must come after since")
     return what_if(conn, loaded=check_rows(conn, rows=_rows(body.rules), source="proposed rules"),
                    start=body.since, end=body.until)
+
+
+READERS_OF_STATISTICS = frozenset({"leader", "admin", "shift_leader", "dispatcher", "dept_head"})
+
+
+@router.get("/evaluation")
+def evaluation(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
+               period: str = Query(description="2026-11 (month), 2026-W47 (ISO week), 2026-11-26 (day) or 2026"),
+               by: str = Query(default="department", description="department, street, community, grid or officer")
+               ) -> dict:
+    """综合评价: the indicators per unit for a period, with the previous period (环比) and the change."""
+    if not actor.roles & READERS_OF_STATISTICS:
+        raise Forbidden(f"{actor.username} may not read the statistics: it needs the role leader, admin, "
+                        "shift_leader, dispatcher or dept_head")
+    result = evaluate(conn, period=period, by=by, policy=policy)
+    rows = result.rows
+    if actor.street_code and by in ("street", "community", "grid"):
+        rows = [r for r in rows if str(r.code).startswith(actor.street_code)]
+    return {"period": result.period, "previous_period": result.previous_period, "by": by,
+            "columns": [asdict(c) for c in result.columns],
+            "rows": [{"code": r.code, "name": r.name, "current": r.current, "previous": r.previous,
+                      "change": {c.key: r.change(c.key) for c in result.columns}} for r in rows]}

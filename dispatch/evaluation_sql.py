@@ -1,0 +1,147 @@
+"""The SQL of the evaluation (综合评价): tenures, intake and officer figures for a period and the one before it.
+
+The counting rules these statements implement are written in docs/evaluation.md.
+"""
+from __future__ import annotations
+
+from psycopg import sql
+
+PERIODS = """
+periods (period, s, e) AS (VALUES ('current', %(start)s::timestamptz, %(end)s::timestamptz),
+                                  ('previous', %(prev_start)s::timestamptz, %(start)s::timestamptz))
+"""
+
+# One row per tenure; `due_at` is the deadline in force at the standing report-back (or now, if none stands).
+TENURES = """
+touched AS (
+    SELECT DISTINCT case_id FROM case_history WHERE at >= %(prev_start)s OR deadline >= %(prev_start)s
+), steps AS (
+    SELECT h.case_id, h.id, h.at, h.action, h.department_code, h.deadline,
+           count(*) FILTER (WHERE h.action = 'dispatch') OVER (PARTITION BY h.case_id ORDER BY h.at, h.id) AS tenure
+    FROM case_history h JOIN touched USING (case_id)
+), tenures AS (
+    SELECT case_id, tenure,
+           min(at) FILTER (WHERE action = 'dispatch') AS dispatched_at,
+           min(department_code) FILTER (WHERE action = 'dispatch') AS department_code,
+           bool_or(action = 'return') AS returned,
+           bool_or(action = 'check_fail') AS reworked,
+           bool_or(action = 'approve_extension') AS extended,
+           bool_or(action = 'close') AS closed,
+           coalesce((array_agg(action ORDER BY at DESC, id DESC)
+                     FILTER (WHERE action IN ('handle', 'check_fail')))[1] = 'handle', false) AS handled,
+           max(at) FILTER (WHERE action = 'handle') AS handled_at,
+           (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE action = 'handle'))[1] AS handle_deadline,
+           (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE deadline IS NOT NULL))[1] AS last_deadline
+    FROM steps WHERE tenure > 0 GROUP BY case_id, tenure
+), dated AS (
+    SELECT tn.*, CASE WHEN tn.handled THEN tn.handle_deadline ELSE tn.last_deadline END AS due_at FROM tenures tn
+), t AS (
+    SELECT dated.*, handled AND handled_at <= due_at AS on_time,
+           NOT handled AND due_at < coalesce(%(now)s::timestamptz, now()) AS overdue
+    FROM dated
+)
+"""
+
+TENURE_AGG = """
+tenure_agg AS (
+    SELECT {code} AS code, min({name}) AS name, p.period,
+           count(*) FILTER (WHERE f.is_sent) AS dispatched,
+           count(*) FILTER (WHERE f.is_sent AND t.returned) AS returned,
+           count(*) FILTER (WHERE f.is_due) AS due,
+           count(*) FILTER (WHERE f.is_due AND t.handled) AS handled,
+           count(*) FILTER (WHERE f.is_due AND t.on_time) AS on_time,
+           count(*) FILTER (WHERE f.is_due AND t.reworked) AS reworked,
+           count(*) FILTER (WHERE f.is_due AND t.extended) AS extended,
+           count(*) FILTER (WHERE f.is_due AND t.closed) AS closed,
+           count(*) FILTER (WHERE f.is_due AND t.closed AND t.on_time) AS on_time_closed,
+           count(*) FILTER (WHERE f.is_due AND t.overdue) AS overdue_pending,
+           array_agg(t.dispatched_at ORDER BY t.case_id, t.tenure) FILTER (WHERE f.is_due AND t.handled) AS spans_from,
+           array_agg(t.handled_at ORDER BY t.case_id, t.tenure) FILTER (WHERE f.is_due AND t.handled) AS spans_to
+    FROM t JOIN event_case c ON c.id = t.case_id
+    LEFT JOIN department d ON d.code = t.department_code
+    CROSS JOIN periods p
+    CROSS JOIN LATERAL (SELECT t.dispatched_at >= p.s AND t.dispatched_at < p.e AS is_sent,
+                               NOT t.returned AND t.due_at >= p.s AND t.due_at < p.e AS is_due) f
+    WHERE f.is_sent OR f.is_due
+    GROUP BY {code}, p.period
+)
+"""
+
+INTAKE_AGG = """
+intake_agg AS (
+    SELECT {code} AS code, min({name}) AS name, p.period,
+           count(*) FILTER (WHERE h.action = 'report') AS reported,
+           count(DISTINCT h.case_id) FILTER (WHERE h.action = 'register') AS registered
+    FROM case_history h JOIN event_case c ON c.id = h.case_id
+    JOIN periods p ON h.at >= p.s AND h.at < p.e
+    WHERE h.action IN ('report', 'register')
+    GROUP BY {code}, p.period
+)
+"""
+
+REGION_SELECT = """
+SELECT coalesce(a.code, i.code) AS code, coalesce(a.name, i.name) AS name, coalesce(a.period, i.period) AS period,
+       coalesce(i.reported, 0) AS reported, coalesce(i.registered, 0) AS registered, a.dispatched, a.returned,
+       a.due, a.handled, a.on_time, a.reworked, a.extended, a.closed, a.on_time_closed, a.overdue_pending,
+       a.spans_from, a.spans_to
+FROM tenure_agg a FULL JOIN intake_agg i ON i.code = a.code AND i.period = a.period
+"""
+
+DEPARTMENT_SELECT = "SELECT a.* FROM tenure_agg a"
+
+# Per officer: reports filed (and how many of those cases stand rejected), and each check with what decides
+# whether it was on time: the check deadline stored with the report-back, else the case's (if it is that
+# report-back's), else the handle time and the category's check limit to count it again.
+OFFICERS = """
+WITH {periods}, reports AS (
+    SELECT c.reporter AS code, p.period, count(*) AS reports, count(*) FILTER (WHERE c.status = 'rejected') AS rejected
+    FROM case_history h JOIN event_case c ON c.id = h.case_id JOIN periods p ON h.at >= p.s AND h.at < p.e
+    WHERE h.action = 'report' AND (h.actor_role = 'grid_officer' OR c.source = 'officer') AND c.reporter <> ''
+    GROUP BY c.reporter, p.period
+), checks AS (
+    SELECT h.actor AS code, p.period, count(*) AS checks, array_agg(h.at ORDER BY h.id) AS checked_at,
+           array_agg(coalesce((hd.detail ->> 'check_deadline')::timestamptz,
+                              CASE WHEN c.handled_at = hd.at THEN c.check_deadline END) ORDER BY h.id) AS stored,
+           array_agg(hd.at ORDER BY h.id) AS handled_at, array_agg(cat.check_limit ORDER BY h.id) AS check_limit
+    FROM case_history h JOIN periods p ON h.at >= p.s AND h.at < p.e
+    JOIN event_case c ON c.id = h.case_id JOIN category cat ON cat.code = c.category_code
+    LEFT JOIN LATERAL (SELECT x.at, x.detail FROM case_history x
+                       WHERE x.case_id = h.case_id AND x.action = 'handle' AND (x.at, x.id) < (h.at, h.id)
+                       ORDER BY x.at DESC, x.id DESC LIMIT 1) hd ON true
+    WHERE h.action IN ('check_ok', 'check_fail')
+    GROUP BY h.actor, p.period
+)
+SELECT coalesce(r.code, k.code) AS code, coalesce(u.display_name, r.code, k.code) AS name,
+       coalesce(r.period, k.period) AS period, coalesce(r.reports, 0) AS reports,
+       coalesce(r.rejected, 0) AS rejected, coalesce(k.checks, 0) AS checks, k.checked_at, k.stored, k.handled_at,
+       k.check_limit
+FROM reports r FULL JOIN checks k ON k.code = r.code AND k.period = r.period
+LEFT JOIN app_user u ON u.username = coalesce(r.code, k.code)
+"""
+
+UNITS = {
+    "department": (sql.SQL("t.department_code"), sql.SQL("coalesce(d.name, t.department_code)")),
+    "district": (sql.SQL("c.district_code"), sql.SQL("c.district_name")),
+    "street": (sql.SQL("c.street_code"), sql.SQL("c.street_name")),
+    "community": (sql.SQL("c.community_code"), sql.SQL("c.community_name")),
+    "grid": (sql.SQL("c.grid_code"), sql.SQL("c.grid_name")),
+}
+BY = (*UNITS, "officer")
+
+
+def unit_query(by: str) -> sql.Composed:
+    """Every indicator per department or region, both periods, in one statement."""
+    code, name = UNITS[by]
+    parts = [sql.SQL("WITH"), sql.SQL(PERIODS + ","), sql.SQL(TENURES + ","),
+             sql.SQL(TENURE_AGG).format(code=code, name=name)]
+    if by == "department":
+        return sql.SQL(" ").join([*parts, sql.SQL(DEPARTMENT_SELECT)])
+    return sql.SQL(" ").join([*parts, sql.SQL(","), sql.SQL(INTAKE_AGG).format(code=code, name=name),
+                              sql.SQL(REGION_SELECT)])
+
+
+def officer_query() -> sql.Composed:
+    """Reports, rejections and checks per grid officer, both periods, in one statement."""
+    return sql.SQL(OFFICERS).format(periods=sql.SQL(PERIODS))
+
+
