@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
+import psycopg
 import typer
 
 from citygrid.app import policy
@@ -160,10 +161,17 @@ def worker(once: Annotated[bool, typer.Option("--once", help="run one tick and s
     cfg = settings()
     tz = policy(cfg).tz
     while True:
-        with transaction(cfg) as conn:
-            tick = run_once(conn, today=datetime.now(tz).date(), tz=tz)
-        typer.echo(f"{datetime.now():%H:%M:%S} escalated {tick.escalated}, delivered {tick.delivered} "
-                   f"({tick.messages} messages), failed {tick.failed}")
+        try:
+            with transaction(cfg) as conn:
+                tick = run_once(conn, today=datetime.now(tz).date(), tz=tz)
+            typer.echo(f"{datetime.now(tz):%H:%M:%S} escalated {tick.escalated}, delivered {tick.delivered} "
+                       f"({tick.messages} messages), failed {tick.failed}")
+        except (psycopg.Error, Failure) as exc:
+            if once:
+                raise
+            # a database restart must not end the worker: say so and try again next tick
+            typer.echo(f"{datetime.now(tz):%H:%M:%S} tick failed, retrying: {str(exc).strip().splitlines()[0]}",
+                       err=True)
         if once:
             return
         time.sleep(cfg.worker_interval_seconds)

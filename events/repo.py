@@ -105,7 +105,9 @@ FROM case_history WHERE case_id = %(id)s ORDER BY at, id
 
 MAP_CASES = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description,
-       ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.created_at
+       ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.created_at, c.department_code, c.deadline,
+       CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
+            WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
 WHERE (%(street)s::text IS NULL OR c.street_code = %(street)s)
   AND (%(department)s::text IS NULL OR c.department_code = %(department)s)

@@ -96,7 +96,7 @@ BAD = [
     ("post", "/api/cases/{id}/actions/accept", {}, "officer", 403, "needs the role"),
     ("post", "/api/cases/{id}/actions/close", {}, "shift", 409, "close needs it to be checked"),
     ("post", "/api/cases/{id}/actions/accept", {}, "cgzd", 404, "no case"),
-    ("get", "/api/cases?status=flying", None, "leader", 200, ""),
+    ("get", "/api/cases?status=flying", None, "leader", 422, "status: Input should be 'reported'"),
 ]
 
 

@@ -116,6 +116,9 @@ def test_map_draws_every_feature_offline(server, page, artifacts):
     drawn = page.evaluate(DRAWN)
     assert drawn == db_counts(url)
     assert drawn["grids"] > 1000 and drawn["cases"] == 2
+    colours = page.evaluate("() => { const c = []; window.citygrid.layers.cases.eachLayer("
+                            "m => c.push(m._path.getAttribute('fill'))); return c.sort(); }")
+    assert colours == ["#2e7d32", "#e65100"]  # dispatched and on time: green; waiting for intake: orange
     assert page.blocked == [] and page.js_errors == []
     assert "禅城区" in page.locator(".citygrid-title").inner_text()
     page.screenshot(path=str(artifacts / "map.png"))

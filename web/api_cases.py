@@ -9,7 +9,7 @@ from dispatch import case_repo, outbox, repo
 from dispatch.actor import can_read, scope_filter
 from dispatch.cases import Request as ActionRequest
 from dispatch.cases import act
-from dispatch.workflow import STEPS
+from dispatch.workflow import STATUSES, STEPS
 from events import repo as events_repo
 from events.media import clean_photo
 from gis.errors import NotFound
@@ -34,7 +34,7 @@ QUEUES = {
 @router.get("/cases")
 def list_cases(conn: Conn, actor: CurrentActor,
                queue: Literal[tuple(QUEUES)] | None = Query(default=None, description="a work queue"),
-               status: str | None = Query(default=None, description="one status"),
+               status: Literal[STATUSES] | None = Query(default=None, description="one status"),
                limit: int = Query(default=200, ge=1, le=2000)) -> list[dict]:
     """Cases the actor may see, soonest deadline first, optionally one queue or status."""
     statuses = [status] if status else QUEUES.get(queue) if queue else None

@@ -48,6 +48,18 @@ class Wiring(MacroElement):
         self.map, self.layers, self.meta, self.own = fmap, layers, meta, OWN
 
 
+# Traffic light of a case held by a department; otherwise by stage (waiting, done).
+LIGHT_COLOUR = {"red": "#c62828", "yellow": "#f9a825", "green": "#2e7d32"}
+STATUS_COLOUR = {"closed": "#9e9e9e", "rejected": "#9e9e9e", "merged": "#9e9e9e"}
+
+
+def case_style(feature: dict) -> dict:
+    """Marker colour: red / yellow / green by deadline, grey when finished, orange while it waits for a person."""
+    props = feature["properties"]
+    colour = LIGHT_COLOUR.get(props.get("light")) or STATUS_COLOUR.get(props.get("status"), "#e65100")
+    return {"fillColor": colour, "color": "#ffffff", "fillOpacity": 0.9, "weight": 2, "radius": 7}
+
+
 def build_map(
     *, layers: dict[str, dict], cases: dict, bounds: list | None, tile_url: str, tile_attribution: str,
     title: str,
@@ -63,7 +75,7 @@ def build_map(
         made[key] = folium.GeoJson(layers[key], name=LAYER_TITLE[key], style_function=lambda _f, s=style: s,
                                    smooth_factor=0.5).add_to(fmap)
     made["cases"] = folium.GeoJson(
-        cases, name=LAYER_TITLE["cases"],
+        cases, name=LAYER_TITLE["cases"], style_function=case_style,
         marker=folium.CircleMarker(radius=7, weight=2, color="#ffffff", fill=True, fill_color="#e65100",
                                    fill_opacity=0.9),
     ).add_to(fmap)

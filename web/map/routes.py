@@ -50,7 +50,10 @@ def cases_geojson(conn, *, limit: int, scope: dict) -> dict:
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c["lon"], 6), round(c["lat"], 6)]},
          "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",
                         "description": c["description"], "grid": c["grid_code"],
-                        "created_at": c["created_at"].isoformat(timespec="minutes")}}
+                        "created_at": c["created_at"].isoformat(timespec="minutes"),
+                        "department": c["department_code"] or "",
+                        "deadline": f"{c['deadline']:%Y-%m-%d %H:%M}" if c["deadline"] else "",
+                        "light": c["light"] or ""}}
         for c in events_repo.map_cases(conn, limit=limit, **scope)
     ]
     return {"type": "FeatureCollection", "features": features}

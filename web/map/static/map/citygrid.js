@@ -13,10 +13,14 @@
     return el("span", null, props.name + " " + props.code);
   }
 
+  var LIGHT = { red: "超期 overdue", yellow: "预警 due soon", green: "正常 on time" };
+
   function casePopup(props) {
     var box = el("dl", "citygrid-popup");
     [["案件 Case", "#" + props.id], ["类别 Category", props.category], ["状态 Status", props.status],
-     ["网格 Grid", props.grid], ["时间 Reported", props.created_at], ["描述 Description", props.description]]
+     ["网格 Grid", props.grid], ["时间 Reported", props.created_at], ["部门 Department", props.department],
+     ["时限 Deadline", props.deadline + (props.light ? " (" + LIGHT[props.light] + ")" : "")],
+     ["描述 Description", props.description]]
       .forEach(function (row) { box.appendChild(el("dt", null, row[0])); box.appendChild(el("dd", null, row[1])); });
     return box;
   }
