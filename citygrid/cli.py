@@ -173,6 +173,8 @@ def demo(host: Host = None, port: Port = None) -> None:
     from citygrid.demo import prepare
 
     cfg = settings()
+    if cfg.env != "development":
+        raise Failure("the demo creates accounts with printed passwords, so it runs only in development mode")
     host, port = host or cfg.host, port or cfg.port
     check_can_serve(cfg, host)
     upgrade_schema(cfg)

@@ -51,3 +51,10 @@ def test_demo_refuses_a_public_address():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip().startswith("citygrid: error: development mode serves only on localhost")
+
+
+def test_demo_refuses_production():
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "CITYGRID_ENV": "production"}
+    done = subprocess.run([sys.executable, "-m", "citygrid", "demo"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "runs only in development mode" in done.stderr
