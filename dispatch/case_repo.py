@@ -15,6 +15,8 @@ WHERE c.id = %(id)s
 FOR UPDATE OF c
 """
 
+RETURNED_BY = "SELECT DISTINCT department_code FROM case_history WHERE case_id = %(id)s AND action = 'return'"
+
 LAST_STEP = """
 SELECT action, actor, at FROM case_history WHERE case_id = %(id)s ORDER BY at DESC, id DESC LIMIT 1
 """
@@ -64,6 +66,11 @@ ON CONFLICT (dedupe_key) DO NOTHING
 def lock(conn: psycopg.Connection, *, case_id: int) -> dict | None:
     """The case row with its category's limits, locked until the transaction ends."""
     return conn.cursor(row_factory=dict_row).execute(LOCK, {"id": case_id}).fetchone()
+
+
+def returned_by(conn: psycopg.Connection, *, case_id: int) -> set[str]:
+    """The departments that have returned this case."""
+    return {r[0] for r in conn.execute(RETURNED_BY, {"id": case_id}).fetchall() if r[0]}
 
 
 def last_step(conn: psycopg.Connection, *, case_id: int) -> dict | None:

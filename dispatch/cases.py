@@ -13,7 +13,7 @@ from dispatch import case_repo, repo
 from dispatch.actor import SYSTEM, Actor, acting_role
 from dispatch.deadlines import due, load_calendar, moved
 from dispatch.models import ActionResult, Policy
-from dispatch.router import route_and_record
+from dispatch.router import decide
 from dispatch.workflow import FINAL, STEPS, Step
 from events.errors import CaseNotFound
 from gis.errors import Conflict, InvalidInput
@@ -40,6 +40,8 @@ def act(conn: psycopg.Connection, *, case_id: int, action: str, actor: Actor, po
     step = STEPS.get(action)
     if step is None:
         raise InvalidInput(f"unknown action {action!r}; use one of {', '.join(STEPS)}")
+    if action == "merge" and req.into_case_id is not None and req.into_case_id < case_id:
+        case_repo.lock(conn, case_id=req.into_case_id)  # lock both in id order: A→B and B→A cannot deadlock
     case = case_repo.lock(conn, case_id=case_id)
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
@@ -119,20 +121,30 @@ def _now(conn) -> datetime:
 
 def _dispatch(conn, case, req, actor, policy) -> tuple[dict, dict]:
     if req.department_code:
-        known = {d.code for d in repo.departments(conn)}
-        if req.department_code not in known:
+        if req.department_code not in {d.code for d in repo.departments(conn)}:
             raise InvalidInput(f"unknown department {req.department_code!r}: see GET /api/departments")
-        department, detail = req.department_code, {"by": "dispatcher"}
-    elif actor.has("system"):
-        decision = route_and_record(conn, case=case)
-        if decision.department_code is None:
-            raise Unrouted(decision.explanation)
-        department, detail = decision.department_code, {"by": "rules", "explanation": decision.explanation}
+        department, detail = req.department_code, {"by": actor.username}
     else:
-        raise InvalidInput("dispatch needs a department_code: say which department takes the case")
+        department, detail = _by_rules(conn, case, actor)
     limit = case["urgent_limit"] if case["urgent"] and case["urgent_limit"] else case["category_limit"]
-    return {**_clock(conn, start=_now(conn), limit=limit, policy=policy), "department_code": department,
-            "dispatched_at": _now(conn), "dispatch_count": 1, "time_limit": limit, "handled_at": None}, detail
+    now = _now(conn)
+    return {**_clock(conn, start=now, limit=limit, policy=policy), "department_code": department,
+            "dispatched_at": now, "dispatch_count": 1, "time_limit": limit, "handled_at": None}, detail
+
+
+def _by_rules(conn, case, actor) -> tuple[str, dict]:
+    """Route with the active rules; a miss is stored for automatic intake, and refused for a person."""
+    decision = decide(conn, case=case)
+    if decision.department_code is None:
+        if actor.has("system"):
+            repo.insert_decision(conn, case_id=case["id"], decision=decision)
+            raise Unrouted(decision.explanation)
+        raise InvalidInput(f"{decision.explanation}; dispatch it with a department_code")
+    if decision.department_code in case_repo.returned_by(conn, case_id=case["id"]):
+        raise InvalidInput(f"the rules send case {case['id']} to {decision.department_code}, which returned it; "
+                           "dispatch it with a department_code")
+    repo.insert_decision(conn, case_id=case["id"], decision=decision)
+    return decision.department_code, {"by": "rules", "explanation": decision.explanation}
 
 
 class Unrouted(Exception):

@@ -23,10 +23,3 @@ def decide(conn: psycopg.Connection, *, case: dict, rules: list[Rule] | None = N
     """Route a case with the active rules (or the rules given)."""
     rules = repo.active_rules(conn) if rules is None else rules
     return choose(rules, facts_of(case), street_units(conn) if units is None else units)
-
-
-def route_and_record(conn: psycopg.Connection, *, case: dict) -> Decision:
-    """Route a case with the active rules and store the decision with the case."""
-    decision = decide(conn, case=case)
-    repo.insert_decision(conn, case_id=case["id"], decision=decision)
-    return decision

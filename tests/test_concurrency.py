@@ -53,3 +53,32 @@ def test_twenty_conflicting_actions_one_winner(chancheng_url):
     assert [h[0] for h in history] == ["report", "register", "dispatch", won]
     assert history[-1][1:] == ("dispatched", status) and final == status
     assert version == 4  # created, registered, dispatched, and exactly one more change
+
+
+def test_crossed_merges_do_not_deadlock(chancheng_url):
+    """A merged into B while B is merged into A: one wins, the other is told the target is no longer open."""
+    with psycopg.connect(chancheng_url) as conn:
+        ids = [submit_report(conn, actor=actor("intake"), policy=Policy(), category_code="0102", lon=113.12 + d,
+                             lat=23.02).case_id for d in (0, 0.00001)]
+        conn.commit()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def merge(source, target):
+        with psycopg.connect(chancheng_url) as conn:
+            barrier.wait()
+            try:
+                act(conn, case_id=source, action="merge", actor=actor("intake"), policy=Policy(),
+                    request=Request(into_case_id=target, note="dup"))
+                conn.commit()
+                outcomes.append("won")
+            except Exception as exc:  # anything but the domain refusal (e.g. a deadlock) fails the test below
+                conn.rollback()
+                outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=merge, args=pair) for pair in ((ids[0], ids[1]), (ids[1], ids[0]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["Conflict", "won"] or sorted(outcomes) == ["InvalidInput", "won"], outcomes

@@ -90,8 +90,12 @@ def test_return_goes_to_the_dispatcher_and_a_new_dispatch_starts_a_new_deadline(
     returned = flow.case(new.case_id)
     assert (returned.status, returned.department_code, returned.deadline) == ("returned", None, None)
     assert returned.return_count == 1 and returned.history[-1].department_code == "D-SZGL"
-    with pytest.raises(InvalidInput, match="needs a department_code"):
+    decisions = flow.conn.execute("SELECT count(*) FROM routing_decision WHERE case_id = %s",
+                                  (new.case_id,)).fetchone()[0]
+    with pytest.raises(InvalidInput, match="the rules send case .* to D-SZGL, which returned it"):
         flow.do(new.case_id, "dispatch", "dispatcher")
+    assert flow.conn.execute("SELECT count(*) FROM routing_decision WHERE case_id = %s",
+                             (new.case_id,)).fetchone()[0] == decisions  # the refusal wrote nothing
     with pytest.raises(InvalidInput, match="unknown department 'NOPE'"):
         flow.do(new.case_id, "dispatch", "dispatcher", department_code="NOPE")
     flow.do(new.case_id, "dispatch", "dispatcher", department_code="S-012-CGZD")
@@ -240,3 +244,12 @@ def test_urgent_cases_use_the_urgent_limit(flow):
     new = flow.report(urgent=True)
     case = flow.case(new.case_id)
     assert case.urgent and case.time_limit == "1wh"
+
+
+def test_a_dispatcher_may_let_the_rules_choose(flow):
+    new = flow.report(who="intake")  # waits in `reported`
+    flow.do(new.case_id, "register", "intake")
+    done = flow.do(new.case_id, "dispatch", "dispatcher")
+    assert done.department_code == "S-012-HWS"
+    why = flow.conn.execute("SELECT explanation FROM routing_decision WHERE case_id = %s", (new.case_id,)).fetchone()
+    assert "sent it to S-012-HWS" in why[0]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -41,6 +43,13 @@ async def _validation_handler(request: Request, exc: RequestValidationError) -> 
                         status_code=422)
 
 
+async def _contention_handler(request: Request, exc: Exception) -> JSONResponse:
+    # two actions that lock the same cases in opposite order (A merged into B while B is merged into A)
+    return JSONResponse({"error": "Conflict", "message": "another action on the same case(s) ran at the same "
+                                                         "moment; nothing was changed; reload and try again"},
+                        status_code=409)
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"error": "InternalError", "message": "internal error; it has been logged"},
@@ -52,4 +61,7 @@ def register(app: FastAPI) -> None:
     for cls, status in STATUS.items():
         app.add_exception_handler(cls, _domain_handler(status))
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    for cls in (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure,
+                psycopg.errors.LockNotAvailable):
+        app.add_exception_handler(cls, _contention_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
