@@ -203,3 +203,13 @@ def test_statistics_for_leaders_not_officers(api):
     assert all(r["code"].startswith("440604010") for r in scoped["rows"])
     bad = api.get("/api/evaluation", params={"period": "2026-13"}, headers=api.as_("leader"))
     assert bad.status_code == 422 and "not a real month" in bad.json()["message"]
+
+
+def test_an_oversized_upload_is_refused_without_storing(chancheng_url, tmp_path):
+    with psycopg.connect(chancheng_url) as conn:
+        tokens = add_cast(conn, ["hws"])
+    app = build_app(Settings(database_url=chancheng_url, media_root=str(tmp_path / "m"), max_photo_bytes=1000))
+    with TestClient(app) as client:
+        response = client.post("/api/media", content=jpeg_with_gps() + b"\0" * 2000, headers=bearer(tokens["hws"]))
+    assert response.status_code == 422 and "larger than the limit" in response.json()["message"]
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").rglob("*.jpg"))

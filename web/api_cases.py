@@ -11,7 +11,7 @@ from dispatch.cases import Request as ActionRequest
 from dispatch.cases import act
 from dispatch.workflow import STATUSES, STEPS
 from events import repo as events_repo
-from events.media import clean_photo
+from events.media import InvalidPhoto, clean_photo
 from gis.errors import NotFound
 from web.api import readable_case
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy
@@ -75,7 +75,7 @@ def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: 
                  "image/webp": {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload_photo(request: Request, actor: CurrentActor, config: Config) -> MediaOut:
     """Upload one photo as the raw request body; it is checked by decoding and stored without GPS metadata."""
-    data = await request.body()
+    data = await _body(request, limit=config.max_photo_bytes)
     photo = clean_photo(data, max_bytes=config.max_photo_bytes)
     key = request.app.state.media.put(photo)
     with request.app.state.pool.connection() as conn:
@@ -84,6 +84,18 @@ async def upload_photo(request: Request, actor: CurrentActor, config: Config) ->
             width=photo.width, height=photo.height, sha256=photo.sha256, uploaded_by=actor.username)
     return MediaOut(id=media_id, content_type=photo.content_type, width=photo.width, height=photo.height,
                     size_bytes=len(photo.content))
+
+
+async def _body(request: Request, *, limit: int) -> bytes:
+    """The request body, refused as soon as it grows past the limit (never read whole into memory)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidPhoto(f"the file is larger than the limit of {limit / 1_000_000:.0f} MB; "
+                               "send a smaller photo")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.get("/media/{media_id}")
