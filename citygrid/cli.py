@@ -187,6 +187,14 @@ def demo(host: Host = None, port: Port = None) -> None:
     typer.echo("demo accounts (development only; new passwords on every run):")
     for username, password in passwords.items():
         typer.echo(f"  {username:<20} {password}")
+    import threading
+
+    from citygrid.cli_dispatch import worker_loop
+
+    # the demo runs its own worker, so escalations and inbox messages happen as they would in production
+    threading.Thread(target=worker_loop, args=(cfg,), kwargs={"quiet": True}, daemon=True,
+                     name="citygrid-worker").start()
+    typer.echo(f"worker: running every {cfg.worker_interval_seconds:g} s in the background")
     _serve(cfg, host, port)
 
 

@@ -156,22 +156,27 @@ def calendar_status_cmd() -> None:
 @app.command()
 def worker(once: Annotated[bool, typer.Option("--once", help="run one tick and stop")] = False) -> None:
     """Escalate yellow and red cases and deliver notifications, every worker_interval_seconds."""
+    worker_loop(settings(), once=once)
+
+
+def worker_loop(cfg, *, once: bool = False, quiet: bool = False) -> None:
+    """Run worker ticks until stopped; a failed tick is reported and retried, not fatal."""
     from dispatch.outbox import run_once
 
-    cfg = settings()
     tz = policy(cfg).tz
     while True:
         try:
             with transaction(cfg) as conn:
                 tick = run_once(conn, today=datetime.now(tz).date(), tz=tz)
-            typer.echo(f"{datetime.now(tz):%H:%M:%S} escalated {tick.escalated}, delivered {tick.delivered} "
-                       f"({tick.messages} messages), failed {tick.failed}")
+            if not quiet or tick.escalated or tick.messages:
+                typer.echo(f"{datetime.now(tz):%H:%M:%S} worker: escalated {tick.escalated}, delivered "
+                           f"{tick.delivered} ({tick.messages} messages), failed {tick.failed}")
         except (psycopg.Error, Failure) as exc:
             if once:
                 raise
             # a database restart must not end the worker: say so and try again next tick
-            typer.echo(f"{datetime.now(tz):%H:%M:%S} tick failed, retrying: {str(exc).strip().splitlines()[0]}",
-                       err=True)
+            typer.echo(f"{datetime.now(tz):%H:%M:%S} worker tick failed, retrying: "
+                       f"{str(exc).strip().splitlines()[0]}", err=True)
         if once:
             return
         time.sleep(cfg.worker_interval_seconds)

@@ -213,3 +213,10 @@ def test_an_oversized_upload_is_refused_without_storing(chancheng_url, tmp_path)
         response = client.post("/api/media", content=jpeg_with_gps() + b"\0" * 2000, headers=bearer(tokens["hws"]))
     assert response.status_code == 422 and "larger than the limit" in response.json()["message"]
     assert not (tmp_path / "m").exists() or not any((tmp_path / "m").rglob("*.jpg"))
+
+
+def test_an_action_needs_no_body_and_a_form_upload_is_explained(api):
+    case_id = file_case(api)
+    assert api.post(f"/api/cases/{case_id}/actions/accept", headers=api.as_("hws")).status_code == 200
+    form = api.post("/api/media", files={"file": ("p.jpg", jpeg_with_gps(), "image/jpeg")}, headers=api.as_("hws"))
+    assert form.status_code == 422 and "--data-binary" in form.json()["message"]

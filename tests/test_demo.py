@@ -39,6 +39,12 @@ def test_demo_loads_chancheng_and_serves_the_map(databases):
             statuses = dict(conn.execute("SELECT status, count(*) FROM event_case GROUP BY 1").fetchall())
             assert sum(statuses.values()) == 6 and statuses.get("dispatched", 0) >= 4, statuses
             assert conn.execute("SELECT count(*) FROM grid_release WHERE is_active").fetchone()[0] == 1
+            for _ in range(40):  # the demo's own worker delivers the dispatch notices to the handler's inbox
+                if conn.execute("SELECT count(*) FROM inbox_message").fetchone()[0]:
+                    break
+                time.sleep(0.25)
+            else:
+                raise AssertionError("the demo's worker delivered nothing")
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)

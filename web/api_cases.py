@@ -44,8 +44,9 @@ def list_cases(conn: Conn, actor: CurrentActor,
 
 @router.post("/cases/{case_id}/actions/{action}", response_model=ActionOut)
 def case_action(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: int,
-                action: Literal[tuple(STEPS)], body: ActionIn) -> ActionOut:
+                action: Literal[tuple(STEPS)], body: ActionIn | None = None) -> ActionOut:
     """Take a workflow action (accept, return, handle, check_ok…); refused actions change nothing."""
+    body = body or ActionIn()
     readable_case(conn, actor, case_id)
     done = act(conn, case_id=case_id, action=action, actor=actor, policy=policy, request=ActionRequest(
         note=body.note, attachments=body.attachments, department_code=body.department_code,
@@ -75,6 +76,9 @@ def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: 
                  "image/webp": {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload_photo(request: Request, actor: CurrentActor, config: Config) -> MediaOut:
     """Upload one photo as the raw request body; it is checked by decoding and stored without GPS metadata."""
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise InvalidPhoto("send the photo itself as the request body (curl --data-binary @photo.jpg), "
+                           "not as a multipart form")
     data = await _body(request, limit=config.max_photo_bytes)
     photo = clean_photo(data, max_bytes=config.max_photo_bytes)
     key = request.app.state.media.put(photo)
