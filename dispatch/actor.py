@@ -81,6 +81,8 @@ def scope_filter(actor: Actor) -> dict:
     """The narrowest filter that still shows the actor every case they may see."""
     if actor.roles & CENTRE_ROLES and actor.street_code is None:
         return {"street": None, "department": None, "grids": None}
+    if actor.roles <= DEPARTMENT_ROLES:  # a department sees what it holds, wherever that is
+        return {"street": None, "department": actor.department_code or "", "grids": None}
     if actor.street_code is not None:
         return {"street": actor.street_code, "department": None, "grids": None}
     if actor.roles & DEPARTMENT_ROLES:

@@ -25,7 +25,7 @@ SELECT action, actor, at FROM case_history WHERE case_id = %(id)s ORDER BY at DE
 CHANGEABLE = frozenset({
     "status", "department_code", "dispatched_at", "clock_start", "deadline", "yellow_at", "deadline_provisional",
     "time_limit", "handled_at", "check_deadline", "closed_at", "escalation_level", "dispatch_count",
-    "return_count", "rework_count", "extension_count", "merged_into", "urgent",
+    "return_count", "rework_count", "extension_count", "merged_into", "urgent", "deadline_explicit",
 })
 COUNTERS = frozenset({"dispatch_count", "return_count", "rework_count", "extension_count"})
 
@@ -131,7 +131,9 @@ def notify(conn: psycopg.Connection, *, kind: str, payload: dict, dedupe_key: st
 
 
 PROVISIONAL_OPEN = """
-SELECT id, status, clock_start, time_limit, deadline, department_code FROM event_case
+SELECT id, status, clock_start, time_limit, deadline, yellow_at, deadline_explicit, escalation_level,
+       department_code, now() AS now
+FROM event_case
 WHERE deadline_provisional AND status IN ('dispatched', 'accepted', 'extension_requested')
   AND clock_start IS NOT NULL AND time_limit IS NOT NULL
 ORDER BY id

@@ -5,12 +5,12 @@ The caller owns the transaction. Every check happens before the first write, so 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
 from dispatch import case_repo, repo
-from dispatch.actor import SYSTEM, Actor, acting_role
+from dispatch.actor import SYSTEM, Actor, acting_role, can_read
 from dispatch.deadlines import due, load_calendar, moved
 from dispatch.models import ActionResult, Policy
 from dispatch.router import decide
@@ -31,6 +31,7 @@ class Request:
     new_deadline: datetime | None = None  # approve_extension
     into_case_id: int | None = None       # merge
     expected_version: int | None = None   # optimistic check from a client that showed a version
+    auto_dispatch: bool = True            # register: route and dispatch at once when the rules find a department
 
 
 def act(conn: psycopg.Connection, *, case_id: int, action: str, actor: Actor, policy: Policy,
@@ -98,11 +99,13 @@ def _apply(conn, case, step: Step, actor: Actor, role: str, req: Request, change
     _notify(conn, case, step, department, deadline)
     result = ActionResult(case["id"], step.action, case["status"], step.target, history_id, department,
                           deadline, version)
-    return _follow_up(conn, result, policy)
+    return _follow_up(conn, result, policy, req)
 
 
-def _follow_up(conn, result: ActionResult, policy: Policy) -> ActionResult:
-    """Automatic next steps: a passed check closes at once where the roles are merged."""
+def _follow_up(conn, result: ActionResult, policy: Policy, req: Request) -> ActionResult:
+    """Automatic next steps: a registered case is routed; a passed check closes where the roles are merged."""
+    if result.action == "register" and req.auto_dispatch:
+        return _auto_dispatch(conn, result, policy)
     if result.action == "check_ok" and policy.close_on_check:
         closed = act(conn, case_id=result.case_id, action="close", actor=SYSTEM, policy=policy,
                      request=Request(note="closed on a passed check (close_on_check is set)"))
@@ -147,6 +150,17 @@ def _by_rules(conn, case, actor) -> tuple[str, dict]:
     return decision.department_code, {"by": "rules", "explanation": decision.explanation}
 
 
+def _auto_dispatch(conn, registered: ActionResult, policy: Policy) -> ActionResult:
+    try:
+        done = act(conn, case_id=registered.case_id, action="dispatch", actor=SYSTEM, policy=policy)
+    except Unrouted as why:
+        case_repo.notify(conn, kind="case", payload={
+            "case_id": registered.case_id, "to": {"roles": ["dispatcher"]},
+            "subject": f"case {registered.case_id} needs a department: {why}"})
+        return ActionResult(**{**registered.__dict__, "notes": [str(why)]})
+    return ActionResult(**{**done.__dict__, "notes": [f"dispatched to {done.department_code} by the rules"]})
+
+
 class Unrouted(Exception):
     """No rule had a recipient: the case stays registered, in the dispatcher's queue."""
 
@@ -154,7 +168,7 @@ class Unrouted(Exception):
 def _clock(conn, *, start: datetime, limit: str, policy: Policy) -> dict:
     d = due(load_calendar(conn), start=start, limit=limit, policy=policy)
     return {"clock_start": d.start, "deadline": d.due, "yellow_at": d.yellow_at,
-            "deadline_provisional": d.provisional, "escalation_level": 0}
+            "deadline_provisional": d.provisional, "escalation_level": 0, "deadline_explicit": False}
 
 
 def _return(conn, case, req, actor, policy) -> tuple[dict, dict]:
@@ -163,21 +177,32 @@ def _return(conn, case, req, actor, policy) -> tuple[dict, dict]:
 
 
 def _request_extension(conn, case, req, actor, policy) -> tuple[dict, dict]:
-    if req.new_deadline is not None and case["deadline"] and req.new_deadline <= case["deadline"]:
-        raise InvalidInput("the requested deadline must be later than the current one "
-                           f"({case['deadline']:%Y-%m-%d %H:%M})")
+    if req.new_deadline is not None:
+        _check_new_deadline(conn, case, req.new_deadline, policy)
     return {}, {"requested_deadline": req.new_deadline.isoformat() if req.new_deadline else None}
 
 
 def _approve_extension(conn, case, req, actor, policy) -> tuple[dict, dict]:
-    if req.new_deadline is None or req.new_deadline.tzinfo is None:
+    if req.new_deadline is None:
         raise InvalidInput("approving an extension needs new_deadline, a date and time with a time zone")
-    if case["deadline"] and req.new_deadline <= case["deadline"]:
-        raise InvalidInput(f"the new deadline must be later than the current one ({case['deadline']:%Y-%m-%d %H:%M})")
+    _check_new_deadline(conn, case, req.new_deadline, policy)
     yellow, provisional = moved(load_calendar(conn), start=case["clock_start"], new_due=req.new_deadline,
                                 policy=policy)
     return {"deadline": req.new_deadline, "yellow_at": yellow, "deadline_provisional": provisional,
-            "extension_count": 1, "escalation_level": 0}, {"old_deadline": _iso(case["deadline"])}
+            "deadline_explicit": True, "extension_count": 1, "escalation_level": 0}, {"old_deadline": _iso(case["deadline"])}
+
+
+MAX_EXTENSION = timedelta(days=366)
+
+
+def _check_new_deadline(conn, case, new: datetime, policy: Policy) -> None:
+    if new.tzinfo is None or new.utcoffset() is None:
+        raise InvalidInput("new_deadline needs a time zone, e.g. 2026-12-01T17:30:00+08:00")
+    if case["deadline"] and new <= case["deadline"]:
+        raise InvalidInput("the new deadline must be later than the current one "
+                           f"({case['deadline'].astimezone(policy.tz):%Y-%m-%d %H:%M})")
+    if new > _now(conn) + MAX_EXTENSION:
+        raise InvalidInput("the new deadline must be within a year from now")
 
 
 def _handle(conn, case, req, actor, policy) -> tuple[dict, dict]:
@@ -201,15 +226,21 @@ def _merge(conn, case, req, actor, policy) -> tuple[dict, dict]:
     if into is None or into == case["id"]:
         raise InvalidInput("merge needs into_case_id, the id of another open case")
     target = case_repo.lock(conn, case_id=into)
-    if target is None or target["status"] in FINAL:
-        raise InvalidInput(f"case {into} does not exist or is already {target['status'] if target else 'gone'}; "
-                           "merge into an open case")
+    if target is None or not can_read(actor, target):
+        raise CaseNotFound(f"no case {into} to merge into")  # the same answer for unseen and missing ids
+    if target["status"] in FINAL:
+        raise InvalidInput(f"case {into} is already {target['status']}; merge into an open case")
     case_repo.move_reports(conn, case_id=case["id"], into=into)
-    case_repo.add_history(conn, case_id=into, actor=actor.username, actor_role="", action="merged_in",
+    case_repo.add_history(conn, case_id=into, actor=actor.username, actor_role=_merging_role(actor),
+                          action="merged_in",
                           from_status=target["status"], to_status=target["status"],
                           note=f"case {case['id']} merged into this case as a duplicate",
                           detail={"merged_case_id": case["id"]})
     return {"merged_into": into}, {"into_case_id": into}
+
+
+def _merging_role(actor: Actor) -> str:
+    return next((r for r in sorted(STEPS["merge"].roles) if r in actor.roles), "")
 
 
 def _reopen(conn, case, req, actor, policy) -> tuple[dict, dict]:
@@ -245,8 +276,8 @@ def _notify(conn, case: dict, step: Step, department: str | None, deadline) -> N
     audience = AUDIENCE.get(step.target)
     if audience is None or (step.target == "accepted"):
         return
-    if step.target == "registered" and step.action != "reopen" and case["source"] != "public":
-        return  # a fresh officer report is dispatched next in the same transaction; the queue hears if that fails
+    if step.target == "registered" and step.action != "reopen":
+        return  # registering is followed by automatic dispatch; the dispatchers hear if the rules find no one
     when = f", due {deadline:%Y-%m-%d %H:%M}" if deadline and step.target == "dispatched" else ""
     case_repo.notify(conn, kind="case", payload={
         "case_id": case["id"], "to": audience(case, department),

@@ -8,6 +8,7 @@ import psycopg
 
 from dispatch import case_repo, repo
 from dispatch.models import Policy
+from gis.errors import InvalidInput
 from events.calendarfile import parse_calendar_file, years_of
 from events.workclock import Calendar, Deadline, Limit, deadline, working_minutes
 
@@ -22,17 +23,23 @@ def load_calendar(conn: psycopg.Connection) -> Calendar:
 
 def due(calendar: Calendar, *, start: datetime, limit: str, policy: Policy) -> Deadline:
     """The deadline of a limit such as "4wh" counted from `start`."""
-    return deadline(start, Limit.parse(limit), calendar=calendar, hours=policy.hours, tz=policy.tz,
-                    yellow_fraction=policy.yellow_fraction)
+    try:
+        return deadline(start, Limit.parse(limit), calendar=calendar, hours=policy.hours, tz=policy.tz,
+                        yellow_fraction=policy.yellow_fraction)
+    except ValueError as exc:  # a limit or a span the clock refuses (years long, or no working days at all)
+        raise InvalidInput(f"cannot count the deadline: {exc}") from None
 
 
 def moved(calendar: Calendar, *, start: datetime, new_due: datetime, policy: Policy) -> tuple[datetime, bool]:
     """The yellow instant for an explicit new deadline (an approved extension), and whether it is provisional."""
-    total = working_minutes(start, new_due, calendar=calendar, hours=policy.hours, tz=policy.tz)
-    if total <= 0:
-        return new_due, False
-    yellow = deadline(start, Limit(total * policy.yellow_fraction / 60, "working_hours"), calendar=calendar,
-                      hours=policy.hours, tz=policy.tz, yellow_fraction=1.0)
+    try:
+        total = working_minutes(start, new_due, calendar=calendar, hours=policy.hours, tz=policy.tz)
+        if total <= 0:
+            return new_due, False
+        yellow = deadline(start, Limit(total * policy.yellow_fraction / 60, "working_hours"), calendar=calendar,
+                          hours=policy.hours, tz=policy.tz, yellow_fraction=1.0)
+    except ValueError as exc:
+        raise InvalidInput(f"cannot count the deadline: {exc}") from None
     return yellow.due, yellow.provisional
 
 
@@ -51,20 +58,35 @@ def import_calendar(conn: psycopg.Connection, *, path: str | os.PathLike, by: st
 
 
 def recompute_provisional(conn: psycopg.Connection, *, policy: Policy) -> int:
-    """Count provisional deadlines of open cases again on the calendar as it now is; record each change."""
+    """Count provisional deadlines of open cases again on the calendar as it now is; record each change.
+
+    A deadline a person set (an approved extension) stays; only its yellow instant is counted again. The
+    escalation level drops to what the new times imply, so a case escalates again when it really turns.
+    """
     calendar = load_calendar(conn)
     changed = 0
     for row in case_repo.provisional_open(conn):
-        new = due(calendar, start=row["clock_start"], limit=row["time_limit"], policy=policy)
+        if row["deadline_explicit"]:
+            new_due = row["deadline"]
+            yellow, provisional = moved(calendar, start=row["clock_start"], new_due=new_due, policy=policy)
+        else:
+            new = due(calendar, start=row["clock_start"], limit=row["time_limit"], policy=policy)
+            new_due, yellow, provisional = new.due, new.yellow_at, new.provisional
+        implied = 2 if row["now"] > new_due else 1 if row["now"] >= yellow else 0
         case_repo.update(conn, case_id=row["id"], changes={
-            "deadline": new.due, "yellow_at": new.yellow_at, "deadline_provisional": new.provisional})
-        case_repo.add_history(conn, case_id=row["id"], actor="system", actor_role="system",
-                              action="deadline_recomputed", from_status=row["status"], to_status=row["status"],
-                              note=f"calendar imported: deadline {row['deadline'].astimezone(policy.tz):%Y-%m-%d %H:%M} → "
-                                   f"{new.due.astimezone(policy.tz):%Y-%m-%d %H:%M}", department_code=row["department_code"],
-                              deadline=new.due)
+            "deadline": new_due, "yellow_at": yellow, "deadline_provisional": provisional,
+            "escalation_level": min(row["escalation_level"], implied)})
+        _record_recompute(conn, row, new_due, policy)
         changed += 1
     return changed
+
+
+def _record_recompute(conn, row: dict, new_due: datetime, policy: Policy) -> None:
+    case_repo.add_history(conn, case_id=row["id"], actor="system", actor_role="system",
+                          action="deadline_recomputed", from_status=row["status"], to_status=row["status"],
+                          note=f"calendar imported: deadline {row['deadline'].astimezone(policy.tz):%Y-%m-%d %H:%M}"
+                               f" → {new_due.astimezone(policy.tz):%Y-%m-%d %H:%M}",
+                          department_code=row["department_code"], deadline=new_due)
 
 
 def calendar_status(conn: psycopg.Connection, *, today: date) -> dict:

@@ -11,7 +11,7 @@ import psycopg
 
 from dispatch import case_repo
 from dispatch.actor import SYSTEM, Actor, role_covers
-from dispatch.cases import Request, Unrouted, act
+from dispatch.cases import Request, act
 from dispatch.models import Policy
 from events import repo as events_repo
 from events.service import require_category
@@ -90,19 +90,12 @@ def _advance(conn, case, actor, policy, public, source, dups) -> tuple[str, str 
         return "awaiting_verification", None, ["waits for the grid officer to verify it"]
     if not role_covers(actor, "grid_officer", case):
         return "reported", None, ["waits for intake to register it"]
-    act(conn, case_id=case["id"], action="register", actor=actor, policy=policy,
-        request=Request(note="grid officer report: registered at once"))
+    done = act(conn, case_id=case["id"], action="register", actor=actor, policy=policy,
+               request=Request(note="grid officer report: registered at once", auto_dispatch=not dups))
     if dups:
+        case_repo.notify(conn, kind="case", payload={
+            "case_id": case["id"], "to": {"roles": ["dispatcher"]},
+            "subject": f"case {case['id']} may duplicate case {dups[0]['id']}: merge or dispatch it"})
         return "registered", None, [f"{len(dups)} likely duplicate(s) nearby: a dispatcher decides to merge or "
                                     "dispatch"]
-    return _auto_dispatch(conn, case, policy)
-
-
-def _auto_dispatch(conn, case, policy) -> tuple[str, str | None, list[str]]:
-    try:
-        done = act(conn, case_id=case["id"], action="dispatch", actor=SYSTEM, policy=policy)
-    except Unrouted as why:
-        case_repo.notify(conn, kind="case", payload={"case_id": case["id"], "to": {"roles": ["dispatcher"]},
-                                                     "subject": f"case {case['id']} needs a department: {why}"})
-        return "registered", None, [str(why)]
-    return "dispatched", done.department_code, [f"dispatched to {done.department_code}, due {done.deadline}"]
+    return done.to_status, done.department_code, done.notes

@@ -81,9 +81,10 @@ class _Context:
             out.append(f"unknown category {r['category']!r} (a 4-digit minor, a 2-digit major, or empty for any)")
         out += self._place(r) + self._recipient(r)
         try:
-            int(r.get("priority") or 0)
+            if abs(int(r.get("priority") or 0)) > 1_000_000:
+                raise ValueError
         except ValueError:
-            out.append(f"priority {r['priority']!r} must be a whole number")
+            out.append(f"priority {r['priority']!r} must be a whole number between -1000000 and 1000000")
         return out
 
     def _place(self, r: dict) -> list[str]:

@@ -65,7 +65,7 @@ SELECT (SELECT id FROM new_case) AS case_id, (SELECT id FROM new_report) AS repo
 """
 
 LIKELY_DUPLICATES = """
-SELECT c.id, c.status, c.category_code, c.created_at,
+SELECT c.id, c.status, c.category_code, c.created_at, c.street_code, c.grid_code, c.department_code,
        round(ST_Distance(c.geom::geography, p.g::geography)::numeric, 1)::float AS distance_m
 FROM event_case c
 JOIN category cat ON cat.code = c.category_code,
@@ -105,7 +105,8 @@ FROM case_history WHERE case_id = %(id)s ORDER BY at, id
 
 MAP_CASES = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description,
-       ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.created_at, c.department_code, c.deadline,
+       ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.street_code, c.created_at, c.department_code,
+       c.deadline,
        CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
             WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code

@@ -194,6 +194,8 @@ class _Clock:
 
     def between(self, a: datetime, b: datetime) -> timedelta:
         """Office time from `a` to `b` (zero if b <= a)."""
+        if (b - a).days > _MAX_DAYS:
+            raise ValueError(f"the span from {a:%Y-%m-%d} to {b:%Y-%m-%d} is longer than {_MAX_DAYS} days")
         total, day = timedelta(0), a.date()
         while a < b and day <= b.date():
             for start, end in self.periods(day):

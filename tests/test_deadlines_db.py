@@ -74,3 +74,20 @@ def test_administrators_are_warned_sixty_days_before_the_calendar_ends(conn):
     assert [u for u, _ in inbox] == ["admin"] and "2026-12-31" in inbox[0][1]
     import_calendar(conn, path=FIXTURE, by="admin", policy=Policy())
     assert calendar_status(conn, today=date(2026, 11, 26))["warning"] is None
+
+
+def test_an_approved_extension_survives_the_calendar_import(conn):
+    from dispatch.cases import Request, act
+    case_id = dispatched_on_dec_30(conn)
+    for action, who, extra in (("accept", "hws", {}), ("request_extension", "hws", {"note": "设备"})):
+        act(conn, case_id=case_id, action=action, actor=actor(who), policy=Policy(), request=Request(**extra))
+    extended = datetime(2027, 1, 20, 17, 0, tzinfo=SH)
+    act(conn, case_id=case_id, action="approve_extension", actor=actor("shift"), policy=Policy(),
+        request=Request(new_deadline=extended))
+    conn.execute("UPDATE event_case SET escalation_level = 2, deadline_provisional = true WHERE id = %s",
+                 (case_id,))
+    import_calendar(conn, path=FIXTURE, by="admin", policy=Policy())
+    case = get_case(conn, case_id=case_id)
+    assert case.deadline == extended and not case.deadline_provisional  # a person's deadline is kept
+    assert case.escalation_level == 0  # neither yellow nor red any more: it can escalate again when it turns
+    assert case.history[-1].note.endswith("→ 2027-01-20 17:00")

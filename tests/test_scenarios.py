@@ -155,9 +155,13 @@ def test_public_report_waits_for_verification_by_the_grid_officer(flow):
     assert new.status == "awaiting_verification"
     with pytest.raises(Forbidden, match="outside their scope"):
         flow.do(new.case_id, "register", "officer2")  # 石湾's officer, not this grid's
-    flow.do(new.case_id, "register", "officer", note="现场核实属实")
-    assert flow.case(new.case_id).status == "registered"
-    flow.do(new.case_id, "dispatch", "dispatcher", department_code="S-012-HWS")
+    verified = flow.do(new.case_id, "register", "officer", note="现场核实属实")
+    assert (verified.to_status, verified.department_code) == ("dispatched", "S-012-HWS")  # routed at once
+    case = flow.case(new.case_id)
+    assert [(h.action, h.actor, h.to_status) for h in case.history] == [
+        ("report", "intake", "reported"), ("await_verification", "system", "awaiting_verification"),
+        ("register", "officer", "registered"), ("dispatch", "system", "dispatched")]
+    assert case.deadline == flow.expected_due(case, case.dispatched_at) and case.dispatch_count == 1
     second = flow.report(who="intake", public=True, source="open311")
     flow.do(second.case_id, "reject", "officer", note="现场无此问题")
     assert flow.case(second.case_id).status == "rejected"
@@ -246,9 +250,11 @@ def test_urgent_cases_use_the_urgent_limit(flow):
     assert case.urgent and case.time_limit == "1wh"
 
 
-def test_a_dispatcher_may_let_the_rules_choose(flow):
+def test_a_reopened_case_waits_for_the_dispatcher_who_may_let_the_rules_choose(flow):
     new = flow.report(who="intake")  # waits in `reported`
-    flow.do(new.case_id, "register", "intake")
+    flow.do(new.case_id, "reject", "intake", note="误报")
+    flow.do(new.case_id, "reopen", "shift", note="复核属实")
+    assert flow.case(new.case_id).status == "registered"  # a reopen is not routed by itself
     done = flow.do(new.case_id, "dispatch", "dispatcher")
     assert done.department_code == "S-012-HWS"
     why = flow.conn.execute("SELECT explanation FROM routing_decision WHERE case_id = %s", (new.case_id,)).fetchone()

@@ -13,6 +13,8 @@ from dispatch.actor import Actor, check_roles
 from gis.errors import DomainError, InvalidInput
 
 _hasher = PasswordHash.recommended()
+# Checked when the user name is unknown, so a wrong name costs as long as a wrong password (no name probing).
+_DUMMY_HASH = _hasher.hash("citygrid-no-such-user")
 
 INSERT_USER = """
 INSERT INTO app_user (username, display_name, password_hash, roles, grid_codes, street_code, department_code)
@@ -102,8 +104,8 @@ def issue_token(conn: psycopg.Connection, *, username: str, label: str = "",
 def login(conn: psycopg.Connection, *, username: str, password: str, ttl: timedelta) -> str:
     """Check a password and issue a token; the same message for every failure."""
     user = conn.cursor(row_factory=dict_row).execute(USER_BY_NAME, {"username": username}).fetchone()
-    ok = bool(user and user["active"] and user["password_hash"]
-              and _hasher.verify(password, user["password_hash"]))
+    stored = user["password_hash"] if user and user["password_hash"] else _DUMMY_HASH
+    ok = _hasher.verify(password, stored) and bool(user and user["active"] and user["password_hash"])
     if not ok:
         raise Unauthenticated("wrong user name or password")
     return issue_token(conn, username=username, label="login", ttl=ttl)
@@ -124,11 +126,14 @@ def revoke(conn: psycopg.Connection, *, token: str) -> None:
 
 
 SET_PASSWORD = "UPDATE app_user SET password_hash = %(hash)s WHERE username = %(username)s RETURNING id"
+REVOKE_ALL = "UPDATE api_token SET revoked_at = now() WHERE user_id = %(user_id)s AND revoked_at IS NULL"
 
 
 def set_password(conn: psycopg.Connection, *, username: str, password: str) -> None:
-    """Replace a user's password."""
+    """Replace a user's password and revoke the user's tokens."""
     if len(password) < 10:
         raise InvalidInput("a password needs at least 10 characters")
-    if conn.execute(SET_PASSWORD, {"username": username, "hash": _hasher.hash(password)}).fetchone() is None:
+    row = conn.execute(SET_PASSWORD, {"username": username, "hash": _hasher.hash(password)}).fetchone()
+    if row is None:
         raise InvalidInput(f"no user {username!r}")
+    conn.execute(REVOKE_ALL, {"user_id": row[0]})  # a new password ends every session made with the old one

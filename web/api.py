@@ -72,7 +72,8 @@ def create_report(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, body: 
                          source="officer" if "grid_officer" in actor.roles else "staff")
     return ReportOut(case_id=done.case_id, report_id=done.report_id, location=LocationOut(**asdict(done.location)),
                      status=done.status, department_code=done.department_code,
-                     likely_duplicates=[{**d, "created_at": d["created_at"].isoformat()} for d in done.duplicates],
+                     likely_duplicates=[{**d, "created_at": d["created_at"].isoformat()} for d in done.duplicates
+                                        if can_read(actor, d)],
                      notes=done.notes)
 
 

@@ -106,7 +106,7 @@ class RuleIn(BaseModel):
     recipient_kind: str = Field(description="department or street_unit")
     department: str = ""
     unit_type: str = ""
-    priority: int = 0
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
 
 
 class RuleSetIn(BaseModel):
@@ -161,9 +161,12 @@ def evaluation(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
     if not actor.roles & READERS_OF_STATISTICS:
         raise Forbidden(f"{actor.username} may not read the statistics: it needs the role leader, admin, "
                         "shift_leader, dispatcher or dept_head")
+    if actor.street_code and by not in ("street", "community", "grid"):
+        raise Forbidden(f"{actor.username} sees the statistics of street {actor.street_code} only: "
+                        "use by=street, community or grid")
     result = evaluate(conn, period=period, by=by, policy=policy)
     rows = result.rows
-    if actor.street_code and by in ("street", "community", "grid"):
+    if actor.street_code:
         rows = [r for r in rows if str(r.code).startswith(actor.street_code)]
     return {"period": result.period, "previous_period": result.previous_period, "by": by,
             "columns": [asdict(c) for c in result.columns],

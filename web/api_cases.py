@@ -11,6 +11,7 @@ from dispatch.cases import Request as ActionRequest
 from dispatch.cases import act
 from dispatch.workflow import STATUSES, STEPS
 from events import repo as events_repo
+from events.errors import CaseNotFound
 from events.media import InvalidPhoto, clean_photo
 from gis.errors import NotFound
 from web.api import readable_case
@@ -65,8 +66,9 @@ def why_routed(conn: Conn, actor: CurrentActor, case_id: int) -> list[dict]:
 def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: int) -> list[dict]:
     """Open cases of the same category within the category's radius and the time window."""
     case = readable_case(conn, actor, case_id)
-    return events_repo.likely_duplicates(conn, case_id=case.id, category_code=case.category_code, lon=case.lon,
-                                         lat=case.lat, window=policy.duplicate_window)
+    found = events_repo.likely_duplicates(conn, case_id=case.id, category_code=case.category_code, lon=case.lon,
+                                          lat=case.lat, window=policy.duplicate_window)
+    return [d for d in found if can_read(actor, d)]
 
 
 @router.post("/media", response_model=MediaOut, status_code=201,
@@ -106,12 +108,17 @@ async def _body(request: Request, *, limit: int) -> bytes:
 def read_photo(conn: Conn, actor: CurrentActor, request: Request, media_id: int) -> Response:
     """A stored photo, to its uploader or to anyone who may see its case."""
     row = case_repo.attachment(conn, attachment_id=media_id)
-    allowed = row is not None and (row["uploaded_by"] == actor.username or (
-        row["case_id"] is not None and readable_case(conn, actor, row["case_id"]) is not None))
-    if not allowed:
+    if row is None or not (row["uploaded_by"] == actor.username or _sees_case(conn, actor, row["case_id"])):
         raise NotFound(f"no photo {media_id}")
     return Response(request.app.state.media.get(row["storage_key"]), media_type=row["content_type"],
                     headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+def _sees_case(conn, actor, case_id: int | None) -> bool:
+    try:
+        return case_id is not None and readable_case(conn, actor, case_id) is not None
+    except CaseNotFound:
+        return False
 
 
 @router.get("/inbox")

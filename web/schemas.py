@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class ReportIn(BaseModel):
@@ -132,8 +132,8 @@ class ActionIn(BaseModel):
     attachments: list[int] = Field(default=[], max_length=20, description="ids from POST /api/media; "
                                    "handle needs at least one photo")
     department_code: str | None = Field(default=None, description="dispatch: the department to send it to")
-    new_deadline: datetime | None = Field(default=None, description="approve_extension (and optionally "
-                                          "request_extension): the new deadline, with a time zone")
+    new_deadline: AwareDatetime | None = Field(default=None, description="approve_extension (and optionally "
+                                               "request_extension): the new deadline, with a time zone")
     into_case_id: int | None = Field(default=None, description="merge: the open case this one duplicates")
     version: int | None = Field(default=None, description="the case version you saw; a conflict if it changed")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from dispatch.actor import scope_filter
+from dispatch.actor import can_read, scope_filter
 
 from events import repo as events_repo
 from gis import repo as gis_repo
@@ -29,7 +29,7 @@ def map_page(conn: Conn, config: Config, request: Request):
     layers = {key: gis_repo.layer_geojson(conn, layer_id=ids[level]) for key, level in LAYER_KEYS.items()}
     district = layers.pop("district")
     html = build_map(
-        layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit, scope=scope_filter(actor)), bounds=_bounds(district),
+        layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit, actor=actor), bounds=_bounds(district),
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
     )
@@ -44,8 +44,9 @@ def layer(conn: Conn, actor: CurrentActor, level: str) -> dict:
     return gis_repo.layer_geojson(conn, layer_id=_active(conn)[level])
 
 
-def cases_geojson(conn, *, limit: int, scope: dict) -> dict:
-    """The newest cases as a FeatureCollection of points."""
+def cases_geojson(conn, *, limit: int, actor) -> dict:
+    """The newest cases the actor may see, as a FeatureCollection of points."""
+    rows = [c for c in events_repo.map_cases(conn, limit=limit, **scope_filter(actor)) if can_read(actor, c)]
     features = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c["lon"], 6), round(c["lat"], 6)]},
          "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",
@@ -54,7 +55,7 @@ def cases_geojson(conn, *, limit: int, scope: dict) -> dict:
                         "department": c["department_code"] or "",
                         "deadline": f"{c['deadline']:%Y-%m-%d %H:%M}" if c["deadline"] else "",
                         "light": c["light"] or ""}}
-        for c in events_repo.map_cases(conn, limit=limit, **scope)
+        for c in rows
     ]
     return {"type": "FeatureCollection", "features": features}
 
