@@ -52,6 +52,11 @@ def acting_role(actor: Actor, allowed: frozenset[str], case: dict, *, what: str)
                     f"({scope_text(actor)})")
 
 
+def same_street(actor: Actor, case: dict) -> bool:
+    """Whether one of the actor's grids lies in the case's street (grid codes begin with their street's code)."""
+    return any(g.startswith(case["street_code"]) for g in actor.grid_codes)
+
+
 def can_read(actor: Actor, case: dict) -> bool:
     """Whether the actor may see a case."""
     return any(role_covers(actor, role, case) for role in actor.roles)

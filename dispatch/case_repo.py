@@ -15,6 +15,13 @@ WHERE c.id = %(id)s
 FOR UPDATE OF c
 """
 
+# Whether any active grid officer covers a grid (by grid code, or by holding its whole street).
+GRID_HAS_OFFICER = """
+SELECT EXISTS (SELECT 1 FROM app_user
+               WHERE active AND 'grid_officer' = ANY(roles)
+                 AND (%(grid)s = ANY(grid_codes) OR street_code = %(street)s))
+"""
+
 RETURNED_BY = "SELECT DISTINCT department_code FROM case_history WHERE case_id = %(id)s AND action = 'return'"
 
 LAST_STEP = """
@@ -66,6 +73,11 @@ ON CONFLICT (dedupe_key) DO NOTHING
 def lock(conn: psycopg.Connection, *, case_id: int) -> dict | None:
     """The case row with its category's limits, locked until the transaction ends."""
     return conn.cursor(row_factory=dict_row).execute(LOCK, {"id": case_id}).fetchone()
+
+
+def grid_has_officer(conn: psycopg.Connection, *, grid_code: str, street_code: str) -> bool:
+    """Whether some active grid officer covers this grid."""
+    return conn.execute(GRID_HAS_OFFICER, {"grid": grid_code, "street": street_code}).fetchone()[0]
 
 
 def returned_by(conn: psycopg.Connection, *, case_id: int) -> set[str]:
@@ -146,18 +158,31 @@ def provisional_open(conn: psycopg.Connection) -> list[dict]:
     return conn.cursor(row_factory=dict_row).execute(PROVISIONAL_OPEN).fetchall()
 
 
-LIST = """
+LIST_COLUMNS = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, c.street_code, c.street_name,
        c.grid_code, c.department_code, c.urgent, c.deadline, c.deadline_provisional, c.created_at, c.version,
        c.rework_count, c.return_count,
        CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
             WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
+"""
+
+LIST = LIST_COLUMNS + """
 WHERE (%(statuses)s::text[] IS NULL OR c.status = ANY(%(statuses)s))
   AND (%(department)s::text IS NULL OR c.department_code = %(department)s)
   AND (%(street)s::text IS NULL OR c.street_code = %(street)s)
   AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))
 ORDER BY c.deadline NULLS LAST, c.created_at, c.id
+LIMIT %(limit)s
+"""
+
+# Public reports in the streets of an officer's grids that no officer covers: theirs to verify too.
+UNCOVERED_AWAITING = LIST_COLUMNS + """
+WHERE c.status = 'awaiting_verification'
+  AND EXISTS (SELECT 1 FROM unnest(%(grids)s::text[]) g WHERE left(g, length(c.street_code)) = c.street_code)
+  AND NOT EXISTS (SELECT 1 FROM app_user u WHERE u.active AND 'grid_officer' = ANY(u.roles)
+                  AND (c.grid_code = ANY(u.grid_codes) OR u.street_code = c.street_code))
+ORDER BY c.created_at, c.id
 LIMIT %(limit)s
 """
 
@@ -167,3 +192,8 @@ def list_cases(conn: psycopg.Connection, *, statuses: list[str] | None, departme
     """Cases by status and scope, soonest deadline first."""
     params = {"statuses": statuses, "department": department, "street": street, "grids": grids, "limit": limit}
     return conn.cursor(row_factory=dict_row).execute(LIST, params).fetchall()
+
+
+def uncovered_awaiting(conn: psycopg.Connection, *, grids: list[str], limit: int) -> list[dict]:
+    """Public reports awaiting verification in the streets of these grids where no officer covers the grid."""
+    return conn.cursor(row_factory=dict_row).execute(UNCOVERED_AWAITING, {"grids": grids, "limit": limit}).fetchall()

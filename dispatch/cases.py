@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from dispatch import case_repo, repo
-from dispatch.actor import SYSTEM, Actor, acting_role, can_read
+from dispatch.actor import SYSTEM, Actor, acting_role, can_read, same_street
 from dispatch.deadlines import due, load_calendar, moved
 from dispatch.models import ActionResult, Policy
 from dispatch.router import decide
@@ -47,7 +47,7 @@ def act(conn: psycopg.Connection, *, case_id: int, action: str, actor: Actor, po
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
     _check_state(conn, case, step, req)
-    role = acting_role(actor, step.roles, case, what=step.label)
+    role = _role(conn, actor, step, case)
     _check_request(conn, step, req, actor)
     changes, detail = EFFECTS.get(action, _no_effect)(conn, case, req, actor, policy)
     return _apply(conn, case, step, actor, role, req, changes, detail, policy)
@@ -65,6 +65,18 @@ def _check_state(conn, case: dict, step: Step, req: Request) -> None:
 def _last(conn, case: dict) -> str:
     last = case_repo.last_step(conn, case_id=case["id"])
     return f"last step: {last['action']} by {last['actor']} at {last['at']:%Y-%m-%d %H:%M:%S}" if last else "new"
+
+
+def _role(conn, actor: Actor, step: Step, case: dict) -> str:
+    if step.action in ("register", "reject") and may_verify(conn, actor, case):
+        return "grid_officer"
+    return acting_role(actor, step.roles, case, what=step.label)
+
+
+def may_verify(conn, actor: Actor, case: dict) -> bool:
+    """A public report no officer covers may be verified by any officer of its street (then the dispatchers)."""
+    return (case["status"] == "awaiting_verification" and actor.has("grid_officer") and same_street(actor, case)
+            and not case_repo.grid_has_officer(conn, grid_code=case["grid_code"], street_code=case["street_code"]))
 
 
 def _check_request(conn, step: Step, req: Request, actor: Actor) -> None:

@@ -38,12 +38,20 @@ WITH wanted AS (
     WHERE u.active AND u.roles && %(roles)s::text[]
       AND (%(department)s::text IS NULL OR u.department_code = %(department)s)
       AND (%(grid)s::text IS NULL OR %(grid)s = ANY(u.grid_codes) OR u.street_code = %(street)s)
+), street_wide AS (
+    -- nobody covers that grid: the same roles anywhere in its street (e.g. the neighbouring grids' officers)
+    SELECT u.id FROM app_user u
+    WHERE %(grid)s::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM wanted)
+      AND u.active AND u.roles && %(roles)s::text[]
+      AND EXISTS (SELECT 1 FROM unnest(u.grid_codes) g WHERE left(g, length(%(street)s)) = %(street)s)
 ), fallback AS (
     SELECT u.id FROM app_user u
-    WHERE u.active AND u.roles && %(fallback)s::text[] AND NOT EXISTS (SELECT 1 FROM wanted)
+    WHERE u.active AND u.roles && %(fallback)s::text[]
+      AND NOT EXISTS (SELECT 1 FROM wanted) AND NOT EXISTS (SELECT 1 FROM street_wide)
 ), ins AS (
     INSERT INTO inbox_message (outbox_id, user_id, case_id, subject, body)
-    SELECT %(id)s, id, %(case_id)s, %(subject)s, %(body)s FROM (SELECT id FROM wanted UNION SELECT id FROM fallback) r
+    SELECT %(id)s, id, %(case_id)s, %(subject)s, %(body)s
+    FROM (SELECT id FROM wanted UNION SELECT id FROM street_wide UNION SELECT id FROM fallback) r
     ON CONFLICT (outbox_id, user_id) DO NOTHING
     RETURNING 1
 )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Query, Request
 
 from dispatch.actor import can_read
+from dispatch.cases import may_verify
 from dispatch.intake import submit_report
 from events import repo as events_repo
 from events.errors import CaseNotFound
@@ -86,7 +87,8 @@ def read_case(conn: Conn, actor: CurrentActor, case_id: int) -> CaseOut:
 def readable_case(conn, actor, case_id: int):
     """The case if the actor may see it; otherwise the same 404 as a missing case (no existence leak)."""
     case = get_case(conn, case_id=case_id)
-    if not can_read(actor, asdict(case) | {"id": case.id}):
+    row = asdict(case) | {"id": case.id}
+    if not (can_read(actor, row) or may_verify(conn, actor, row)):
         raise CaseNotFound(f"no case {case_id}")
     return case
 

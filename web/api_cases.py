@@ -39,8 +39,13 @@ def list_cases(conn: Conn, actor: CurrentActor,
                limit: int = Query(default=200, ge=1, le=2000)) -> list[dict]:
     """Cases the actor may see, soonest deadline first, optionally one queue or status."""
     statuses = [status] if status else QUEUES.get(queue) if queue else None
-    rows = case_repo.list_cases(conn, statuses=statuses, limit=limit, **scope_filter(actor))
-    return [r for r in rows if can_read(actor, r)]
+    rows = [r for r in case_repo.list_cases(conn, statuses=statuses, limit=limit, **scope_filter(actor))
+            if can_read(actor, r)]
+    if queue == "verify" and actor.grid_codes:
+        seen = {r["id"] for r in rows}
+        rows += [r for r in case_repo.uncovered_awaiting(conn, grids=sorted(actor.grid_codes), limit=limit)
+                 if r["id"] not in seen]
+    return rows
 
 
 @router.post("/cases/{case_id}/actions/{action}", response_model=ActionOut)
