@@ -197,3 +197,16 @@ def list_cases(conn: psycopg.Connection, *, statuses: list[str] | None, departme
 def uncovered_awaiting(conn: psycopg.Connection, *, grids: list[str], limit: int) -> list[dict]:
     """Public reports awaiting verification in the streets of these grids where no officer covers the grid."""
     return conn.cursor(row_factory=dict_row).execute(UNCOVERED_AWAITING, {"grids": grids, "limit": limit}).fetchall()
+
+
+SET_HISTORY_ATTACHMENTS = "UPDATE case_history SET attachments = %(ids)s WHERE id = %(id)s"
+
+
+def set_history_attachments(conn: psycopg.Connection, *, history_id: int, ids: list[int]) -> None:
+    """Record on a history row the ids of the files its action used."""
+    conn.execute(SET_HISTORY_ATTACHMENTS, {"id": history_id, "ids": Jsonb(ids)})
+
+
+def transaction_time(conn: psycopg.Connection):
+    """now(): the start of the current transaction, the same instant for every row it writes."""
+    return conn.execute("SELECT now()").fetchone()[0]

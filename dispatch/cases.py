@@ -46,25 +46,27 @@ def act(conn: psycopg.Connection, *, case_id: int, action: str, actor: Actor, po
     case = case_repo.lock(conn, case_id=case_id)
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
-    _check_state(conn, case, step, req)
+    _check_state(conn, case, step, req, policy)
     role = _role(conn, actor, step, case)
     _check_request(conn, step, req, actor)
     changes, detail = EFFECTS.get(action, _no_effect)(conn, case, req, actor, policy)
     return _apply(conn, case, step, actor, role, req, changes, detail, policy)
 
 
-def _check_state(conn, case: dict, step: Step, req: Request) -> None:
+def _check_state(conn, case: dict, step: Step, req: Request, policy: Policy) -> None:
     if req.expected_version is not None and req.expected_version != case["version"]:
         raise Conflict(f"case {case['id']} changed since you loaded it (version {req.expected_version}, now "
-                       f"{case['version']}, {_last(conn, case)}); reload it and try again")
+                       f"{case['version']}, {_last(conn, case, policy)}); reload it and try again")
     if case["status"] not in step.sources:
-        raise Conflict(f"cannot {step.label} case {case['id']}: it is {case['status']} ({_last(conn, case)}); "
-                       f"{step.action} needs it to be {' or '.join(step.sources)}")
+        raise Conflict(f"cannot {step.label} case {case['id']}: it is {case['status']} "
+                       f"({_last(conn, case, policy)}); {step.action} needs it to be {' or '.join(step.sources)}")
 
 
-def _last(conn, case: dict) -> str:
+def _last(conn, case: dict, policy: Policy) -> str:
     last = case_repo.last_step(conn, case_id=case["id"])
-    return f"last step: {last['action']} by {last['actor']} at {last['at']:%Y-%m-%d %H:%M:%S}" if last else "new"
+    if not last:
+        return "new"
+    return f"last step: {last['action']} by {last['actor']} at {last['at'].astimezone(policy.tz):%Y-%m-%d %H:%M:%S %Z}"
 
 
 def _role(conn, actor: Actor, step: Step, case: dict) -> str:
@@ -106,8 +108,7 @@ def _apply(conn, case, step: Step, actor: Actor, role: str, req: Request, change
     files = case_repo.link_attachments(conn, ids=list(req.attachments), case_id=case["id"],
                                        history_id=history_id, actor=actor.username) if req.attachments else []
     if files:
-        conn.execute("UPDATE case_history SET attachments = %s WHERE id = %s",
-                     (psycopg.types.json.Jsonb([f["id"] for f in files]), history_id))
+        case_repo.set_history_attachments(conn, history_id=history_id, ids=[f["id"] for f in files])
     _notify(conn, case, step, department, deadline)
     result = ActionResult(case["id"], step.action, case["status"], step.target, history_id, department,
                           deadline, version)
@@ -131,7 +132,7 @@ def _no_effect(conn, case, req, actor, policy) -> tuple[dict, dict]:
 
 def _now(conn) -> datetime:
     # the transaction's own clock, so history rows and deadlines agree
-    return conn.execute("SELECT now()").fetchone()[0]
+    return case_repo.transaction_time(conn)
 
 
 def _dispatch(conn, case, req, actor, policy) -> tuple[dict, dict]:

@@ -26,8 +26,9 @@ def api(chancheng_url, tmp_path):
 def snapshot(url):
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT (SELECT count(*) FROM event_case), (SELECT count(*) FROM case_history), "
-                            "(SELECT count(*) FROM attachment), (SELECT string_agg(status || version, ',' "
-                            "ORDER BY id) FROM event_case)").fetchone()
+                            "(SELECT count(*) FROM attachment), (SELECT count(*) FROM report), "
+                            "(SELECT count(*) FROM outbox), (SELECT count(*) FROM routing_decision), "
+                            "(SELECT string_agg(status || version, ',' ORDER BY id) FROM event_case)").fetchone()
 
 
 def jpeg_with_gps() -> bytes:

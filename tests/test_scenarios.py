@@ -101,8 +101,10 @@ def test_return_goes_to_the_dispatcher_and_a_new_dispatch_starts_a_new_deadline(
     flow.do(new.case_id, "dispatch", "dispatcher", department_code="S-012-CGZD")
     again = flow.case(new.case_id)
     assert (again.status, again.department_code, again.dispatch_count) == ("dispatched", "S-012-CGZD", 2)
-    assert again.dispatched_at > returned.history[2].at or again.dispatched_at >= returned.history[-1].at
-    assert again.deadline == flow.expected_due(again, again.dispatched_at)
+    redispatch = again.history[-1]
+    assert (redispatch.action, redispatch.actor, redispatch.department_code) == ("dispatch", "dispatcher", "S-012-CGZD")
+    assert again.dispatched_at == redispatch.at > returned.history[-1].at  # a new clock, from the new dispatch
+    assert again.deadline == redispatch.deadline == flow.expected_due(again, again.dispatched_at)
     with pytest.raises(Forbidden, match="outside their scope"):
         flow.do(new.case_id, "accept", "szgl")  # the old department no longer holds it
     flow.do(new.case_id, "accept", "cgzd")
@@ -138,16 +140,25 @@ def test_extension_approved_moves_the_deadline_and_refused_keeps_it(flow):
         flow.do(new.case_id, "approve_extension", "shift")
     with pytest.raises(InvalidInput, match="must be later"):
         flow.do(new.case_id, "approve_extension", "shift", new_deadline=before.deadline - timedelta(hours=1))
+    requested = flow.case(new.case_id)
+    assert requested.status == "extension_requested" and requested.history[-1].note == "需调运大型设备"
+    assert requested.extension_count == 0 and requested.deadline == before.deadline  # nothing moves on a request
     flow.do(new.case_id, "approve_extension", "shift", new_deadline=later)
     extended = flow.case(new.case_id)
     assert (extended.status, extended.deadline, extended.extension_count) == ("accepted", later, 1)
     assert before.yellow_at < extended.yellow_at < later
+    approval = extended.history[-1]
+    assert (approval.action, approval.actor_role, approval.deadline) == ("approve_extension", "shift_leader", later)
+    assert approval.detail["old_deadline"] == before.deadline.isoformat()
     flow.do(new.case_id, "request_extension", "hws", note="再延期")
     with pytest.raises(InvalidInput, match="needs a reason"):
         flow.do(new.case_id, "refuse_extension", "shift")
     flow.do(new.case_id, "refuse_extension", "shift", note="理由不充分")
     refused = flow.case(new.case_id)
     assert (refused.status, refused.deadline, refused.extension_count) == ("accepted", later, 1)
+    assert [(h.action, h.to_status) for h in refused.history[-2:]] == [
+        ("request_extension", "extension_requested"), ("refuse_extension", "accepted")]
+    assert refused.history[-1].note == "理由不充分"
 
 
 def test_public_report_waits_for_verification_by_the_grid_officer(flow):
