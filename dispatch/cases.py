@@ -14,9 +14,9 @@ from dispatch.actor import SYSTEM, Actor, acting_role, can_read, same_street
 from dispatch.deadlines import due, load_calendar, moved
 from dispatch.models import ActionResult, Policy
 from dispatch.router import decide
-from dispatch.workflow import FINAL, STEPS, Step
+from dispatch.workflow import FINAL, STEPS, SYSTEM_ROLE, Step
 from events.errors import CaseNotFound
-from gis.errors import Conflict, InvalidInput
+from gis.errors import Conflict, Forbidden, InvalidInput
 
 MAX_NOTE = 4000
 
@@ -43,10 +43,13 @@ def act(conn: psycopg.Connection, *, case_id: int, action: str, actor: Actor, po
         raise InvalidInput(f"unknown action {action!r}; use one of {', '.join(STEPS)}")
     if action == "merge" and req.into_case_id is not None and req.into_case_id < case_id:
         case_repo.lock(conn, case_id=req.into_case_id)  # lock both in id order: A→B and B→A cannot deadlock
+    if not step.roles & actor.roles:  # the wrong role is refused whatever the case's state
+        raise Forbidden(f"{actor.username} may not {step.label}: it needs the role "
+                        f"{', '.join(sorted(step.roles - {SYSTEM_ROLE}))}")
     case = case_repo.lock(conn, case_id=case_id)
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
-    _check_state(conn, case, step, req, policy)
+    _check_state(conn, case, step, req, policy)  # before scope: a lost race is a conflict, not a refusal
     role = _role(conn, actor, step, case)
     _check_request(conn, step, req, actor)
     changes, detail = EFFECTS.get(action, _no_effect)(conn, case, req, actor, policy)

@@ -63,6 +63,7 @@ def rule_history(conn: Conn, actor: CurrentActor) -> list[dict]:
 @router.get("/admin/calendar")
 def calendar(conn: Conn, actor: CurrentActor, policy: CurrentPolicy) -> dict:
     """How far the holiday calendar is known, with a warning when it runs out within 60 days."""
+    require_admin(actor)
     return calendar_status(conn, today=datetime.now(policy.tz).date())
 
 

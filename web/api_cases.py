@@ -13,12 +13,14 @@ from dispatch.workflow import STATUSES, STEPS
 from events import repo as events_repo
 from events.errors import CaseNotFound
 from events.media import InvalidPhoto, clean_photo
-from gis.errors import NotFound
+from gis.errors import Forbidden, NotFound
 from web.api import readable_case
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy
 from web.schemas import ActionIn, ActionOut, MediaOut
 
 router = APIRouter(prefix="/api")
+
+PHOTO_ROLES = frozenset({"grid_officer", "handler", "dept_head"})  # the roles whose actions carry photos
 
 QUEUES = {
     "dispatch": ["reported", "registered", "returned"],
@@ -83,6 +85,9 @@ def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: 
                  "image/webp": {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload_photo(request: Request, actor: CurrentActor, config: Config) -> MediaOut:
     """Upload one photo as the raw request body; it is checked by decoding and stored without GPS metadata."""
+    if not actor.roles & PHOTO_ROLES:
+        raise Forbidden(f"{actor.username} may not upload photos: it needs the role grid_officer, handler or "
+                        "dept_head")
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise InvalidPhoto("send the photo itself as the request body (curl --data-binary @photo.jpg), "
                            "not as a multipart form")
