@@ -20,7 +20,8 @@ def web_config(settings: Settings) -> WebConfig:
         tile_attribution=settings.tile_attribution, map_case_limit=settings.map_case_limit,
         pool_min_size=settings.pool_min_size, pool_max_size=settings.pool_max_size,
         policy=policy(settings), media_root=settings.media_root, max_photo_bytes=settings.max_photo_bytes,
-        token_ttl_hours=settings.token_ttl_hours, secure_cookies=settings.env == "production",
+        token_ttl_hours=settings.token_ttl_hours,
+        secure_cookies=settings.env == "production" or settings.https,
     )
 
 

@@ -205,8 +205,11 @@ def _serve(cfg: Settings, host: str, port: int) -> None:
 
     check_can_serve(cfg, host)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    typer.echo(f"citygrid is serving the map at http://{shown}:{port}/map (API docs: http://{shown}:{port}/docs)")
-    uvicorn.run(build_app(cfg), host=host, port=port, log_level="info")
+    scheme = "https" if cfg.https else "http"
+    typer.echo(f"citygrid is serving the map at {scheme}://{shown}:{port}/map "
+               f"(API docs: {scheme}://{shown}:{port}/docs)")
+    tls = {"ssl_certfile": cfg.ssl_certfile, "ssl_keyfile": cfg.ssl_keyfile} if cfg.https else {}
+    uvicorn.run(build_app(cfg), host=host, port=port, log_level="info", **tls)
 
 
 def main() -> None:

@@ -50,6 +50,21 @@ def users_add(
         typer.echo(f"token (shown once): {issued}")
 
 
+@users_app.command("import")
+def users_import(path: Path) -> None:
+    """Create accounts in bulk from CSV or YAML (username, roles, display_name, grid_codes, street_code,
+    department_code, password); bad rows are reported and skipped; generated passwords are printed once."""
+    from web.accounts import import_users
+
+    with transaction(settings()) as conn:
+        created, skipped = import_users(conn, path=path)
+    for line, reason in skipped:
+        typer.echo(f"skipped line {line}: {reason}")
+    for username, password in created:
+        typer.echo(f"  {username:<24} {password or '(password from the file)'}")
+    typer.echo(f"created {len(created)} account(s), skipped {len(skipped)}")
+
+
 @users_app.command("token")
 def users_token(username: str, label: Annotated[str, typer.Option(help="what the token is for")] = "cli") -> None:
     """Issue an API token for an existing user and print it once."""

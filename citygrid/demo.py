@@ -54,12 +54,15 @@ def load_chancheng(conn: psycopg.Connection, *, widths: tuple[int, ...], folder:
 # Demo accounts (development only): (username, roles, scope).
 DEMO_USERS = [
     ("leader", ["leader"], {}),
-    ("dispatcher", ["intake", "dispatcher", "shift_leader"], {}),
+    ("intake", ["intake"], {}),
+    ("dispatcher", ["dispatcher"], {}),
+    ("shift-leader", ["shift_leader"], {}),
     ("officer-zumiao", ["grid_officer"], {"street_code": "440604012"}),
     ("officer-shiwan", ["grid_officer"], {"street_code": "440604010"}),
     ("officer-zhangcha", ["grid_officer"], {"street_code": "440604011"}),
     ("officer-nanzhuang", ["grid_officer"], {"street_code": "440604100"}),
     ("handler-zumiao-hws", ["handler"], {"department_code": "S-012-HWS"}),
+    ("head-zumiao-hws", ["dept_head"], {"department_code": "S-012-HWS"}),
     ("admin", ["admin"], {}),
 ]
 STREET_OFFICER = {"440604012": "officer-zumiao", "440604010": "officer-shiwan", "440604011": "officer-zhangcha",

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     max_photo_bytes: int = 10 * 1024 * 1024
     token_ttl_hours: float = 12
     worker_interval_seconds: float = 60
+    ssl_certfile: str = Field(default="", description="serve HTTPS with this certificate (PEM); phones give GPS "
+                                                       "and the camera only to secure pages")
+    ssl_keyfile: str = Field(default="", description="the certificate's private key (PEM)")
+
+    @property
+    def https(self) -> bool:
+        """Whether the app itself serves HTTPS."""
+        return bool(self.ssl_certfile)
 
     @field_validator("code_widths", mode="before")
     @classmethod
@@ -65,6 +73,7 @@ class StartupRefused(RuntimeError):
 
 def check_can_serve(settings: Settings, host: str) -> None:
     """Refuse unsafe set-ups: development mode off localhost, production with development defaults."""
+    _check_tls(settings)
     if settings.env == "production":
         if settings.database_url == DEFAULT_DATABASE_URL:
             raise StartupRefused("production needs its own DATABASE_URL (the default is a trust-auth local server)")
@@ -83,3 +92,13 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _check_tls(settings: Settings) -> None:
+    import os
+
+    if bool(settings.ssl_certfile) != bool(settings.ssl_keyfile):
+        raise StartupRefused("HTTPS needs both CITYGRID_SSL_CERTFILE and CITYGRID_SSL_KEYFILE")
+    for name in (settings.ssl_certfile, settings.ssl_keyfile):
+        if name and not os.path.isfile(name):
+            raise StartupRefused(f"cannot read the TLS file {name!r}")

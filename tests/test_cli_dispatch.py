@@ -93,3 +93,26 @@ def test_report_and_history_import(chancheng_url, tmp_path):
         assert out.stat().st_size > 100
     bad = run(chancheng_url, "report", "--period", "2026-13")
     assert bad.exit_code != 0 and "2026-13" in str(bad.exception)
+
+
+def test_users_import_reports_and_skips_bad_rows(chancheng_url, tmp_path):
+    table = tmp_path / "users.csv"
+    table.write_text("username,roles,display_name,grid_codes,street_code,department_code,password\n"
+                     "zhang,grid_officer,张三,44060401200101;44060401200102,,,\n"
+                     "li,handler,李四,,,S-012-HWS,a-long-password\n"
+                     "wu,handler,吴五,,,,\n"
+                     "zhang,leader,重复,,,,\n"
+                     "chen,boss,陈,,,,\n", encoding="utf-8")
+    done = run(chancheng_url, "users", "import", table)
+    assert done.exit_code == 0, done.output
+    assert "created 2 account(s), skipped 3" in done.output
+    assert "skipped line 4: a handler or department head needs a department" in done.output
+    assert "skipped line 5: user 'zhang' already exists" in done.output
+    assert "skipped line 6: unknown role(s) boss" in done.output
+    generated = next(ln.split()[1] for ln in done.output.splitlines() if ln.strip().startswith("zhang "))
+    with psycopg.connect(chancheng_url) as conn:
+        grids = conn.execute("SELECT grid_codes FROM app_user WHERE username = 'zhang'").fetchone()[0]
+        assert grids == ["44060401200101", "44060401200102"]
+        from web.accounts import login
+        from datetime import timedelta
+        assert login(conn, username="zhang", password=generated, ttl=timedelta(hours=1)).startswith("cg_")

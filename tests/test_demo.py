@@ -1,12 +1,14 @@
 """`citygrid demo` on an empty database: upgrades, loads Chancheng, serves the map."""
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 
 import httpx
 import psycopg
+import pytest
 
 from tests.conftest import url_for
 from tests.test_map_browser import free_port
@@ -64,3 +66,38 @@ def test_demo_refuses_production():
     done = subprocess.run([sys.executable, "-m", "citygrid", "demo"], env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 1 and "runs only in development mode" in done.stderr
+
+
+def test_serve_over_https_with_a_certificate(chancheng_url, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": chancheng_url, "CITYGRID_SSL_CERTFILE": str(cert),
+           "CITYGRID_SSL_KEYFILE": str(key)}
+    proc = subprocess.Popen([sys.executable, "-m", "citygrid", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        status = None
+        for _ in range(80):
+            try:
+                status = httpx.get(f"https://127.0.0.1:{port}/api/health", timeout=5,
+                                   verify=ssl.create_default_context(cafile=str(cert))).status_code
+                break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        assert status == 200
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).raise_for_status()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert f"https://localhost:{port}/map" in out
+
+
+def test_half_a_tls_setting_is_refused(tmp_path):
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+           "CITYGRID_SSL_CERTFILE": str(tmp_path / "cert.pem")}
+    done = subprocess.run([sys.executable, "-m", "citygrid", "serve"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "needs both CITYGRID_SSL_CERTFILE and CITYGRID_SSL_KEYFILE" in done.stderr

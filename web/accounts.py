@@ -43,6 +43,24 @@ class Unauthenticated(DomainError):
     """No valid credentials came with the request."""
 
 
+class TooManyAttempts(DomainError):
+    """Sign-in refused for a while after repeated failures."""
+
+
+# Failed sign-ins allowed in the window, per user name and per client address, before sign-in pauses.
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_CLIENT = 20
+THROTTLE_WINDOW = timedelta(minutes=15)
+
+RECENT_FAILURES = """
+SELECT count(*) FILTER (WHERE username = %(username)s), count(*) FILTER (WHERE client = %(client)s),
+       max(at) FILTER (WHERE username = %(username)s OR client = %(client)s)
+FROM login_attempt
+WHERE NOT ok AND at > now() - %(window)s AND (username = %(username)s OR client = %(client)s)
+"""
+RECORD_ATTEMPT = "INSERT INTO login_attempt (username, client, ok) VALUES (%(username)s, %(client)s, %(ok)s)"
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -101,6 +119,20 @@ def issue_token(conn: psycopg.Connection, *, username: str, label: str = "",
     return token
 
 
+def check_throttle(conn: psycopg.Connection, *, username: str, client: str) -> None:
+    """Refuse to check a password while the name or the address has failed too often recently."""
+    by_user, by_client, last = conn.execute(RECENT_FAILURES, {"username": username, "client": client,
+                                                               "window": THROTTLE_WINDOW}).fetchone()
+    if by_user >= MAX_FAILURES_PER_USER or by_client >= MAX_FAILURES_PER_CLIENT:
+        raise TooManyAttempts(f"too many failed sign-ins; try again in {THROTTLE_WINDOW.seconds // 60} minutes "
+                              "or ask an administrator")
+
+
+def record_attempt(conn: psycopg.Connection, *, username: str, client: str, ok: bool) -> None:
+    """Remember one sign-in attempt (in its own transaction, so a failure is kept)."""
+    conn.execute(RECORD_ATTEMPT, {"username": username[:64], "client": client[:64], "ok": ok})
+
+
 def login(conn: psycopg.Connection, *, username: str, password: str, ttl: timedelta) -> str:
     """Check a password and issue a token; the same message for every failure."""
     user = conn.cursor(row_factory=dict_row).execute(USER_BY_NAME, {"username": username}).fetchone()
@@ -137,3 +169,37 @@ def set_password(conn: psycopg.Connection, *, username: str, password: str) -> N
     if row is None:
         raise InvalidInput(f"no user {username!r}")
     conn.execute(REVOKE_ALL, {"user_id": row[0]})  # a new password ends every session made with the old one
+
+
+USER_COLUMNS = ("username", "display_name", "roles", "grid_codes", "street_code", "department_code", "password")
+
+
+class UserFileError(InvalidInput):
+    """A user table that cannot be read at all."""
+
+
+def import_users(conn: psycopg.Connection, *, path) -> tuple[list[tuple[str, str | None]], list[tuple[int, str]]]:
+    """Create accounts from a CSV/YAML table; each row stands alone (bad rows are reported and skipped).
+
+    Returns the created (username, generated password or None) and the skipped (line, reason). A row without a
+    password gets a random one, shown once.
+    """
+    from events.tablefile import read_rows
+
+    created, skipped = [], []
+    for line, row in read_rows(path, columns=USER_COLUMNS, required=("username", "roles"), error=UserFileError):
+        generated = None if row.get("password") else secrets.token_urlsafe(12)
+        try:
+            with conn.transaction():  # a savepoint: a bad row leaves no trace
+                add_user(conn, username=row["username"], roles=_split(row["roles"]),
+                         password=row.get("password") or generated, display_name=row.get("display_name", ""),
+                         grid_codes=_split(row.get("grid_codes", "")), street_code=row.get("street_code") or None,
+                         department_code=row.get("department_code") or None)
+            created.append((row["username"], generated))
+        except (InvalidInput, psycopg.DataError) as exc:
+            skipped.append((line, str(exc)))
+    return created, skipped
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in text.replace(";", " ").replace(",", " ").split() if part]

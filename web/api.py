@@ -14,7 +14,7 @@ from events.errors import CaseNotFound
 from events.service import get_case
 from gis.locator import locate
 from web import accounts
-from web.deps import Config, Conn, CurrentActor, CurrentPolicy, bearer
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy, bearer, sign_in_with_password
 from web.schemas import CaseOut, CategoryOut, LocationOut, LoginIn, ReportIn, ReportOut, TokenOut
 
 router = APIRouter(prefix="/api")
@@ -28,10 +28,10 @@ def health(conn: Conn) -> dict:
 
 
 @router.post("/tokens", response_model=TokenOut, status_code=201)
-def sign_in(conn: Conn, config: Config, body: LoginIn) -> TokenOut:
-    """Exchange a user name and password for a bearer token."""
-    token = accounts.login(conn, username=body.username, password=body.password,
-                           ttl=timedelta(hours=config.token_ttl_hours))
+def sign_in(conn: Conn, config: Config, body: LoginIn, request: Request) -> TokenOut:
+    """Exchange a user name and password for a bearer token (throttled after repeated failures)."""
+    token = sign_in_with_password(request, conn, username=body.username, password=body.password,
+                                  ttl=timedelta(hours=config.token_ttl_hours))
     return TokenOut(token=token, expires_in_hours=config.token_ttl_hours)
 
 

@@ -9,13 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from web.accounts import Unauthenticated
+from web.accounts import TooManyAttempts, Unauthenticated
 from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutsideDistrict
 
 log = logging.getLogger("citygrid.web")
 
 STATUS = {
     Unauthenticated: 401,
+    TooManyAttempts: 429,
     OutsideDistrict: 422,
     InvalidInput: 422,
     Forbidden: 403,

@@ -1,7 +1,8 @@
-"""A minimal sign-in page for the map: the form posts a password, the answer sets an HttpOnly cookie."""
+"""The sign-in page: a form with a CSRF token; success sets the HttpOnly session cookie and opens the map."""
 from __future__ import annotations
 
 import html
+import secrets
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from web import accounts
-from web.deps import COOKIE, Config, Conn
+from web.deps import COOKIE, CSRF_COOKIE, Config, Conn, sign_in_with_password
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,27 +19,42 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <style>body{{font:16px system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}}
 input,button{{font:inherit;width:100%;padding:.6rem;margin:.3rem 0;box-sizing:border-box}}
 .err{{color:#b71c1c}}</style></head><body><h1>citygrid 一张图</h1>
-<form method="post" action="/login"><label>用户名 User name<input name="username" autocomplete="username"
-required></label><label>密码 Password<input name="password" type="password" autocomplete="current-password"
-required></label><button type="submit">登录 Sign in</button></form><p class="err">{error}</p></body></html>"""
+<form method="post" action="/login"><input type="hidden" name="csrf" value="{csrf}">
+<label>用户名 User name<input name="username" autocomplete="username" required value="{username}"></label>
+<label>密码 Password<input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">登录 Sign in</button></form><p class="err">{error}</p></body></html>"""
+
+
+def _page(request: Request, config, *, error: str = "", username: str = "", status: int = 200) -> HTMLResponse:
+    # double-submit CSRF: the same random value in a cookie and in the form; another site can set neither
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = HTMLResponse(PAGE.format(csrf=html.escape(token), username=html.escape(username),
+                                        error=html.escape(error)), status_code=status)
+    response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="strict", secure=config.secure_cookies)
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page() -> HTMLResponse:
+def login_page(request: Request, config: Config) -> HTMLResponse:
     """The sign-in form."""
-    return HTMLResponse(PAGE.format(error=""))
+    return _page(request, config)
 
 
 @router.post("/login")
 async def login_submit(request: Request, conn: Conn, config: Config):
-    """Check the password; on success set the token cookie and go to the map."""
+    """Check the CSRF token and the password; on success set the session cookie and go to the map."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     username, password = form.get("username", [""])[0], form.get("password", [""])[0]
+    sent, expected = form.get("csrf", [""])[0], request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(sent, expected):
+        return _page(request, config, error="这个表单已过期，请重试 The form expired; please try again",
+                     username=username, status=403)
     try:
-        token = accounts.login(conn, username=username, password=password,
-                               ttl=timedelta(hours=config.token_ttl_hours))
-    except accounts.Unauthenticated as exc:
-        return HTMLResponse(PAGE.format(error=html.escape(str(exc))), status_code=401)
+        token = sign_in_with_password(request, conn, username=username, password=password,
+                                      ttl=timedelta(hours=config.token_ttl_hours))
+    except (accounts.Unauthenticated, accounts.TooManyAttempts) as exc:
+        status = 429 if isinstance(exc, accounts.TooManyAttempts) else 401
+        return _page(request, config, error=str(exc), username=username, status=status)
     response = RedirectResponse("/map", status_code=303)
     response.set_cookie(COOKIE, token, max_age=int(config.token_ttl_hours * 3600), httponly=True,
                         samesite="strict", secure=config.secure_cookies)
