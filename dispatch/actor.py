@@ -58,8 +58,8 @@ def same_street(actor: Actor, case: dict) -> bool:
 
 
 def can_read(actor: Actor, case: dict) -> bool:
-    """Whether the actor may see a case."""
-    return any(role_covers(actor, role, case) for role in actor.roles)
+    """Whether the actor may see a case: by role and scope, or because they reported it."""
+    return case.get("reporter") == actor.username or any(role_covers(actor, role, case) for role in actor.roles)
 
 
 def scope_text(actor: Actor) -> str:

@@ -161,7 +161,7 @@ def provisional_open(conn: psycopg.Connection) -> list[dict]:
 LIST_COLUMNS = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, c.street_code, c.street_name,
        c.grid_code, c.department_code, c.urgent, c.deadline, c.deadline_provisional, c.created_at, c.version,
-       c.rework_count, c.return_count,
+       c.rework_count, c.return_count, c.reporter,
        CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
             WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
@@ -173,6 +173,12 @@ WHERE (%(statuses)s::text[] IS NULL OR c.status = ANY(%(statuses)s))
   AND (%(street)s::text IS NULL OR c.street_code = %(street)s)
   AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))
 ORDER BY c.deadline NULLS LAST, c.created_at, c.id
+LIMIT %(limit)s
+"""
+
+MINE = LIST_COLUMNS + """
+WHERE c.reporter = %(username)s
+ORDER BY c.created_at DESC, c.id DESC
 LIMIT %(limit)s
 """
 
@@ -210,3 +216,8 @@ def set_history_attachments(conn: psycopg.Connection, *, history_id: int, ids: l
 def transaction_time(conn: psycopg.Connection):
     """now(): the start of the current transaction, the same instant for every row it writes."""
     return conn.execute("SELECT now()").fetchone()[0]
+
+
+def reported_by(conn: psycopg.Connection, *, username: str, limit: int) -> list[dict]:
+    """The cases a person reported, newest first ("my reports")."""
+    return conn.cursor(row_factory=dict_row).execute(MINE, {"username": username, "limit": limit}).fetchall()

@@ -40,23 +40,41 @@ class Submitted:
 def submit_report(
     conn: psycopg.Connection, *, actor: Actor, policy: Policy, category_code: str, lon: float, lat: float,
     crs: str = "EPSG:4326", description: str = "", source: str = "api", urgent: bool = False,
-    public: bool = False,
+    public: bool = False, attachments: tuple[int, ...] = (),
 ) -> Submitted:
     """Store the report as a new case, then register, route and dispatch it as far as the rules allow."""
     if len(description) > MAX_DESCRIPTION:
         raise InvalidInput(f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION}")
     if not public and not actor.roles & REPORTING_ROLES:
         raise Forbidden(f"{actor.username} may not file reports: it needs the role grid_officer, intake or dispatcher")
+    _check_photos(conn, actor, attachments)
     category = require_category(conn, code=category_code)
     if public and not category.public:
         raise InvalidInput(f"category {category.code} ({category.name}) cannot be reported by the public")
     where = locate(conn, lon=lon, lat=lat, crs=crs)
-    case_id, report_id = _open(conn, actor, where, category.code, description, source, urgent, crs, lon, lat)
+    case_id, report_id, history_id = _open(conn, actor, where, category.code, description, source, urgent, crs,
+                                           lon, lat)
+    if attachments:
+        case_repo.link_attachments(conn, ids=list(attachments), case_id=case_id, history_id=history_id,
+                                   actor=actor.username)
+        case_repo.set_history_attachments(conn, history_id=history_id, ids=list(attachments))
     case = {"id": case_id, "grid_code": where.grid.code, "street_code": where.street.code}
     dups = events_repo.likely_duplicates(conn, case_id=case_id, category_code=category.code, lon=where.lon,
                                          lat=where.lat, window=policy.duplicate_window)
     status, department, notes = _advance(conn, case, actor, policy, public, source, dups)
     return Submitted(case_id, report_id, where, status, department, dups, notes)
+
+
+MAX_PHOTOS = 9
+
+
+def _check_photos(conn, actor: Actor, attachments) -> None:
+    if len(attachments) > MAX_PHOTOS:
+        raise InvalidInput(f"a report takes at most {MAX_PHOTOS} photos, not {len(attachments)}")
+    missing = sorted(set(attachments) - case_repo.free_attachments(conn, ids=list(attachments),
+                                                                    actor=actor.username)) if attachments else []
+    if missing:
+        raise InvalidInput(f"photo(s) {missing} are unknown, not yours, or already used; upload them again")
 
 
 def _open(conn, actor, where, category_code, description, source, urgent, crs, lon, lat) -> tuple[int, int]:

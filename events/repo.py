@@ -60,8 +60,10 @@ WITH new_case AS (
 ), first_step AS (
     INSERT INTO case_history (case_id, at, actor, actor_role, action, from_status, to_status, note)
     SELECT id, created_at, %(actor)s, %(actor_role)s, 'report', NULL, %(status)s, %(note)s FROM new_case
+    RETURNING id
 )
-SELECT (SELECT id FROM new_case) AS case_id, (SELECT id FROM new_report) AS report_id
+SELECT (SELECT id FROM new_case) AS case_id, (SELECT id FROM new_report) AS report_id,
+       (SELECT id FROM first_step) AS history_id
 """
 
 LIKELY_DUPLICATES = """
@@ -140,11 +142,11 @@ def upsert_categories(conn: psycopg.Connection, *, majors: list[dict], minors: l
         cur.executemany(UPSERT_CATEGORY, minors)
 
 
-def open_case(conn: psycopg.Connection, **values) -> tuple[int, int]:
-    """Insert a case, its first report and its first history row in one statement; return (case, report)."""
+def open_case(conn: psycopg.Connection, **values) -> tuple[int, int, int]:
+    """Insert a case, its first report and its first history row in one statement; return their ids."""
     values = {**values, "zones": Jsonb(values["zones"])}
     row = conn.execute(OPEN_CASE, values).fetchone()
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
 def likely_duplicates(conn: psycopg.Connection, *, case_id: int, category_code: str, lon: float, lat: float,

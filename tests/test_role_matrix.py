@@ -37,6 +37,7 @@ MATRIX = [
     ("get", "/map", None, EVERYONE),
     ("get", "/api/inbox", None, EVERYONE),
     ("get", "/api/cases?queue=open", None, EVERYONE),
+    ("get", "/api/reports/nearby?category=0102&lon=113.12&lat=23.02", None, EVERYONE),
     ("get", "/api/cases/{case}", None, EVERYONE),
     ("get", "/api/cases/{case}/routing", None, EVERYONE),
     ("get", "/api/cases/{case}/duplicates", None, EVERYONE),

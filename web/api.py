@@ -4,16 +4,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import timedelta
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from dispatch.actor import can_read
 from dispatch.cases import may_verify
 from dispatch.intake import submit_report
 from events import repo as events_repo
 from events.errors import CaseNotFound
-from events.service import get_case
-from gis.locator import locate
-from web import accounts
+from events.service import get_case, require_category
+from gis.locator import locate, to_wgs84
+from web import accounts, idempotency
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, bearer, sign_in_with_password
 from web.schemas import CaseOut, CategoryOut, LocationOut, LoginIn, ReportIn, ReportOut, TokenOut
 
@@ -66,16 +66,39 @@ def list_categories(conn: Conn, actor: CurrentActor) -> list[CategoryOut]:
 
 
 @router.post("/reports", response_model=ReportOut, status_code=201)
-def create_report(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, body: ReportIn) -> ReportOut:
+def create_report(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, body: ReportIn, response: Response,
+                  idempotency_key: str | None = Header(default=None, description="the same key on a retry returns "
+                                                       "the first answer instead of filing a second case")):
     """File a report: it is located, opened as a case and moved on (registered and routed) where it can be."""
+    if idempotency_key is not None:
+        earlier = idempotency.claim(conn, username=actor.username, key=idempotency_key)
+        if earlier is not None:
+            response.headers["Idempotent-Replay"] = "true"
+            return ReportOut(**earlier)
     done = submit_report(conn, actor=actor, policy=policy, category_code=body.category, lon=body.lon,
                          lat=body.lat, crs=body.crs, description=body.description, urgent=body.urgent,
+                         attachments=tuple(body.attachments),
                          source="officer" if "grid_officer" in actor.roles else "staff")
-    return ReportOut(case_id=done.case_id, report_id=done.report_id, location=LocationOut(**asdict(done.location)),
-                     status=done.status, department_code=done.department_code,
-                     likely_duplicates=[{**d, "created_at": d["created_at"].isoformat()} for d in done.duplicates
-                                        if can_read(actor, d)],
-                     notes=done.notes)
+    out = ReportOut(case_id=done.case_id, report_id=done.report_id, location=LocationOut(**asdict(done.location)),
+                    status=done.status, department_code=done.department_code,
+                    likely_duplicates=[{**d, "created_at": d["created_at"].isoformat()} for d in done.duplicates
+                                       if can_read(actor, d)],
+                    notes=done.notes)
+    if idempotency_key is not None:
+        idempotency.store(conn, username=actor.username, key=idempotency_key, response=out.model_dump(mode="json"))
+    return out
+
+
+@router.get("/reports/nearby")
+def nearby(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
+           category: str = Query(description="4-digit category code"),
+           lon: float = Query(), lat: float = Query(), crs: str = Query(default="EPSG:4326")) -> list[dict]:
+    """Before filing: open cases of the same category within its duplicate radius (the likely duplicates)."""
+    found = require_category(conn, code=category)
+    x, y, _ = to_wgs84(lon, lat, crs)
+    rows = events_repo.likely_duplicates(conn, case_id=0, category_code=found.code, lon=x, lat=y,
+                                         window=policy.duplicate_window)
+    return [r for r in rows if can_read(actor, r)]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)

@@ -29,6 +29,7 @@ QUEUES = {
     "extensions": ["extension_requested"],
     "check": ["handled"],
     "close": ["checked"],
+    "mine": [],
     "open": ["reported", "awaiting_verification", "registered", "returned", "dispatched", "accepted",
              "extension_requested", "handled", "checked"],
 }
@@ -40,6 +41,8 @@ def list_cases(conn: Conn, actor: CurrentActor,
                status: Literal[STATUSES] | None = Query(default=None, description="one status"),
                limit: int = Query(default=200, ge=1, le=2000)) -> list[dict]:
     """Cases the actor may see, soonest deadline first, optionally one queue or status."""
+    if queue == "mine":  # what I reported, whoever holds it now (the reporter follows their report)
+        return case_repo.reported_by(conn, username=actor.username, limit=limit)
     statuses = [status] if status else QUEUES.get(queue) if queue else None
     rows = [r for r in case_repo.list_cases(conn, statuses=statuses, limit=limit, **scope_filter(actor))
             if can_read(actor, r)]

@@ -17,6 +17,7 @@ class ReportIn(BaseModel):
     crs: str = Field(default="EPSG:4326", description="EPSG code of lon/lat, or gcj02 for Amap/Tencent/phone SDKs")
     description: str = Field(default="", max_length=4000)
     urgent: bool = Field(default=False, description="use the category's urgent time limit")
+    attachments: list[int] = Field(default=[], max_length=9, description="photo ids from POST /api/media (1-9)")
 
 
 class PlaceOut(BaseModel):

@@ -1,0 +1,40 @@
+"""Idempotency keys for requests that create things: the first request claims the key, a retry gets its answer.
+
+The claim is an INSERT in the request's own transaction: a retry that arrives while the first is still running
+waits on the key's unique index and then sees the stored answer; if the first failed (rolled back), the retry
+simply does the work.
+"""
+from __future__ import annotations
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from gis.errors import InvalidInput
+
+CLAIM = """
+INSERT INTO idempotency_key (username, key) VALUES (%(username)s, %(key)s)
+ON CONFLICT (username, key) DO NOTHING RETURNING 1
+"""
+STORED = "SELECT response FROM idempotency_key WHERE username = %(username)s AND key = %(key)s"
+STORE = "UPDATE idempotency_key SET response = %(response)s WHERE username = %(username)s AND key = %(key)s"
+MAX_KEY = 200
+
+
+def check_key(key: str) -> str:
+    """A usable key, or InvalidInput."""
+    if not key or len(key) > MAX_KEY or not key.isprintable():
+        raise InvalidInput(f"Idempotency-Key must be 1-{MAX_KEY} printable characters (a UUID is usual)")
+    return key
+
+
+def claim(conn: psycopg.Connection, *, username: str, key: str) -> dict | None:
+    """None if this request owns the key now; else the stored answer of the request that used it first."""
+    params = {"username": username, "key": check_key(key)}
+    if conn.execute(CLAIM, params).fetchone():
+        return None
+    return conn.execute(STORED, params).fetchone()[0]
+
+
+def store(conn: psycopg.Connection, *, username: str, key: str, response: dict) -> None:
+    """Keep the answer for retries."""
+    conn.execute(STORE, {"username": username, "key": key, "response": Jsonb(response)})
