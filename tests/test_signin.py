@@ -52,7 +52,8 @@ def test_the_login_form_needs_its_csrf_token(client):
     assert forged.status_code == 403 and "expired" in forged.text
     good = client.post("/login", data={"username": "leader", "password": "leader-password-1", "csrf": token},
                        follow_redirects=False)
-    assert good.status_code == 303 and good.headers["location"] == "/map"
+    assert good.status_code == 303 and good.headers["location"] == "/"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/map"  # a leader starts on the map
     cookie = good.headers["set-cookie"]
     assert "citygrid_token=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
 
@@ -72,3 +73,14 @@ def test_a_cookie_session_must_echo_the_csrf_token_to_change_anything(client):
     assert client.get("/api/me").json()["username"] == "officer"  # reading needs no header
     done = client.post("/api/reports", json=body, headers={"X-CSRF-Token": client.cookies["citygrid_csrf"]})
     assert done.status_code == 201
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(client):
+    assert client.get("/inbox", follow_redirects=False).headers["location"] == "/login?next=/inbox"
+    for target, expected in (("/inbox", "/inbox"), ("//evil.example/x", "/"), ("https://evil.example", "/")):
+        client.cookies.clear()
+        token = form_token(client)
+        done = client.post("/login", data={"username": "officer", "password": "officer-password-1", "csrf": token,
+                                           "next": target}, follow_redirects=False)
+        assert done.headers["location"] == expected
+    assert client.get("/", follow_redirects=False).headers["location"] == "/m"  # an officer starts on the phone page

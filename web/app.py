@@ -6,16 +6,18 @@ from pathlib import Path
 
 import psycopg
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from events.media import LocalMediaStore
 from web import api, api_admin, api_cases, errors, login
+from web.pages import routes as pages
+from web.pages.common import SignInFirst, sign_in_redirect
 from web.config import WebConfig
 from web.map import routes as map_routes
 
 STATIC = Path(__file__).resolve().parent / "map" / "static"
+PAGES_STATIC = Path(__file__).resolve().parent / "pages" / "static"
 
 
 def _open_pool(config: WebConfig) -> ConnectionPool:
@@ -50,10 +52,9 @@ def create_app(config: WebConfig) -> FastAPI:
     app.include_router(api_admin.router)
     app.include_router(login.router)
     app.include_router(map_routes.router)
+    app.include_router(pages.router)
+    app.add_exception_handler(SignInFirst, lambda request, exc: sign_in_redirect(exc))
+    app.mount("/static/pages", StaticFiles(directory=PAGES_STATIC), name="pages-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/map")
 
     return app

@@ -1,0 +1,60 @@
+"""What every page shares: the signed-in actor (or a redirect to sign in), the language, the template."""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from dispatch.actor import Actor
+from web.accounts import Unauthenticated
+from web.deps import CSRF_COOKIE, request_actor
+from web.pages.i18n import pick, translator
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# autoescape on: every value put into a page is HTML-escaped unless a template says otherwise
+env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+# Where each role starts, first match wins.
+HOME = [("grid_officer", "/m"), ("handler", "/queue"), ("dept_head", "/queue"), ("dispatcher", "/desk"),
+        ("intake", "/desk"), ("shift_leader", "/desk"), ("leader", "/map"), ("admin", "/map")]
+
+
+class SignInFirst(Exception):
+    """The page needs a signed-in user."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+def page_actor(request: Request) -> Actor:
+    """The signed-in actor, or SignInFirst (answered with a redirect to /login)."""
+    try:
+        return request_actor(request)
+    except Unauthenticated:
+        raise SignInFirst(request.url.path) from None
+
+
+def home_of(actor: Actor) -> str:
+    """The first page of the actor's main role."""
+    return next((path for role, path in HOME if role in actor.roles), "/map")
+
+
+def render(request: Request, actor: Actor, template: str, *, status: int = 200, **values) -> HTMLResponse:
+    """Render a page with the shared layout values (actor, language, CSRF token, nav)."""
+    lang = pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
+    html = env.get_template(template).render(
+        actor=actor, lang=lang, t=translator(lang), csrf=request.cookies.get(CSRF_COOKIE, ""),
+        path=request.url.path, **values)
+    response = HTMLResponse(html, status_code=status)
+    if request.query_params.get("lang") == lang:
+        response.set_cookie("citygrid_lang", lang, samesite="strict", max_age=365 * 86400)
+    return response
+
+
+def sign_in_redirect(exc: SignInFirst) -> RedirectResponse:
+    """Send the browser to the sign-in form, coming back afterwards."""
+    return RedirectResponse(f"/login?next={quote(exc.target)}", status_code=303)
