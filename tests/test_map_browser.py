@@ -34,7 +34,7 @@ def server(chancheng_url):
         add_cast(conn, ["leader", "officer", "leader_shiwan"])
     port = free_port()
     config = uvicorn.Config(build_app(Settings(database_url=chancheng_url)), host="127.0.0.1", port=port,
-                            log_level="warning")
+                            log_level="warning", timeout_graceful_shutdown=3)
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -148,3 +148,46 @@ def test_a_street_leader_sees_only_their_street(server, page):
     sign_in(page, base, "leader_shiwan")
     page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     assert page.evaluate(DRAWN)["cases"] == 1
+
+
+CASE_IDS = "() => { const ids = {}; window.citygrid.layers.cases.eachLayer(m => { " \
+           "ids[m.feature.properties.id] = [m.feature.properties.status, m._path && m._path.getAttribute('fill')]; " \
+           "}); return ids; }"
+
+
+@pytest.mark.browser
+def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, artifacts):
+    base, url = server
+    sign_in(page, base, "leader")
+    page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.live", timeout=30_000)
+    assert page.evaluate(CASE_IDS) == {}
+    with psycopg.connect(url) as conn:
+        done = submit_report(conn, actor=actor("officer"), policy=Policy(), category_code="0102", lon=113.121,
+                             lat=23.021, description="<b>live</b> 新上报")
+        conn.commit()
+    page.wait_for_function(f"() => window.citygrid.lastCase && window.citygrid.lastCase.id === {done.case_id}",
+                           timeout=15_000)
+    assert page.evaluate(CASE_IDS)[str(done.case_id)] == ["dispatched", "#2e7d32"]
+    from dispatch.cases import Request, act
+    with psycopg.connect(url) as conn:
+        act(conn, case_id=done.case_id, action="return", actor=actor("hws"), policy=Policy(),
+            request=Request(note="不归我们"))
+        conn.commit()
+    page.wait_for_function(f"() => window.citygrid.lastCase.status === 'returned'", timeout=15_000)
+    assert page.evaluate(CASE_IDS)[str(done.case_id)] == ["returned", "#e65100"]  # one marker, restyled
+    page.evaluate(f"() => window.citygrid.layers.cases.eachLayer(m => m.openPopup())")
+    assert "<b>live</b> 新上报" in page.locator(".leaflet-popup-content").inner_text()
+    assert page.blocked == [] and page.js_errors == []
+    page.screenshot(path=str(artifacts / "map-live.png"))
+
+
+@pytest.mark.browser
+def test_the_live_feed_respects_scope(server, page):
+    base, url = server
+    sign_in(page, base, "leader_shiwan")
+    page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.live", timeout=30_000)
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="祖庙: not for 石湾")
+    file_report(url, category="0102", lon=113.1180, lat=22.9870, description="石湾")
+    page.wait_for_function("() => window.citygrid.lastCase && window.citygrid.lastCase.description === '石湾'",
+                           timeout=15_000)
+    assert page.evaluate("() => window.citygrid.received") == 1

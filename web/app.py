@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from events.media import LocalMediaStore
-from web import api, api_admin, api_cases, errors, login
+from web import api, api_admin, api_cases, errors, live, login
 from web.pages import routes as pages
 from web.pages.common import SignInFirst, sign_in_redirect
 from web.config import WebConfig
@@ -37,9 +37,12 @@ def create_app(config: WebConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = _open_pool(config)
+        app.state.hub = live.Hub(config.database_url, config.timezone)
+        await app.state.hub.start()
         try:
             yield
         finally:
+            await app.state.hub.stop()
             app.state.pool.close()
 
     app = FastAPI(title="citygrid", version="0.1.0", lifespan=lifespan,
@@ -50,6 +53,7 @@ def create_app(config: WebConfig) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_cases.router)
     app.include_router(api_admin.router)
+    app.include_router(live.router)
     app.include_router(login.router)
     app.include_router(map_routes.router)
     app.include_router(pages.router)

@@ -25,6 +25,40 @@
     return box;
   }
 
+  var LIGHT_COLOUR = { red: "#c62828", yellow: "#f9a825", green: "#2e7d32" };
+  var FINISHED = { closed: true, rejected: true, merged: true };
+
+  function colour(props) {
+    return LIGHT_COLOUR[props.light] || (FINISHED[props.status] ? "#9e9e9e" : "#e65100");
+  }
+
+  function shortTime(iso) { return iso ? String(iso).replace("T", " ").slice(0, 16) : ""; }
+
+  /* A changed case from the server (server-sent events): replace its marker, or add it. */
+  function upsertCase(layer, c) {
+    var props = { id: c.id, status: c.status, category: c.category_code + " " + (c.category_name || ""),
+                  description: c.description || "", grid: c.grid_code, created_at: shortTime(c.created_at),
+                  department: c.department_code || "", deadline: shortTime(c.deadline), light: c.light || "" };
+    layer.eachLayer(function (m) { if (m.feature.properties.id === c.id) layer.removeLayer(m); });
+    layer.addData({ type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] }, properties: props });
+    layer.eachLayer(function (m) {
+      if (m.feature.properties.id === c.id) { m.setStyle({ fillColor: colour(props) }); m.bindPopup(casePopup(props)); }
+    });
+  }
+
+  function listen(layers) {
+    if (!window.EventSource || !layers.cases) return;
+    var source = new EventSource("/api/events");
+    source.addEventListener("case", function (event) {
+      var c = JSON.parse(event.data);
+      upsertCase(layers.cases, c);
+      window.citygrid.received = (window.citygrid.received || 0) + 1;
+      window.citygrid.lastCase = c;
+    });
+    source.onopen = function () { window.citygrid.live = true; };
+    window.citygrid.source = source;
+  }
+
   function init(map, layers, meta) {
     ["streets", "communities", "grids"].forEach(function (key) {
       if (!layers[key]) return;
@@ -40,6 +74,7 @@
     window.citygrid.map = map;
     window.citygrid.layers = layers;
     window.citygrid.meta = meta;
+    listen(layers);
     window.citygrid.ready = true;
   }
 

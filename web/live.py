@@ -1,0 +1,87 @@
+"""Live updates: one LISTEN connection per app process fans PostgreSQL notifications out to server-sent events.
+
+The database trigger (migration 0008) announces every new or changed case on `case_changed`. Each open map holds
+one SSE stream; a notification goes only to the streams whose user may read that case.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import psycopg
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from dispatch.actor import can_read
+from web.deps import request_actor
+
+log = logging.getLogger("citygrid.live")
+router = APIRouter(prefix="/api")
+HEARTBEAT_SECONDS = 15
+QUEUE_SIZE = 1000
+
+
+class Hub:
+    """Subscribers (actor, queue) and the task that listens to the database."""
+
+    def __init__(self, database_url: str, timezone: str) -> None:
+        self.url, self.timezone = database_url, timezone
+        self.subscribers: set[tuple] = set()
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _listen(self) -> None:
+        while True:  # reconnect after a database restart
+            try:
+                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                    await conn.execute("SELECT set_config('TimeZone', %s, false)", (self.timezone,))
+                    await conn.execute("LISTEN case_changed")
+                    async for note in conn.notifies():
+                        self.publish(json.loads(note.payload))
+            except psycopg.Error as exc:
+                log.warning("live feed lost its database connection (%s); retrying", exc)
+                await asyncio.sleep(2)
+
+    def publish(self, case: dict) -> None:
+        """Hand a changed case to every subscriber allowed to read it."""
+        for actor, queue in list(self.subscribers):
+            if can_read(actor, case):
+                with contextlib.suppress(asyncio.QueueFull):  # a stalled client misses updates, not the others
+                    queue.put_nowait(case)
+
+
+@router.get("/events", response_class=StreamingResponse)
+async def events(request: Request) -> StreamingResponse:
+    """Server-sent events: `case` events with the changed case's map properties, for cases the user may read."""
+    actor = await run_in_threadpool(request_actor, request)
+    hub: Hub = request.app.state.hub
+    queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
+    entry = (actor, queue)
+    hub.subscribers.add(entry)
+
+    async def stream():
+        try:
+            yield "retry: 3000\n\n"
+            while not await request.is_disconnected():
+                try:
+                    case = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+                except asyncio.TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"event: case\ndata: {json.dumps(case, ensure_ascii=False)}\n\n"
+        finally:
+            hub.subscribers.discard(entry)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
