@@ -139,7 +139,9 @@ def test_the_matrix_covers_every_endpoint(world):
     listed = {(m, p if "/actions/" not in p else p.rsplit("/", 1)[0] + "/{action}") for m, p in listed}
     schema = {(m.upper(), p) for p, ops in client.app.openapi()["paths"].items() for m in ops}
     open_ones = {("GET", "/api/health"), ("POST", "/api/tokens"), ("DELETE", "/api/tokens/current")}
-    assert schema - open_ones - listed == set()
+    streams = {("GET", "/api/events")}  # every signed-in role; filtered per case (tests/test_map_browser.py)
+    assert schema - open_ones - streams - listed == set()
+    assert client.get("/api/events", headers={"Authorization": ""}).status_code == 401
 
 
 def test_a_handler_of_another_department_never_gets_the_case(world):
