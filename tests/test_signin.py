@@ -84,3 +84,11 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(client)
                                            "next": target}, follow_redirects=False)
         assert done.headers["location"] == expected
     assert client.get("/", follow_redirects=False).headers["location"] == "/m"  # an officer starts on the phone page
+
+
+@pytest.mark.parametrize("who", ["officer", "hws", "leader"])
+def test_the_inbox_page_renders_for_every_role(client, who):
+    token = form_token(client)
+    client.post("/login", data={"username": who, "password": f"{who}-password-1", "csrf": token})
+    page = client.get("/inbox")
+    assert page.status_code == 200 and 'name="csrf-token"' in page.text and who in page.text

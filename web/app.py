@@ -11,7 +11,9 @@ from psycopg_pool import ConnectionPool
 
 from events.media import LocalMediaStore
 from web import api, api_admin, api_cases, errors, live, login
+from web.pages import desk
 from web.pages import routes as pages
+from web.pages import officer
 from web.pages.common import SignInFirst, sign_in_redirect
 from web.config import WebConfig
 from web.map import routes as map_routes
@@ -57,6 +59,8 @@ def create_app(config: WebConfig) -> FastAPI:
     app.include_router(login.router)
     app.include_router(map_routes.router)
     app.include_router(pages.router)
+    app.include_router(desk.router)
+    app.include_router(officer.router)
     app.add_exception_handler(SignInFirst, lambda request, exc: sign_in_redirect(exc))
     app.mount("/static/pages", StaticFiles(directory=PAGES_STATIC), name="pages-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -31,6 +31,7 @@ class Hub:
         self.url, self.timezone = database_url, timezone
         self.subscribers: set[tuple] = set()
         self.task: asyncio.Task | None = None
+        self.listening = asyncio.Event()  # set while LISTEN is active: a stream opens only after it
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self._listen())
@@ -47,9 +48,11 @@ class Hub:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute("SELECT set_config('TimeZone', %s, false)", (self.timezone,))
                     await conn.execute("LISTEN case_changed")
+                    self.listening.set()
                     async for note in conn.notifies():
                         self.publish(json.loads(note.payload))
             except psycopg.Error as exc:
+                self.listening.clear()
                 log.warning("live feed lost its database connection (%s); retrying", exc)
                 await asyncio.sleep(2)
 
@@ -72,6 +75,7 @@ async def events(request: Request) -> StreamingResponse:
 
     async def stream():
         try:
+            await asyncio.wait_for(hub.listening.wait(), timeout=30)  # no "open" before changes can be heard
             yield "retry: 3000\n\n"
             while not await request.is_disconnected():
                 try:

@@ -1,0 +1,117 @@
+"""The work pages: the department's queue, the dispatch desk and the case page.
+
+The pages hold no case data of their own beyond what the reader may see: lists and actions go through the JSON API
+(web/api.py, web/api_cases.py) from web/pages/static/desk.js; the server adds only the page's settings (texts,
+the workflow table, the actions open to this user) as JSON that the template escapes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from dispatch.actor import Actor, role_covers
+from dispatch.cases import may_verify
+from dispatch.workflow import STEPS, SYSTEM_ROLE, WITH_DEPARTMENT, actions_from
+from events.errors import CaseNotFound
+from web.api import readable_case
+from web.deps import CSRF_COOKIE, Config, Conn
+from web.map.routes import cases_geojson
+from web.pages.common import env, page_actor, render
+from web.pages.i18n import TEXT, pick, translator
+
+router = APIRouter(include_in_schema=False)
+
+QUEUE_ROLES = frozenset({"handler", "dept_head"})
+DESK_ROLES = frozenset({"dispatcher", "intake", "shift_leader"})
+
+# The desk's sections and the roles that can act on what each lists.
+SECTIONS = {
+    "dispatch": frozenset({"dispatcher", "intake"}),
+    "verify": frozenset({"dispatcher", "intake"}),
+    "duplicates": frozenset({"dispatcher", "intake"}),
+    "extensions": frozenset({"shift_leader"}),
+    "close": frozenset({"shift_leader"}),
+}
+
+# The workflow as the browser needs it: which status each action starts from, who may take it, what it needs.
+STEP_TABLE = {
+    step.action: {"sources": list(step.sources), "roles": sorted(step.roles - {SYSTEM_ROLE}),
+                  "reason": step.needs_reason, "photo": step.needs_photo}
+    for step in STEPS.values() if step.roles - {SYSTEM_ROLE}
+}
+
+NOTICE = env.from_string("""{% extends "base.html" %}
+{% block title %}{{ heading }} · {{ t("app") }}{% endblock %}
+{% block main %}<h1>{{ heading }}</h1><div class="cg-card" id="notice"><p>{{ message }}</p>
+<p><a href="/">{{ t("d_back_home") }}</a></p></div>{% endblock %}""")
+
+
+def _lang(request: Request) -> str:
+    return pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
+
+
+def page_settings(request: Request, actor: Actor, **extra) -> dict:
+    """What desk.js needs: the texts in the page language, the workflow table and the reader's roles."""
+    t = translator(_lang(request))
+    return {"text": {key: t(key) for key in TEXT if key.startswith("d_")}, "steps": STEP_TABLE,
+            "roles": sorted(actor.roles), "user": actor.username, **extra}
+
+
+def notice(request: Request, actor: Actor, *, status: int, heading: str, message: str) -> HTMLResponse:
+    """A page that only says something (no access, no such case), in the shared layout."""
+    lang = _lang(request)
+    t = translator(lang)
+    html = NOTICE.render(actor=actor, lang=lang, t=t, csrf=request.cookies.get(CSRF_COOKIE, ""),
+                         path=request.url.path, heading=t(heading), message=t(message))
+    return HTMLResponse(html, status_code=status)
+
+
+@router.get("/queue")
+def queue_page(request: Request, conn: Conn, config: Config):
+    """A department's cases (handler, dept_head): sign for them, report back, give back, ask for more time."""
+    actor = page_actor(request)
+    if not actor.roles & QUEUE_ROLES:
+        return notice(request, actor, status=403, heading="queue", message="d_only_department")
+    points = cases_geojson(conn, limit=config.map_case_limit, actor=actor)
+    points["features"] = [f for f in points["features"] if f["properties"]["status"] in WITH_DEPARTMENT]
+    settings = page_settings(request, actor, points=points, tile_url=config.tile_url,
+                             tile_attribution=config.tile_attribution)
+    return render(request, actor, "queue.html", settings=settings)
+
+
+@router.get("/desk")
+def desk_page(request: Request):
+    """The dispatch desk (dispatcher, intake) and the shift leader's approvals, each section to its roles."""
+    actor = page_actor(request)
+    if not actor.roles & DESK_ROLES:
+        return notice(request, actor, status=403, heading="desk", message="d_only_desk")
+    sections = [name for name, roles in SECTIONS.items() if roles & actor.roles]
+    return render(request, actor, "desk.html", sections=sections,
+                  settings=page_settings(request, actor, sections=sections))
+
+
+@router.get("/cases/{case_id}")
+def case_page(request: Request, conn: Conn, case_id: int):
+    """One case for anyone who may read it: summary, history, photos, routing, and the actions open to them."""
+    actor = page_actor(request)
+    try:
+        case = readable_case(conn, actor, case_id)
+    except CaseNotFound:
+        return notice(request, actor, status=404, heading="d_not_found", message="d_not_found_text")
+    row = asdict(case) | {"id": case.id}
+    actions = open_actions(conn, actor, row)
+    return render(request, actor, "case.html", case_id=case_id,
+                  settings=page_settings(request, actor, case_id=case_id, actions=actions))
+
+
+def open_actions(conn, actor: Actor, case: dict) -> list[str]:
+    """The actions this actor may take on the case now: its status allows them and a role of theirs reaches it."""
+    out = []
+    for action in actions_from(case["status"]):
+        roles = STEPS[action].roles & actor.roles
+        verifying = action in ("register", "reject") and may_verify(conn, actor, case)
+        if verifying or any(role_covers(actor, role, case) for role in roles):
+            out.append(action)
+    return out

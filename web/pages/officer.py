@@ -1,0 +1,50 @@
+"""The grid officer's phone pages: report an issue, my reports, verifications and on-site checks.
+
+The pages are shells; officer.js fetches and sends everything through the JSON API (which checks roles and scope
+again). A signed-in user without the grid_officer role gets a 403 page instead of the form.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from web.pages.common import page_actor, render
+from web.pages.i18n import TEXT, pick, translator
+
+router = APIRouter(include_in_schema=False)
+
+OFFICER = "grid_officer"
+JS_KEYS = tuple(key for key in TEXT if key.startswith("m_"))  # the texts officer.js needs, in the page language
+
+
+def officer_page(request: Request, template: str, **values):
+    """The page for a grid officer; a short 403 page for anyone else (strangers are sent to sign in)."""
+    actor = page_actor(request)
+    if OFFICER not in actor.roles:
+        return render(request, actor, template, status=403, denied=True)
+    return render(request, actor, template, denied=False, texts=page_texts(request), **values)
+
+
+def page_texts(request: Request) -> dict[str, str]:
+    """The texts officer.js shows, in the page's language (the same choice render makes)."""
+    t = translator(pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang")))
+    return {key: t(key) for key in JS_KEYS}
+
+
+@router.get("/m")
+def report_page(request: Request):
+    """Report an issue: GPS pin on a small map, category, description, 1-9 photos."""
+    config = request.app.state.config
+    return officer_page(request, "officer_report.html", tile_url=config.tile_url,
+                        tile_attribution=config.tile_attribution)
+
+
+@router.get("/m/mine")
+def mine_page(request: Request):
+    """The cases this officer reported, newest first."""
+    return officer_page(request, "officer_mine.html")
+
+
+@router.get("/m/tasks")
+def tasks_page(request: Request):
+    """Public reports to verify and handled cases to check on site."""
+    return officer_page(request, "officer_tasks.html")
