@@ -109,16 +109,23 @@ DRAWN = """
 @pytest.mark.browser
 def test_map_draws_every_feature_offline(server, page, artifacts):
     base, url = server
-    for lon, lat in ((113.12, 23.02), (113.03, 22.985)):
+    for lon, lat in ((113.12, 23.02), (113.03, 22.985), (113.1187, 23.0300)):
         file_report(url, category="0102", lon=lon, lat=lat, description="test")
+    with psycopg.connect(url) as conn:  # the third one is overdue
+        conn.execute("UPDATE event_case SET deadline = now() - interval '1 hour', yellow_at = now() - "
+                     "interval '2 hours' WHERE id = (SELECT max(id) FROM event_case)")
     sign_in(page, base, "leader")
     page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     drawn = page.evaluate(DRAWN)
     assert drawn == db_counts(url)
-    assert drawn["grids"] > 1000 and drawn["cases"] == 2
+    assert drawn["grids"] > 1000 and drawn["cases"] == 3
     colours = page.evaluate("() => { const c = []; window.citygrid.layers.cases.eachLayer("
                             "m => c.push(m._path.getAttribute('fill'))); return c.sort(); }")
-    assert colours == ["#2e7d32", "#e65100"]  # dispatched and on time: green; waiting for intake: orange
+    assert colours == ["#2e7d32", "#c62828", "#e65100"]  # on time: green; overdue: red; waiting: orange
+    shaded = page.evaluate("() => { const c = {}; window.citygrid.layers.grids.eachLayer(g => { "
+                           "const f = g._path.getAttribute('fill'); if (f !== '#607d8b') c[f] = (c[f] || 0) + 1; }); "
+                           "return c; }")
+    assert shaded == {"#ef6c00": 2, "#c62828": 1}  # grids with open cases; the grid with the overdue one
     assert page.blocked == [] and page.js_errors == []
     assert "禅城区" in page.locator(".citygrid-title").inner_text()
     page.screenshot(path=str(artifacts / "map.png"))

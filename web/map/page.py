@@ -53,6 +53,17 @@ LIGHT_COLOUR = {"red": "#c62828", "yellow": "#f9a825", "green": "#2e7d32"}
 STATUS_COLOUR = {"closed": "#9e9e9e", "rejected": "#9e9e9e", "merged": "#9e9e9e"}
 
 
+def grid_style(feature: dict) -> dict:
+    """Unit grids shaded by their load: red where a case is overdue, orange by the number of open cases."""
+    props = feature["properties"]
+    base = dict(LAYER_STYLE["grids"])
+    if props.get("overdue"):
+        return {**base, "fillColor": "#c62828", "fillOpacity": min(0.15 + 0.05 * props["overdue"], 0.5)}
+    if props.get("open"):
+        return {**base, "fillColor": "#ef6c00", "fillOpacity": min(0.06 + 0.03 * props["open"], 0.35)}
+    return base
+
+
 def case_style(feature: dict) -> dict:
     """Marker colour: red / yellow / green by deadline, grey when finished, orange while it waits for a person."""
     props = feature["properties"]
@@ -72,7 +83,8 @@ def build_map(
     made = {}
     for key in ("streets", "communities", "grids"):
         style = LAYER_STYLE[key]
-        made[key] = folium.GeoJson(layers[key], name=LAYER_TITLE[key], style_function=lambda _f, s=style: s,
+        styler = grid_style if key == "grids" else (lambda _f, s=style: s)
+        made[key] = folium.GeoJson(layers[key], name=LAYER_TITLE[key], style_function=styler,
                                    smooth_factor=0.5).add_to(fmap)
     made["cases"] = folium.GeoJson(
         cases, name=LAYER_TITLE["cases"], style_function=case_style,

@@ -28,6 +28,10 @@ def map_page(conn: Conn, config: Config, request: Request):
     ids = _active(conn)
     layers = {key: gis_repo.layer_geojson(conn, layer_id=ids[level]) for key, level in LAYER_KEYS.items()}
     district = layers.pop("district")
+    load = events_repo.grid_load(conn, **scope_filter(actor))
+    for feature in layers["grids"]["features"]:
+        feature["properties"]["open"], feature["properties"]["overdue"] = load.get(feature["properties"]["code"],
+                                                                                   (0, 0))
     html = build_map(
         layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit, actor=actor), bounds=_bounds(district),
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,

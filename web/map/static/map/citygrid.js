@@ -10,7 +10,8 @@
   }
 
   function featureLabel(props) {
-    return el("span", null, props.name + " " + props.code);
+    var load = props.open ? " · 未结 open " + props.open + (props.overdue ? " · 超期 overdue " + props.overdue : "") : "";
+    return el("span", null, props.name + " " + props.code + load);
   }
 
   var LIGHT = { red: "超期 overdue", yellow: "预警 due soon", green: "正常 on time" };
