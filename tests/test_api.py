@@ -118,7 +118,7 @@ def test_every_endpoint_but_health_and_sign_in_needs_a_token(client):
         assert response.headers["www-authenticate"] == "Bearer"
     assert client.get("/api/cases", headers=bearer("cg_not-a-real-token")).status_code == 401
     assert client.get("/api/health", headers=anonymous).status_code == 200
-    assert client.get("/map", headers=anonymous, follow_redirects=False).headers["location"] == "/login"
+    assert client.get("/map", headers=anonymous, follow_redirects=False).headers["location"] == "/login?next=/map"
 
 
 def test_sign_in_gives_a_token_and_sign_out_revokes_it(client):

@@ -73,7 +73,7 @@ def page():
 
 def sign_in(page, base: str, username: str) -> None:
     """Use the real sign-in form, as a person would."""
-    assert page.goto(f"{base}/map").url.endswith("/login")
+    assert "/login?next=" in page.goto(f"{base}/map").url
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", f"{username}-password-1")
     page.click("button[type=submit]")
@@ -175,6 +175,10 @@ def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, a
     page.wait_for_function(f"() => window.citygrid.lastCase && window.citygrid.lastCase.id === {done.case_id}",
                            timeout=15_000)
     assert page.evaluate(CASE_IDS)[str(done.case_id)] == ["dispatched", "#2e7d32"]
+    # the dashboard beside the map counts it too, without reload
+    page.wait_for_function("() => window.citygrid.dashboard && window.citygrid.dashboard.today.reported === 1",
+                           timeout=15_000)
+    assert "今日 Today" in page.locator(".citygrid-dash").inner_text()
     from dispatch.cases import Request, act
     with psycopg.connect(url) as conn:
         act(conn, case_id=done.case_id, action="return", actor=actor("hws"), policy=Policy(),
@@ -198,3 +202,11 @@ def test_the_live_feed_respects_scope(server, page):
     page.wait_for_function("() => window.citygrid.lastCase && window.citygrid.lastCase.description === '石湾'",
                            timeout=15_000)
     assert page.evaluate("() => window.citygrid.received") == 1
+
+
+@pytest.mark.browser
+def test_no_dashboard_for_a_grid_officer(server, page):
+    base, url = server
+    sign_in(page, base, "officer")
+    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
+    assert page.locator(".citygrid-dash").count() == 0 and page.js_errors == []

@@ -43,6 +43,7 @@ MATRIX = [
     ("get", "/api/cases/{case}/duplicates", None, EVERYONE),
     ("get", "/api/media/{photo}", None, EVERYONE),
     ("get", "/api/evaluation?period=2026-11", None, CENTRE),
+    ("get", "/api/dashboard", None, CENTRE),
     ("get", "/api/admin/calendar", None, {"admin"}),
     ("put", "/api/admin/calendar/2030", {"year": 2030, "days": [{"date": "2030-01-01", "kind": "holiday"}]},
      {"admin"}),
@@ -120,7 +121,7 @@ def test_every_role_on_every_endpoint(world, method, path, body, allowed):
     client, tokens, ids = world
     path = path.format(**ids)
     anonymous = call(client, method, path, body, {"Authorization": ""})
-    assert anonymous.status_code == 401 or (path == "/map" and anonymous.headers["location"] == "/login")
+    assert anonymous.status_code == 401 or (path == "/map" and anonymous.headers["location"] == "/login?next=/map")
     for role, user in ROLES.items():
         status = call(client, method, path, body, bearer(tokens[user])).status_code
         if role in allowed:

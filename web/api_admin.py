@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch import repo
 from dispatch.actor import Actor
+from dispatch.actor import scope_filter
+from dispatch.dashboard import dashboard
 from dispatch.evaluation import evaluate
 from dispatch.deadlines import calendar_status, recompute_provisional
 from dispatch.rules import check_rows, store_rules, what_if
@@ -173,3 +175,12 @@ def evaluation(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
             "columns": [asdict(c) for c in result.columns],
             "rows": [{"code": r.code, "name": r.name, "current": r.current, "previous": r.previous,
                       "change": {c.key: r.change(c.key) for c in result.columns}} for r in rows]}
+
+
+@router.get("/dashboard")
+def dashboard_figures(conn: Conn, actor: CurrentActor, policy: CurrentPolicy) -> dict:
+    """Beside the leader's map: today's counts, the ten most overdue open cases, cases per day (30 days)."""
+    if not actor.roles & READERS_OF_STATISTICS:
+        raise Forbidden(f"{actor.username} may not read the dashboard: it needs the role leader, admin, "
+                        "shift_leader, dispatcher or dept_head")
+    return dashboard(conn, tz=policy.tz, scope=scope_filter(actor))

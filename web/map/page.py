@@ -30,6 +30,8 @@ class Wiring(MacroElement):
     _template = Template(
         """
         {% macro header(this, kwargs) %}
+            {% if this.meta.dashboard %}<script src="{{ this.vendor }}/echarts/echarts.min.js"></script>{% endif %}
+            <script src="{{ this.own }}/dashboard.js"></script>
             <script src="{{ this.own }}/citygrid.js"></script>
         {% endmacro %}
         {% macro script(this, kwargs) %}
@@ -45,7 +47,7 @@ class Wiring(MacroElement):
     def __init__(self, fmap: folium.Map, layers: dict, meta: dict) -> None:
         super().__init__()
         self._name = "CitygridWiring"
-        self.map, self.layers, self.meta, self.own = fmap, layers, meta, OWN
+        self.map, self.layers, self.meta, self.own, self.vendor = fmap, layers, meta, OWN, VENDOR
 
 
 # Traffic light of a case held by a department; otherwise by stage (waiting, done).
@@ -73,7 +75,7 @@ def case_style(feature: dict) -> dict:
 
 def build_map(
     *, layers: dict[str, dict], cases: dict, bounds: list | None, tile_url: str, tile_attribution: str,
-    title: str,
+    title: str, dashboard: bool = False,
 ) -> str:
     """Render the whole page: grid layers and cases as GeoJSON, a layer control, offline assets."""
     fmap = OfflineMap(location=[23.01, 113.08], zoom_start=12, tiles=None, control_scale=True,
@@ -94,7 +96,8 @@ def build_map(
     folium.LayerControl(collapsed=False).add_to(fmap)
     if bounds:
         fmap.fit_bounds(bounds)
-    meta = {"title": title, "counts": {k: len(v["features"]) for k, v in {**layers, "cases": cases}.items()}}
+    meta = {"title": title, "counts": {k: len(v["features"]) for k, v in {**layers, "cases": cases}.items()},
+            "dashboard": dashboard}
     fmap.get_root().add_child(Wiring(fmap, made, meta))
     fmap.get_root().title = title
     return fmap.get_root().render()

@@ -11,6 +11,7 @@ from gis import repo as gis_repo
 from gis.errors import NoActiveRelease, NotFound
 from gis.models import LEVELS
 from web.accounts import Unauthenticated
+from web.api_admin import READERS_OF_STATISTICS
 from web.deps import Config, Conn, CurrentActor, request_actor
 from web.map.page import build_map
 
@@ -24,7 +25,7 @@ def map_page(conn: Conn, config: Config, request: Request):
     try:
         actor = request_actor(request)
     except Unauthenticated:
-        return RedirectResponse("/login", status_code=303)
+        return RedirectResponse("/login?next=/map", status_code=303)
     ids = _active(conn)
     layers = {key: gis_repo.layer_geojson(conn, layer_id=ids[level]) for key, level in LAYER_KEYS.items()}
     district = layers.pop("district")
@@ -36,6 +37,7 @@ def map_page(conn: Conn, config: Config, request: Request):
         layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit, actor=actor), bounds=_bounds(district),
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
+        dashboard=bool(actor.roles & READERS_OF_STATISTICS),
     )
     return HTMLResponse(html)
 

@@ -53,6 +53,7 @@
     source.addEventListener("case", function (event) {
       var c = JSON.parse(event.data);
       upsertCase(layers.cases, c);
+      if (window.citygrid.refreshDashboard) window.citygrid.refreshDashboard();
       window.citygrid.received = (window.citygrid.received || 0) + 1;
       window.citygrid.lastCase = c;
     });
@@ -75,6 +76,9 @@
     window.citygrid.map = map;
     window.citygrid.layers = layers;
     window.citygrid.meta = meta;
+    if (meta.dashboard && window.citygridDashboard) {
+      window.citygrid.refreshDashboard = window.citygridDashboard.start(map.getContainer());
+    }
     listen(layers);
     window.citygrid.ready = true;
   }

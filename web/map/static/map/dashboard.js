@@ -1,0 +1,118 @@
+/* The leader's dashboard beside the map: today's counts, this month's evaluation per department and street, the
+   most overdue open cases and cases per day. Text enters the page as text nodes only. Refreshed on live events. */
+(function () {
+  "use strict";
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function get(path) {
+    return fetch(path, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+      return r.json();
+    });
+  }
+
+  function pct(v) { return v === null || v === undefined ? "–" : Math.round(v * 100) + "%"; }
+
+  function figures(today) {
+    var box = el("div", "figures");
+    [["上报 reported", today.reported], ["派遣 dispatched", today.dispatched], ["结案 closed", today.closed],
+     ["未结 open", today.open], ["超期 overdue", today.overdue]].forEach(function (f, i) {
+      var cell = el("div", i === 4 ? "overdue" : null);
+      cell.appendChild(el("b", null, f[1]));
+      cell.appendChild(el("span", null, f[0]));
+      box.appendChild(cell);
+    });
+    return box;
+  }
+
+  function ranking(evaluation) {
+    var table = el("table");
+    var head = el("tr");
+    ["名称 name", "应处置 due", "按期 on time", "得分 score"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+    table.appendChild(head);
+    evaluation.rows.filter(function (r) { return r.current.due; })
+      .sort(function (a, b) { return (b.current.score || 0) - (a.current.score || 0); })
+      .slice(0, 12).forEach(function (r) {
+        var tr = el("tr");
+        [r.name, r.current.due, pct(r.current.on_time_rate), r.current.score].forEach(function (v) {
+          tr.appendChild(el("td", null, v === null ? "–" : v));
+        });
+        table.appendChild(tr);
+      });
+    return table;
+  }
+
+  function overdueList(rows) {
+    var list = el("ol");
+    rows.forEach(function (c) {
+      var item = el("li");
+      var link = el("a", null, "#" + c.id);
+      link.href = "/cases/" + c.id;
+      item.appendChild(link);
+      item.appendChild(document.createTextNode(" " + c.category_name + " · " + (c.department_code || "") +
+                                               " · 超期 " + c.hours_overdue + " h"));
+      list.appendChild(item);
+    });
+    return list;
+  }
+
+  function trendChart(box, trend) {
+    if (!window.echarts) return;
+    var chart = window.echarts.init(box, null, { renderer: "svg" });
+    chart.setOption({
+      animation: false, grid: { left: 30, right: 8, top: 20, bottom: 20 }, legend: { top: 0, textStyle: { fontSize: 11 } },
+      xAxis: { type: "category", data: trend.map(function (d) { return d.day.slice(5); }) },
+      yAxis: { type: "value", minInterval: 1 },
+      series: [{ name: "上报 reported", type: "line", data: trend.map(function (d) { return d.reported; }) },
+               { name: "结案 closed", type: "line", data: trend.map(function (d) { return d.closed; }) }]
+    });
+  }
+
+  function render(panel, data, byDepartment, byStreet) {
+    panel.textContent = "";
+    panel.appendChild(el("h3", null, "今日 Today " + data.date));
+    panel.appendChild(figures(data.today));
+    panel.appendChild(el("h3", null, "近30天 Last 30 days"));
+    var trend = el("div", "trend");
+    panel.appendChild(trend);
+    panel.appendChild(el("h3", null, "本月部门 Departments (" + byDepartment.period + ")"));
+    panel.appendChild(ranking(byDepartment));
+    panel.appendChild(el("h3", null, "本月街道 Streets (" + byStreet.period + ")"));
+    panel.appendChild(ranking(byStreet));
+    panel.appendChild(el("h3", null, "超期最久 Most overdue"));
+    panel.appendChild(overdueList(data.top_overdue));
+    trendChart(trend, data.trend);
+    window.citygrid.dashboard = data;
+  }
+
+  function load(panel) {
+    return get("/api/dashboard").then(function (data) {
+      var month = data.date.slice(0, 7);  /* the deployment's month, not the browser's */
+      return Promise.all([get("/api/evaluation?by=department&period=" + month),
+                          get("/api/evaluation?by=street&period=" + month)])
+        .then(function (r) { render(panel, data, r[0], r[1]); });
+    })
+      .catch(function (e) { panel.textContent = "仪表盘暂不可用 dashboard unavailable: " + e.message; });
+  }
+
+  var timer = null;
+  window.citygridDashboard = {
+    start: function (container) {
+      var panel = el("div", "citygrid-dash", "…");
+      container.appendChild(panel);
+      L.DomEvent.disableScrollPropagation(panel);
+      L.DomEvent.disableClickPropagation(panel);
+      load(panel);
+      return function refresh() {  /* debounced: a burst of changes reloads the figures once */
+        clearTimeout(timer);
+        timer = setTimeout(function () { load(panel); }, 1000);
+      };
+    }
+  };
+})();
