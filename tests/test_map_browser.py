@@ -187,7 +187,12 @@ def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, a
     page.wait_for_function(f"() => window.citygrid.lastCase.status === 'returned'", timeout=15_000)
     assert page.evaluate(CASE_IDS)[str(done.case_id)] == ["returned", "#e65100"]  # one marker, restyled
     page.evaluate(f"() => window.citygrid.layers.cases.eachLayer(m => m.openPopup())")
-    assert "<b>live</b> 新上报" in page.locator(".leaflet-popup-content").inner_text()
+    popup = page.locator(".leaflet-popup-content").inner_text()
+    assert "<b>live</b> 新上报" in popup
+    with psycopg.connect(url) as conn:  # written from a UTC session, shown in Asia/Shanghai time
+        created = conn.execute("SELECT to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') "
+                               "FROM event_case WHERE id = %s", (done.case_id,)).fetchone()[0]
+    assert created in popup
     assert page.blocked == [] and page.js_errors == []
     page.screenshot(path=str(artifacts / "map-live.png"))
 

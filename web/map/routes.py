@@ -37,7 +37,7 @@ def map_page(conn: Conn, config: Config, request: Request):
         layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit, actor=actor), bounds=_bounds(district),
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
-        dashboard=bool(actor.roles & READERS_OF_STATISTICS),
+        dashboard=bool(actor.roles & READERS_OF_STATISTICS), timezone=config.timezone,
     )
     return HTMLResponse(html)
 
@@ -57,7 +57,7 @@ def cases_geojson(conn, *, limit: int, actor) -> dict:
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c["lon"], 6), round(c["lat"], 6)]},
          "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",
                         "description": c["description"], "grid": c["grid_code"],
-                        "created_at": c["created_at"].isoformat(timespec="minutes"),
+                        "created_at": f"{c['created_at']:%Y-%m-%d %H:%M}",
                         "department": c["department_code"] or "",
                         "deadline": f"{c['deadline']:%Y-%m-%d %H:%M}" if c["deadline"] else "",
                         "light": c["light"] or ""}}

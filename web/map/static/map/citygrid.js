@@ -33,7 +33,16 @@
     return LIGHT_COLOUR[props.light] || (FINISHED[props.status] ? "#9e9e9e" : "#e65100");
   }
 
-  function shortTime(iso) { return iso ? String(iso).replace("T", " ").slice(0, 16) : ""; }
+  /* "YYYY-MM-DD HH:MM" in the deployment's zone (meta.timezone), whatever zone the browser is in */
+  function shortTime(iso) {
+    if (!iso) return "";
+    var zone = (window.citygrid.meta && window.citygrid.meta.timezone) || undefined;
+    var parts = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(iso));
+    var v = {};
+    parts.forEach(function (p) { v[p.type] = p.value; });
+    return v.year + "-" + v.month + "-" + v.day + " " + v.hour + ":" + v.minute;
+  }
 
   /* A changed case from the server (server-sent events): replace its marker, or add it. */
   function upsertCase(layer, c) {
