@@ -215,3 +215,28 @@ def test_no_dashboard_for_a_grid_officer(server, page):
     sign_in(page, base, "officer")
     page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     assert page.locator(".citygrid-dash").count() == 0 and page.js_errors == []
+
+
+@pytest.mark.browser
+def test_filters_narrow_the_cases_and_apply_to_live_updates(server, page):
+    base, url = server
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="litter")      # → S-012-HWS, 祖庙
+    file_report(url, category="0201", lon=113.1187, lat=23.0300, description="ads")     # 02 宣传广告
+    file_report(url, category="0102", lon=113.1180, lat=22.9870, description="石湾")   # waits for intake
+    sign_in(page, base, "leader")
+    page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.filtersReady",
+                           timeout=30_000)
+    page.select_option("select[name=major]", "01")
+    assert page.evaluate("() => window.citygrid.shown") == 2
+    page.select_option("select[name=street]", "440604012")
+    assert page.evaluate("() => window.citygrid.shown") == 1
+    page.select_option("select[name=status]", "overdue")
+    assert page.evaluate("() => window.citygrid.shown") == 0
+    page.select_option("select[name=status]", "")
+    file_report(url, category="0201", lon=113.121, lat=23.021, description="live ads")  # filtered out on arrival
+    page.wait_for_function("() => window.citygrid.lastCase && window.citygrid.lastCase.description === 'live ads'",
+                           timeout=15_000)
+    assert page.evaluate("() => window.citygrid.layers.cases.getLayers().length") == 1
+    page.select_option("select[name=major]", "")
+    page.select_option("select[name=street]", "")
+    assert page.evaluate("() => window.citygrid.shown") == 4 and page.js_errors == []

@@ -32,6 +32,7 @@ class Wiring(MacroElement):
         {% macro header(this, kwargs) %}
             {% if this.meta.dashboard %}<script src="{{ this.vendor }}/echarts/echarts.min.js"></script>{% endif %}
             <script src="{{ this.own }}/dashboard.js"></script>
+            <script src="{{ this.own }}/filters.js"></script>
             <script src="{{ this.own }}/citygrid.js"></script>
         {% endmacro %}
         {% macro script(this, kwargs) %}

@@ -58,7 +58,7 @@ def cases_geojson(conn, *, limit: int, actor) -> dict:
          "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",
                         "description": c["description"], "grid": c["grid_code"],
                         "created_at": f"{c['created_at']:%Y-%m-%d %H:%M}",
-                        "department": c["department_code"] or "",
+                        "department": c["department_code"] or "", "street": c["street_code"],
                         "deadline": f"{c['deadline']:%Y-%m-%d %H:%M}" if c["deadline"] else "",
                         "light": c["light"] or ""}}
         for c in rows

@@ -48,11 +48,15 @@
   function upsertCase(layer, c) {
     var props = { id: c.id, status: c.status, category: c.category_code + " " + (c.category_name || ""),
                   description: c.description || "", grid: c.grid_code, created_at: shortTime(c.created_at),
-                  department: c.department_code || "", deadline: shortTime(c.deadline), light: c.light || "" };
+                  department: c.department_code || "", deadline: shortTime(c.deadline), light: c.light || "",
+                  street: c.street_code };
     layer.eachLayer(function (m) { if (m.feature.properties.id === c.id) layer.removeLayer(m); });
     layer.addData({ type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] }, properties: props });
     layer.eachLayer(function (m) {
-      if (m.feature.properties.id === c.id) { m.setStyle({ fillColor: colour(props) }); m.bindPopup(casePopup(props)); }
+      if (m.feature.properties.id !== c.id) return;
+      m.setStyle({ fillColor: colour(props) });
+      m.bindPopup(casePopup(props));
+      if (window.citygridFilters) window.citygridFilters.admit(layer, m);
     });
   }
 
@@ -85,6 +89,7 @@
     window.citygrid.map = map;
     window.citygrid.layers = layers;
     window.citygrid.meta = meta;
+    if (window.citygridFilters && layers.cases) window.citygridFilters.start(map, layers);
     if (meta.dashboard && window.citygridDashboard) {
       window.citygrid.refreshDashboard = window.citygridDashboard.start(map.getContainer());
     }

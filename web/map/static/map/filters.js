@@ -1,0 +1,89 @@
+/* Filters for the cases on the map: category (major), department, street, status and period. Markers that do not
+   match are taken off the map (and put back when the filter changes); live updates are filtered the same way. */
+(function () {
+  "use strict";
+  var state = { major: "", department: "", street: "", status: "", period: "" };
+  var OPEN_OVER = { dispatched: 1, accepted: 1, extension_requested: 1 };
+  var FINISHED = { closed: 1, rejected: 1, merged: 1 };
+  var hidden = [];
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  function daysAgo(n) {
+    var d = new Date(Date.now() - n * 86400000);
+    return d.toISOString().slice(0, 10);
+  }
+
+  function matches(p) {
+    if (state.major && String(p.category).slice(0, 2) !== state.major) return false;
+    if (state.department && p.department !== state.department) return false;
+    if (state.street && p.street !== state.street) return false;
+    if (state.status === "open" && FINISHED[p.status]) return false;
+    if (state.status === "overdue" && !(OPEN_OVER[p.status] && p.light === "red")) return false;
+    if (state.status === "finished" && !FINISHED[p.status]) return false;
+    if (state.period && String(p.created_at).slice(0, 10) < daysAgo(Number(state.period))) return false;
+    return true;
+  }
+
+  function apply(layer) {
+    hidden.forEach(function (m) { layer.addLayer(m); });
+    hidden = [];
+    layer.eachLayer(function (m) { if (!matches(m.feature.properties)) hidden.push(m); });
+    hidden.forEach(function (m) { layer.removeLayer(m); });
+    window.citygrid.shown = layer.getLayers().length;
+  }
+
+  function select(name, label, options, layer) {
+    var box = el("label", "citygrid-filter");
+    box.appendChild(el("span", null, label));
+    var s = el("select");
+    s.name = name;
+    options.forEach(function (o) { var opt = el("option", null, o[1]); opt.value = o[0]; s.appendChild(opt); });
+    s.addEventListener("change", function () { state[name] = s.value; apply(layer); });
+    box.appendChild(s);
+    return box;
+  }
+
+  function fetchJSON(path) {
+    return fetch(path, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : []; });
+  }
+
+  /* A marker added or replaced by a live update: forget any hidden older copy, hide it if it does not match. */
+  function admit(layer, marker) {
+    var id = marker.feature.properties.id;
+    hidden = hidden.filter(function (m) { return m.feature.properties.id !== id; });
+    if (!matches(marker.feature.properties)) { layer.removeLayer(marker); hidden.push(marker); }
+    window.citygrid.shown = layer.getLayers().length;
+  }
+
+  window.citygridFilters = {
+    matches: matches,
+    admit: admit,
+    start: function (map, layers) {
+      var panel = el("div", "citygrid-filters");
+      L.DomEvent.disableClickPropagation(panel);
+      map.getContainer().appendChild(panel);
+      var streets = [["", "全部 all"]];
+      if (layers.streets) layers.streets.eachLayer(function (f) { streets.push([f.feature.properties.code, f.feature.properties.name]); });
+      Promise.all([fetchJSON("/api/categories"), fetchJSON("/api/departments")]).then(function (r) {
+        var majors = {};
+        r[0].forEach(function (c) { majors[c.major_code] = c.major_name; });
+        panel.appendChild(select("major", "类别 Category", [["", "全部 all"]].concat(
+          Object.keys(majors).sort().map(function (k) { return [k, k + " " + majors[k]]; })), layers.cases));
+        panel.appendChild(select("department", "部门 Department", [["", "全部 all"]].concat(
+          r[1].map(function (d) { return [d.code, d.name]; })), layers.cases));
+        panel.appendChild(select("street", "街道 Street", streets, layers.cases));
+        panel.appendChild(select("status", "状态 Status", [["", "全部 all"], ["open", "未结 open"],
+          ["overdue", "超期 overdue"], ["finished", "已结 finished"]], layers.cases));
+        panel.appendChild(select("period", "时段 Period", [["", "全部 all"], ["0", "今天 today"],
+          ["7", "7 天 days"], ["30", "30 天 days"]], layers.cases));
+        window.citygrid.filtersReady = true;
+      });
+    }
+  };
+})();
