@@ -15,9 +15,10 @@ from web.config import WebConfig
 
 def web_config(settings: Settings) -> WebConfig:
     """The plain values the web layer needs."""
+    tile_url, tile_attribution = settings.base_map()
     return WebConfig(
-        database_url=settings.database_url, timezone=settings.timezone, tile_url=settings.tile_url,
-        tile_attribution=settings.tile_attribution, map_case_limit=settings.map_case_limit,
+        database_url=settings.database_url, timezone=settings.timezone, tile_url=tile_url,
+        tile_attribution=tile_attribution, map_case_limit=settings.map_case_limit,
         pool_min_size=settings.pool_min_size, pool_max_size=settings.pool_max_size,
         policy=policy(settings), media_root=settings.media_root, max_photo_bytes=settings.max_photo_bytes,
         token_ttl_hours=settings.token_ttl_hours,

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         default=False,
         description="let development mode bind a non-loopback address (only inside a container)",
     )
+    tiles: Literal["none", "osm", "tianditu", "custom"] = Field(
+        default="none", description="base map: none (works offline), osm, tianditu (needs tianditu_key) or custom "
+                                    "(tile_url, e.g. an intranet tile server)")
+    tianditu_key: str = ""
     tile_url: str = ""
     tile_attribution: str = ""
     map_case_limit: int = 5000
@@ -52,6 +56,19 @@ class Settings(BaseSettings):
         """Whether the app itself serves HTTPS."""
         return bool(self.ssl_certfile)
 
+    def base_map(self) -> tuple[str, str]:
+        """The tile URL template and attribution of the chosen base map ('' for none)."""
+        if self.tiles == "osm":
+            return "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "© OpenStreetMap contributors"
+        if self.tiles == "tianditu":
+            if not self.tianditu_key:
+                raise ValueError("tiles=tianditu needs CITYGRID_TIANDITU_KEY")
+            return (f"https://t0.tianditu.gov.cn/DataServer?T=vec_w&x={{x}}&y={{y}}&l={{z}}&tk={self.tianditu_key}",
+                    "© 天地图 Tianditu")
+        if self.tiles == "custom" or self.tile_url:
+            return self.tile_url, self.tile_attribution
+        return "", ""
+
     @field_validator("code_widths", mode="before")
     @classmethod
     def _split_widths(cls, value: object) -> object:
@@ -72,8 +89,12 @@ class StartupRefused(RuntimeError):
 
 
 def check_can_serve(settings: Settings, host: str) -> None:
-    """Refuse unsafe set-ups: development mode off localhost, production with development defaults."""
+    """Refuse unsafe or incomplete set-ups: development mode off localhost, production with development defaults."""
     _check_tls(settings)
+    try:
+        settings.base_map()
+    except ValueError as exc:
+        raise StartupRefused(str(exc)) from None
     if settings.env == "production":
         if settings.database_url == DEFAULT_DATABASE_URL:
             raise StartupRefused("production needs its own DATABASE_URL (the default is a trust-auth local server)")
