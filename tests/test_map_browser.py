@@ -240,3 +240,47 @@ def test_filters_narrow_the_cases_and_apply_to_live_updates(server, page):
     page.select_option("select[name=major]", "")
     page.select_option("select[name=street]", "")
     assert page.evaluate("() => window.citygrid.shown") == 4 and page.js_errors == []
+
+
+CLUSTER_COUNT = """() => {
+  let inClusters = 0, clusters = 0;
+  document.querySelectorAll('.marker-cluster').forEach(c => { clusters++; inClusters += Number(c.innerText); });
+  let singles = 0;
+  window.citygrid.layers.cases.eachLayer(m => { if (m._path && m._path.isConnected) singles++; });
+  return {clusters, inClusters, singles};
+}"""
+
+
+@pytest.mark.browser
+def test_many_cases_cluster_when_zoomed_out_and_a_heat_map_toggles(server, page, artifacts):
+    base, url = server
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="seed")
+    with psycopg.connect(url) as conn:  # 399 more, scattered around 祖庙 (copies of the seed with other points)
+        conn.execute("""
+            INSERT INTO event_case (status, category_code, description, geom, release_id, district_code,
+                district_name, street_code, street_name, community_code, community_name, grid_code, grid_name,
+                source, reporter)
+            SELECT 'reported', c.category_code, 'copy ' || n,
+                   ST_SetSRID(ST_MakePoint(113.10 + (n % 20) * 0.002, 23.01 + (n / 20) * 0.002), 4326),
+                   c.release_id, c.district_code, c.district_name, c.street_code, c.street_name, c.community_code,
+                   c.community_name, c.grid_code, c.grid_name, 'test', 'officer'
+            FROM event_case c, generate_series(1, 399) n""")
+    sign_in(page, base, "leader")
+    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
+    assert page.js_errors == [] and page.evaluate("() => window.citygrid.clustered"), page.js_errors
+    page.wait_for_function(f"() => {{ const c = ({CLUSTER_COUNT})(); return c.clusters > 0 && "
+                           "c.inClusters + c.singles === 400; }", timeout=15_000)
+    zoomed_out = page.evaluate(CLUSTER_COUNT)
+    assert zoomed_out["clusters"] > 0 and zoomed_out["inClusters"] + zoomed_out["singles"] == 400
+    assert zoomed_out["singles"] < 100  # clusters, not 400 markers
+    page.screenshot(path=str(artifacts / "map-clusters.png"))
+    page.evaluate("() => window.citygrid.map.setView([23.02, 113.12], 17, {animate: false})")
+    page.wait_for_function("document.querySelectorAll('.marker-cluster').length === 0", timeout=15_000)
+    assert page.evaluate(CLUSTER_COUNT)["singles"] > 0
+    page.evaluate("() => window.citygrid.map.setZoom(12, {animate: false})")
+    page.wait_for_function("window.citygrid.filtersReady", timeout=15_000)
+    page.check("input[name=heat]")
+    page.wait_for_function("window.citygrid.heat && document.querySelector('canvas.leaflet-heatmap-layer')",
+                           timeout=15_000)
+    page.screenshot(path=str(artifacts / "map-heat.png"))
+    assert page.blocked == [] and page.js_errors == []

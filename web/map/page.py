@@ -21,7 +21,10 @@ class OfflineMap(folium.Map):
     """folium.Map whose default assets are the app's own copies (no CDN, no jQuery, no Bootstrap)."""
 
     default_js = [("leaflet", f"{VENDOR}/leaflet/leaflet.js")]
-    default_css = [("leaflet_css", f"{VENDOR}/leaflet/leaflet.css"), ("citygrid_css", f"{OWN}/map.css")]
+    default_css = [("leaflet_css", f"{VENDOR}/leaflet/leaflet.css"),
+                   ("cluster_css", f"{VENDOR}/markercluster/MarkerCluster.css"),
+                   ("cluster_default_css", f"{VENDOR}/markercluster/MarkerCluster.Default.css"),
+                   ("citygrid_css", f"{OWN}/map.css")]
 
 
 class Wiring(MacroElement):
@@ -31,6 +34,9 @@ class Wiring(MacroElement):
         """
         {% macro header(this, kwargs) %}
             {% if this.meta.dashboard %}<script src="{{ this.vendor }}/echarts/echarts.min.js"></script>{% endif %}
+            <script src="{{ this.vendor }}/markercluster/leaflet.markercluster.js"></script>
+            <script src="{{ this.vendor }}/heat/leaflet-heat.js"></script>
+            <script src="{{ this.own }}/scale.js"></script>
             <script src="{{ this.own }}/dashboard.js"></script>
             <script src="{{ this.own }}/filters.js"></script>
             <script src="{{ this.own }}/citygrid.js"></script>
@@ -40,14 +46,15 @@ class Wiring(MacroElement):
             {% for key, layer in this.layers.items() %}
                 {{ key|tojson }}: {{ layer.get_name() }},
             {% endfor %}
-            }, {{ this.meta|tojson }});
+            }, {{ this.meta|tojson }}, {{ this.control.get_name() }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, fmap: folium.Map, layers: dict, meta: dict) -> None:
+    def __init__(self, fmap: folium.Map, layers: dict, meta: dict, control) -> None:
         super().__init__()
         self._name = "CitygridWiring"
+        self.control = control
         self.map, self.layers, self.meta, self.own, self.vendor = fmap, layers, meta, OWN, VENDOR
 
 
@@ -81,6 +88,7 @@ def build_map(
     """Render the whole page: grid layers and cases as GeoJSON, a layer control, offline assets."""
     fmap = OfflineMap(location=[23.01, 113.08], zoom_start=12, tiles=None, control_scale=True,
                       prefer_canvas=False)
+    fmap.options["maxZoom"] = 19  # no tile layer to set it, and clustering needs it
     if tile_url:
         folium.TileLayer(tiles=tile_url, attr=tile_attribution or " ", name="底图 Base map").add_to(fmap)
     made = {}
@@ -94,11 +102,11 @@ def build_map(
         marker=folium.CircleMarker(radius=7, weight=2, color="#ffffff", fill=True, fill_color="#e65100",
                                    fill_opacity=0.9),
     ).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    control = folium.LayerControl(collapsed=False).add_to(fmap)
     if bounds:
         fmap.fit_bounds(bounds)
     meta = {"title": title, "counts": {k: len(v["features"]) for k, v in {**layers, "cases": cases}.items()},
             "dashboard": dashboard, "timezone": timezone}
-    fmap.get_root().add_child(Wiring(fmap, made, meta))
+    fmap.get_root().add_child(Wiring(fmap, made, meta, control))
     fmap.get_root().title = title
     return fmap.get_root().render()

@@ -66,6 +66,7 @@
     source.addEventListener("case", function (event) {
       var c = JSON.parse(event.data);
       upsertCase(layers.cases, c);
+      if (window.citygrid.scale) window.citygrid.scale.changed();
       if (window.citygrid.refreshDashboard) window.citygrid.refreshDashboard();
       window.citygrid.received = (window.citygrid.received || 0) + 1;
       window.citygrid.lastCase = c;
@@ -74,7 +75,7 @@
     window.citygrid.source = source;
   }
 
-  function init(map, layers, meta) {
+  function init(map, layers, meta, control) {
     ["streets", "communities", "grids"].forEach(function (key) {
       if (!layers[key]) return;
       layers[key].eachLayer(function (f) {
@@ -89,6 +90,7 @@
     window.citygrid.map = map;
     window.citygrid.layers = layers;
     window.citygrid.meta = meta;
+    window.citygrid.scale = window.citygridScale ? window.citygridScale.start(map, layers, meta, control) : null;
     if (window.citygridFilters && layers.cases) window.citygridFilters.start(map, layers);
     if (meta.dashboard && window.citygridDashboard) {
       window.citygrid.refreshDashboard = window.citygridDashboard.start(map.getContainer());

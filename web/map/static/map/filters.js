@@ -36,6 +36,7 @@
     layer.eachLayer(function (m) { if (!matches(m.feature.properties)) hidden.push(m); });
     hidden.forEach(function (m) { layer.removeLayer(m); });
     window.citygrid.shown = layer.getLayers().length;
+    if (window.citygrid.scale) window.citygrid.scale.changed();
   }
 
   function select(name, label, options, layer) {
@@ -46,6 +47,17 @@
     options.forEach(function (o) { var opt = el("option", null, o[1]); opt.value = o[0]; s.appendChild(opt); });
     s.addEventListener("change", function () { state[name] = s.value; apply(layer); });
     box.appendChild(s);
+    return box;
+  }
+
+  function heatToggle() {
+    var box = el("label", "citygrid-filter");
+    var input = el("input");
+    input.type = "checkbox";
+    input.name = "heat";
+    input.addEventListener("change", function () { if (window.citygrid.scale) window.citygrid.scale.heat(input.checked); });
+    box.appendChild(input);
+    box.appendChild(el("span", null, "热力图 Heat map"));
     return box;
   }
 
@@ -82,6 +94,7 @@
           ["overdue", "超期 overdue"], ["finished", "已结 finished"]], layers.cases));
         panel.appendChild(select("period", "时段 Period", [["", "全部 all"], ["0", "今天 today"],
           ["7", "7 天 days"], ["30", "30 天 days"]], layers.cases));
+        panel.appendChild(heatToggle());
         window.citygrid.filtersReady = true;
       });
     }
