@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         default="none", description="base map: none (works offline), osm, tianditu (needs tianditu_key) or custom "
                                     "(tile_url, e.g. an intranet tile server)")
     tianditu_key: str = ""
+    tile_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="the coordinate system of a custom base map: gcj02 for Amap/Tencent-style "
+                                     "tiles (the leader's map then shifts every layer and case to match)")
     tile_url: str = ""
     tile_attribution: str = ""
     map_case_limit: int = 5000

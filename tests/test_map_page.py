@@ -31,3 +31,36 @@ def test_base_map_presets():
     with pytest.raises(ValueError, match="needs CITYGRID_TIANDITU_KEY"):
         Settings(tiles="tianditu").base_map()
     assert Settings(tiles="custom", tile_url="http://tiles.intranet/{z}/{x}/{y}.png").base_map()[0].startswith("http")
+
+
+def test_a_gcj02_base_map_shifts_every_layer_and_case(chancheng_url, tmp_path):
+    import json
+    import re
+
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from citygrid.app import build_app
+    from citygrid.settings import Settings
+    from dispatch.intake import submit_report
+    from dispatch.models import Policy
+    from gis.crs import wgs84_to_gcj02
+    from tests.people import actor, add_cast, bearer
+
+    with psycopg.connect(chancheng_url) as conn:
+        tokens = add_cast(conn, ["leader", "officer"])
+        submit_report(conn, actor=actor("officer"), policy=Policy(), category_code="0102", lon=113.12, lat=23.02)
+        conn.commit()
+    pages = {}
+    for crs in ("wgs84", "gcj02"):
+        settings = Settings(database_url=chancheng_url, media_root=str(tmp_path), tiles="custom",
+                            tile_url="http://tiles.intranet/{z}/{x}/{y}.png", tile_crs=crs)
+        with TestClient(build_app(settings)) as client:
+            pages[crs] = client.get("/map", headers=bearer(tokens["leader"])).text
+    point = r'"geometry": \{"coordinates": \[([0-9.]+), ([0-9.]+)\], "type": "Point"\}, "properties": \{"category"'
+    plain = [float(v) for v in re.search(point, pages["wgs84"]).groups()]
+    shifted = [float(v) for v in re.search(point, pages["gcj02"]).groups()]
+    x, y = wgs84_to_gcj02(plain[0], plain[1])
+    assert abs(shifted[0] - float(x)) < 1e-6 and abs(shifted[1] - float(y)) < 1e-6
+    assert 0.003 < shifted[0] - plain[0] < 0.008  # Chancheng's GCJ-02 offset is a few hundred metres east
+    assert json.loads(re.search(r'"gcj02": (true|false)', pages["gcj02"]).group(1)) is True

@@ -14,6 +14,7 @@ class WebConfig:
     timezone: str = "Asia/Shanghai"
     tile_url: str = ""
     tile_attribution: str = ""
+    tile_crs: str = "wgs84"
     map_case_limit: int = 5000
     pool_min_size: int = 1
     pool_max_size: int = 8

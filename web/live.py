@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dispatch.actor import can_read
 from web.deps import request_actor
+from web.map.shift import point_to_gcj02
 
 log = logging.getLogger("citygrid.live")
 router = APIRouter(prefix="/api")
@@ -83,6 +84,8 @@ async def events(request: Request) -> StreamingResponse:
                 except asyncio.TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
+                if request.app.state.config.tile_crs == "gcj02":  # the open map is drawn in GCJ-02
+                    case = {**case, **dict(zip(("lon", "lat"), point_to_gcj02(case["lon"], case["lat"])))}
                 yield f"event: case\ndata: {json.dumps(case, ensure_ascii=False)}\n\n"
         finally:
             hub.subscribers.discard(entry)

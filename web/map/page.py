@@ -83,7 +83,7 @@ def case_style(feature: dict) -> dict:
 
 def build_map(
     *, layers: dict[str, dict], cases: dict, bounds: list | None, tile_url: str, tile_attribution: str,
-    title: str, dashboard: bool = False, timezone: str = "Asia/Shanghai",
+    title: str, dashboard: bool = False, timezone: str = "Asia/Shanghai", gcj02: bool = False,
 ) -> str:
     """Render the whole page: grid layers and cases as GeoJSON, a layer control, offline assets."""
     fmap = OfflineMap(location=[23.01, 113.08], zoom_start=12, tiles=None, control_scale=True,
@@ -106,7 +106,7 @@ def build_map(
     if bounds:
         fmap.fit_bounds(bounds)
     meta = {"title": title, "counts": {k: len(v["features"]) for k, v in {**layers, "cases": cases}.items()},
-            "dashboard": dashboard, "timezone": timezone}
+            "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02}
     fmap.get_root().add_child(Wiring(fmap, made, meta, control))
     fmap.get_root().title = title
     return fmap.get_root().render()

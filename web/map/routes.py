@@ -14,6 +14,7 @@ from web.accounts import Unauthenticated
 from web.api_admin import READERS_OF_STATISTICS
 from web.deps import Config, Conn, CurrentActor, request_actor
 from web.map.page import build_map
+from web.map.shift import to_gcj02
 
 router = APIRouter()
 LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", "district": "district"}
@@ -33,8 +34,12 @@ def map_page(conn: Conn, config: Config, request: Request):
     for feature in layers["grids"]["features"]:
         feature["properties"]["open"], feature["properties"]["overdue"] = load.get(feature["properties"]["code"],
                                                                                    (0, 0))
+    cases = cases_geojson(conn, limit=config.map_case_limit, actor=actor)
+    if config.tile_crs == "gcj02":  # the base map is drawn in GCJ-02: move our layers onto it
+        layers = {key: to_gcj02(layer) for key, layer in layers.items()}
+        district, cases = to_gcj02(district), to_gcj02(cases)
     html = build_map(
-        layers=layers, cases=cases_geojson(conn, limit=config.map_case_limit, actor=actor), bounds=_bounds(district),
+        layers=layers, cases=cases, bounds=_bounds(district), gcj02=config.tile_crs == "gcj02",
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
         dashboard=bool(actor.roles & READERS_OF_STATISTICS), timezone=config.timezone,
