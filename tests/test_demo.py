@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from tests.conftest import url_for
-from tests.test_map_browser import free_port
+from tests.browser import free_port
 
 
 def test_demo_loads_chancheng_and_serves_the_map(databases):

@@ -6,19 +6,14 @@ through the same domain code the API uses.
 from __future__ import annotations
 
 import io
-import threading
-import time
 from datetime import timedelta
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-import uvicorn
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
-from citygrid.app import build_app
 from citygrid.settings import Settings
 from dispatch import case_repo
 from dispatch.cases import Request, act
@@ -26,7 +21,7 @@ from dispatch.intake import submit_report
 from dispatch.models import Policy
 from events.media import LocalMediaStore, clean_photo
 from tests.people import actor, add_cast
-from tests.test_map_browser import ARGS, CHROMIUM, LOCAL, free_port
+from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
 
 pytestmark = pytest.mark.browser
 
@@ -45,18 +40,8 @@ def jpeg(colour: str = "green") -> bytes:
 def server(chancheng_url, tmp_path):
     with psycopg.connect(chancheng_url) as conn:
         add_cast(conn, CAST)
-    config = uvicorn.Config(build_app(Settings(database_url=chancheng_url, media_root=str(tmp_path))),
-                            host="127.0.0.1", port=free_port(), log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    yield Site(f"http://127.0.0.1:{config.port}", chancheng_url, tmp_path)
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running_app(Settings(database_url=chancheng_url, media_root=str(tmp_path))) as base:
+        yield Site(base, chancheng_url, tmp_path)
 
 
 class Site:
@@ -120,14 +105,9 @@ def open_as(server, browser):
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         page = context.new_page()
         page.blocked, page.js_errors = [], []
-        context.route("**/*", lambda route: guard(route, page.blocked))
+        context.route("**/*", local_only(page.blocked))
         page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-        page.goto(server.base + path)
-        assert "/login" in page.url
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", f"{username}-password-1")
-        page.click("button[type=submit]")
-        page.wait_for_url(server.base + path)
+        sign_in_form(page, server.base, username, path)
         pages.append(page)
         return page
 
@@ -135,14 +115,6 @@ def open_as(server, browser):
     for page in pages:
         assert page.blocked == [], page.blocked
         assert page.js_errors == [], page.js_errors
-
-
-def guard(route, blocked: list) -> None:
-    if urlparse(route.request.url).hostname in LOCAL:
-        route.continue_()
-    else:
-        blocked.append(route.request.url)
-        route.abort()
 
 
 def card(page, case_id: int):

@@ -7,20 +7,15 @@ reports it on a phone (/m), the department signs for it and reports back (/queue
 """
 from __future__ import annotations
 
-import threading
-import time
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
-import uvicorn
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
-from citygrid.app import build_app
 from citygrid.settings import Settings
 from tests.people import add_cast
-from tests.test_map_browser import ARGS, CHROMIUM, LOCAL, free_port
+from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
 
 pytestmark = pytest.mark.browser
 
@@ -42,18 +37,8 @@ MARKER_COUNT = "() => { let n = 0; window.citygrid.layers.cases.eachLayer(() => 
 def server(chancheng_url, tmp_path):
     with psycopg.connect(chancheng_url) as conn:
         add_cast(conn, ["officer", "hws", "shift", "leader"])
-    config = uvicorn.Config(build_app(Settings(database_url=chancheng_url, media_root=str(tmp_path / "media"))),
-                            host="127.0.0.1", port=free_port(), log_level="warning", timeout_graceful_shutdown=3)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{config.port}", chancheng_url
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running_app(Settings(database_url=chancheng_url, media_root=str(tmp_path / "media"))) as base:
+        yield base, chancheng_url
 
 
 @pytest.fixture
@@ -73,13 +58,6 @@ class People:
         self.js_errors: list[str] = []
         self.pages: list = []
 
-    def _guard(self, route) -> None:
-        if urlparse(route.request.url).hostname in LOCAL:
-            route.continue_()
-        else:
-            self.blocked.append(route.request.url)
-            route.abort()
-
     def watch(self, page):
         page.on("pageerror", lambda exc: self.js_errors.append(f"{page.url}: {exc}"))
         self.pages.append(page)
@@ -90,13 +68,9 @@ class People:
         ctx = self.browser.new_context(locale="zh-CN", **(context or DESKTOP))
         if "geolocation" in context:
             ctx.grant_permissions(["geolocation"], origin=self.base)
-        ctx.route("**/*", self._guard)
+        ctx.route("**/*", local_only(self.blocked))
         page = self.watch(ctx.new_page())
-        assert "/login" in page.goto(self.base + path).url
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", f"{username}-password-1")
-        page.click("button[type=submit]")
-        page.wait_for_url(self.base + path)
+        sign_in_form(page, self.base, username, path)
         return page
 
 

@@ -1,50 +1,22 @@
 """The map in headless Chromium with every non-local request refused."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from urllib.parse import urlparse
-
 import psycopg
 import pytest
-import uvicorn
 from playwright.sync_api import sync_playwright
 
-from citygrid.app import build_app
 from citygrid.settings import Settings
 from dispatch.intake import submit_report
 from dispatch.models import Policy
+from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
 from tests.people import actor, add_cast
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-LOCAL = {"127.0.0.1", "localhost"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def server(chancheng_url):
     with psycopg.connect(chancheng_url) as conn:
         add_cast(conn, ["leader", "officer", "leader_shiwan"])
-    port = free_port()
-    config = uvicorn.Config(build_app(Settings(database_url=chancheng_url)), host="127.0.0.1", port=port,
-                            log_level="warning", timeout_graceful_shutdown=3)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{port}", chancheng_url
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running_app(Settings(database_url=chancheng_url)) as base:
+        yield base, chancheng_url
 
 
 @pytest.fixture
@@ -53,15 +25,7 @@ def page():
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-
-        def guard(route):
-            if urlparse(route.request.url).hostname in LOCAL:
-                route.continue_()
-            else:
-                blocked.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", guard)
+        context.route("**/*", local_only(blocked))
         page = context.new_page()
         page.blocked = blocked
         errors: list[str] = []
@@ -73,11 +37,7 @@ def page():
 
 def sign_in(page, base: str, username: str) -> None:
     """Use the real sign-in form, as a person would."""
-    assert "/login?next=" in page.goto(f"{base}/map").url
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"{username}-password-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/map")
+    sign_in_form(page, base, username, "/map")
 
 
 def file_report(url: str, *, category: str, lon: float, lat: float, description: str) -> None:
@@ -184,9 +144,9 @@ def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, a
         act(conn, case_id=done.case_id, action="return", actor=actor("hws"), policy=Policy(),
             request=Request(note="不归我们"))
         conn.commit()
-    page.wait_for_function(f"() => window.citygrid.lastCase.status === 'returned'", timeout=15_000)
+    page.wait_for_function("() => window.citygrid.lastCase.status === 'returned'", timeout=15_000)
     assert page.evaluate(CASE_IDS)[str(done.case_id)] == ["returned", "#e65100"]  # one marker, restyled
-    page.evaluate(f"() => window.citygrid.layers.cases.eachLayer(m => m.openPopup())")
+    page.evaluate("() => window.citygrid.layers.cases.eachLayer(m => m.openPopup())")
     popup = page.locator(".leaflet-popup-content").inner_text()
     assert "<b>live</b> 新上报" in popup
     with psycopg.connect(url) as conn:  # written from a UTC session, shown in Asia/Shanghai time

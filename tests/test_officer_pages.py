@@ -1,27 +1,20 @@
 """The grid officer's phone pages in headless Chromium at 390×844, GPS granted, every non-local request refused."""
 from __future__ import annotations
 
-import threading
-import time
-from urllib.parse import urlparse
 
 import psycopg
 import pytest
-import uvicorn
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from citygrid.app import build_app
 from citygrid.settings import Settings
 from dispatch import case_repo
 from dispatch.cases import Request, act
 from dispatch.intake import submit_report
 from dispatch.models import Policy
+from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
 from tests.people import actor, add_cast
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-LOCAL = {"127.0.0.1", "localhost"}
 HERE = {"latitude": 23.02, "longitude": 113.12}  # 祖庙街道: 0102 goes to S-012-HWS
 
 
@@ -29,17 +22,8 @@ HERE = {"latitude": 23.02, "longitude": 113.12}  # 祖庙街道: 0102 goes to S-
 def server(chancheng_url, tmp_path):
     with psycopg.connect(chancheng_url) as conn:
         add_cast(conn, ["officer", "hws", "intake"])
-    app = build_app(Settings(database_url=chancheng_url, media_root=str(tmp_path / "media")))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))  # a free port
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "server did not start"
-    yield f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}", chancheng_url
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with running_app(Settings(database_url=chancheng_url, media_root=str(tmp_path / "media"))) as base:
+        yield base, chancheng_url
 
 
 @pytest.fixture
@@ -51,15 +35,7 @@ def phone(server):
         context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
                                       device_scale_factor=2, locale="zh-CN", geolocation=HERE)
         context.grant_permissions(["geolocation"], origin=base)
-
-        def guard(route):
-            if urlparse(route.request.url).hostname in LOCAL:
-                route.continue_()
-            else:
-                blocked.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", guard)
+        context.route("**/*", local_only(blocked))
         page = context.new_page()
         page.blocked, page.js_errors = blocked, []
         page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
@@ -69,11 +45,7 @@ def phone(server):
 
 def sign_in(page, base: str, username: str, path: str = "/m") -> None:
     """The real sign-in form, coming back to the page asked for."""
-    assert "/login" in page.goto(f"{base}{path}").url
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"{username}-password-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{path}")
+    sign_in_form(page, base, username, path)
 
 
 def jpeg(tmp_path, name: str = "photo.jpg"):

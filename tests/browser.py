@@ -1,0 +1,64 @@
+"""What every browser test shares: the app served from a thread, Chromium's flags, and the guard that refuses
+every request leaving this machine (and records it, so a test can assert none was tried)."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from urllib.parse import urlparse
+
+import uvicorn
+
+from citygrid.app import build_app
+from citygrid.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LOCAL = {"127.0.0.1", "localhost"}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(settings: Settings):
+    """The app on a free local port, in a thread, until the block ends; yields its base URL."""
+    config = uvicorn.Config(build_app(settings), host="127.0.0.1", port=free_port(), log_level="warning",
+                            timeout_graceful_shutdown=3)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "server did not start"
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def local_only(blocked: list):
+    """A route handler that lets local requests through and aborts (and records) every other one."""
+    def guard(route) -> None:
+        if urlparse(route.request.url).hostname in LOCAL:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+    return guard
+
+
+def sign_in_form(page, base: str, username: str, path: str) -> None:
+    """The real sign-in form (password "<name>-password-1" from tests/people.py), coming back to `path`."""
+    assert "/login?next=" in page.goto(f"{base}{path}").url
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"{username}-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{path}")
