@@ -7,7 +7,6 @@ import re
 import psycopg
 
 from dispatch import repo
-from dispatch.models import Department
 from events.tablefile import read_rows, write_rows
 from gis.errors import InvalidInput
 
@@ -57,11 +56,3 @@ def export_departments(conn: psycopg.Connection, *, path: str | os.PathLike) -> 
     rows = [d.__dict__ for d in repo.departments(conn)]
     write_rows(path, columns=COLUMNS, rows=rows)
     return len(rows)
-
-
-def require_department(conn: psycopg.Connection, *, code: str) -> Department:
-    """One department, or InvalidInput naming where to look."""
-    found = next((d for d in repo.departments(conn) if d.code == code), None)
-    if found is None:
-        raise InvalidInput(f"unknown department {code!r}: see GET /api/departments")
-    return found
