@@ -99,5 +99,5 @@
     window.citygrid.ready = true;
   }
 
-  window.citygrid = { init: init, ready: false };
+  window.citygrid = { init: init, ready: false, el: el };
 })();

@@ -3,12 +3,7 @@
 (function () {
   "use strict";
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  function el(tag, cls, text) { return window.citygrid.el(tag, cls, text); }  /* citygrid.js: text nodes only */
 
   function get(path) {
     return fetch(path, { credentials: "same-origin" }).then(function (r) {

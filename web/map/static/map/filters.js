@@ -7,12 +7,7 @@
   var FINISHED = { closed: 1, rejected: 1, merged: 1 };
   var hidden = [];
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined) node.textContent = String(text);
-    return node;
-  }
+  function el(tag, cls, text) { return window.citygrid.el(tag, cls, text); }  /* citygrid.js: text nodes only */
 
   function daysAgo(n) {
     var d = new Date(Date.now() - n * 86400000);
