@@ -38,7 +38,7 @@ class Settings(BaseSettings):
                                      "tiles (the leader's map then shifts every layer and case to match)")
     tile_url: str = ""
     tile_attribution: str = ""
-    map_case_limit: int = 5000
+    map_case_limit: int = 1000
     pool_min_size: int = 1
     pool_max_size: int = 8
     office_hours: str = Field(default="08:30-12:00,14:00-17:30", description="office periods, local time")

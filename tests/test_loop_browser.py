@@ -31,6 +31,15 @@ MARKERS = """(id) => { const out = []; window.citygrid.layers.cases.eachLayer(m 
   if (m.feature.properties.id === id) out.push([m.feature.properties.status, m._path && m._path.getAttribute('fill')]);
 }); return out; }"""
 MARKER_COUNT = "() => { let n = 0; window.citygrid.layers.cases.eachLayer(() => n++); return n; }"
+# what the dashboard beside the map shows now: today's counts, S-012-HWS's indicators this month, and the fill of
+# the case's unit grid on the map
+BOARD = """([grid]) => { const d = window.citygrid.dashboard, e = window.citygrid.evaluation;
+  if (!d || !e) return null;
+  const dep = e.department.rows.find(r => r.code === 'S-012-HWS');
+  let fill = null;
+  window.citygrid.layers.grids.eachLayer(g => { if (g.feature.properties.code === grid) fill = g._path.getAttribute('fill'); });
+  return {today: d.today, department: dep ? [dep.current.due, dep.current.handled, dep.current.closed] : null,
+          text: document.querySelector('.citygrid-dash').innerText, grid: fill}; }"""
 
 
 @pytest.fixture
@@ -98,14 +107,29 @@ def wait_on_map(leader, case_id: int, case_status: str) -> None:
                              arg=[case_id, case_status], timeout=LIVE)
 
 
+def wait_on_board(leader, grid: str, *, today: dict, department: list | None, fill: str) -> dict:
+    """The dashboard and the grid shading follow the step (each refreshes about a second after a change)."""
+    want = {"today": today, "department": department, "grid": fill}
+    leader.wait_for_function(
+        f"([grid, want]) => {{ const b = ({BOARD})([grid]); return b !== null && b.grid === want.grid"
+        " && JSON.stringify(b.department) === JSON.stringify(want.department)"
+        " && Object.keys(want.today).every(k => b.today[k] === want.today[k]); }", arg=[grid, want], timeout=LIVE)
+    return leader.evaluate(BOARD, [grid])
+
+
 def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
     base, url = server
     people = People(browser, base)
 
     # 1. The leader opens the map: live, and no cases yet.
     leader = people.sign_in("leader", "/map")
-    leader.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.live", timeout=30_000)
+    leader.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.live"
+                             " && window.citygrid.views >= 1 && window.citygrid.dashboard", timeout=30_000)
     assert leader.evaluate(MARKER_COUNT) == 0
+    grid = db(url, "SELECT code FROM grid_feature f JOIN grid_release r ON f.layer_id = r.grid_layer_id "
+                   "WHERE r.is_active AND ST_Covers(f.geom, ST_SetSRID(ST_MakePoint(113.12, 23.02), 4326))")[0][0]
+    board = wait_on_board(leader, grid, today={"reported": 0, "open": 0, "closed": 0}, department=None,
+                          fill="#607d8b")
     leader.screenshot(path=str(artifacts / "loop-0-leader-map-empty.png"))
 
     # 2. The grid officer reports from a phone: GPS pin, category by search, description, one photo.
@@ -135,6 +159,10 @@ def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
     wait_on_map(leader, case_id, "dispatched")
     assert leader.evaluate(MARKERS, case_id) == [["dispatched", "#2e7d32"]]
     assert leader.evaluate(MARKER_COUNT) == 1
+    # the dashboard counts it (reported, dispatched, open; due this month for 环卫所) and its grid turns orange
+    board = wait_on_board(leader, grid, today={"reported": 1, "dispatched": 1, "open": 1, "overdue": 0, "closed": 0},
+                          department=[1, 0, 0], fill="#ef6c00")
+    assert "祖庙街道环卫所" in board["text"]
     leader.evaluate("(id) => window.citygrid.layers.cases.eachLayer(m => {"
                     " if (m.feature.properties.id === id) m.openPopup(); })", case_id)
     popup = leader.locator(".leaflet-popup-content")
@@ -167,6 +195,7 @@ def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
                      "JOIN case_history h ON h.id = a.history_id WHERE a.case_id = %s ORDER BY a.id", case_id)
     assert photos == [("officer", "report", "officer", True), ("hws", "handle", "hws", True)]
     wait_on_map(leader, case_id, "handled")
+    wait_on_board(leader, grid, today={"open": 1, "closed": 0}, department=[1, 1, 0], fill="#ef6c00")
 
     # 5. The officer checks it on site and passes it.
     officer.goto(f"{base}/m/tasks")
@@ -180,6 +209,7 @@ def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
     expect(officer.locator("#m-flash")).to_contain_text("已核查")
     assert status(url, case_id) == "checked"
     wait_on_map(leader, case_id, "checked")
+    wait_on_board(leader, grid, today={"open": 1, "closed": 0}, department=[1, 1, 0], fill="#ef6c00")
 
     # 6. The shift leader closes it from the desk; the map turns the marker grey.
     shift = people.sign_in("shift", "/desk")
@@ -194,6 +224,9 @@ def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
     wait_on_map(leader, case_id, "closed")
     assert leader.evaluate(MARKERS, case_id) == [["closed", "#9e9e9e"]]
     assert leader.evaluate(MARKER_COUNT) == 1
+    # closed: nothing open, one closed today, closed in 环卫所's figures, the grid no longer shaded
+    wait_on_board(leader, grid, today={"reported": 1, "dispatched": 1, "open": 0, "closed": 1}, department=[1, 1, 1],
+                  fill="#607d8b")
     leader.screenshot(path=str(artifacts / "loop-5-leader-map-closed.png"))
 
     # 7. The case page, as the leader (a second tab: the map stays open), tells the whole story.

@@ -9,6 +9,7 @@ from citygrid.settings import Settings
 from dispatch.intake import submit_report
 from dispatch.models import Policy
 from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
+from tests.casecopies import add_copies
 from tests.people import actor, add_cast
 
 @pytest.fixture
@@ -35,9 +36,19 @@ def page():
         browser.close()
 
 
-def sign_in(page, base: str, username: str) -> None:
-    """Use the real sign-in form, as a person would."""
+def sign_in(page, base: str, username: str, *, live: bool = False) -> None:
+    """Use the real sign-in form, as a person would; wait for the map's first view of the cases (and the feed)."""
     sign_in_form(page, base, username, "/map")
+    page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.views >= 1 && "
+                           "!window.citygrid.busy"
+                           + (" && window.citygrid.live" if live else ""), timeout=30_000)
+
+
+def select_and_wait(page, name: str, value: str) -> None:
+    """Change a filter and wait for the server's answer to be drawn."""
+    before = page.evaluate("() => window.citygrid.views")
+    page.select_option(f"select[name={name}]", value)
+    page.wait_for_function(f"() => window.citygrid.views > {before} && !window.citygrid.busy", timeout=15_000)
 
 
 def file_report(url: str, *, category: str, lon: float, lat: float, description: str) -> None:
@@ -75,7 +86,6 @@ def test_map_draws_every_feature_offline(server, page, artifacts):
         conn.execute("UPDATE event_case SET deadline = now() - interval '1 hour', yellow_at = now() - "
                      "interval '2 hours' WHERE id = (SELECT max(id) FROM event_case)")
     sign_in(page, base, "leader")
-    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     drawn = page.evaluate(DRAWN)
     assert drawn == db_counts(url)
     assert drawn["grids"] > 1000 and drawn["cases"] == 3
@@ -97,7 +107,6 @@ def test_user_text_in_a_popup_is_shown_as_text(server, page, artifacts):
     evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">${window.__pwned = 3}'
     file_report(url, category="0505", lon=113.12, lat=23.02, description=evil)
     sign_in(page, base, "leader")
-    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     page.evaluate("() => window.citygrid.layers.cases.eachLayer(m => m.openPopup())")
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
@@ -113,7 +122,6 @@ def test_a_street_leader_sees_only_their_street(server, page):
     file_report(url, category="0102", lon=113.12, lat=23.02, description="祖庙")
     file_report(url, category="0102", lon=113.1180, lat=22.9870, description="石湾")
     sign_in(page, base, "leader_shiwan")
-    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     assert page.evaluate(DRAWN)["cases"] == 1
 
 
@@ -125,8 +133,7 @@ CASE_IDS = "() => { const ids = {}; window.citygrid.layers.cases.eachLayer(m => 
 @pytest.mark.browser
 def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, artifacts):
     base, url = server
-    sign_in(page, base, "leader")
-    page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.live", timeout=30_000)
+    sign_in(page, base, "leader", live=True)
     assert page.evaluate(CASE_IDS) == {}
     with psycopg.connect(url) as conn:
         done = submit_report(conn, actor=actor("officer"), policy=Policy(), category_code="0102", lon=113.121,
@@ -160,8 +167,7 @@ def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, a
 @pytest.mark.browser
 def test_the_live_feed_respects_scope(server, page):
     base, url = server
-    sign_in(page, base, "leader_shiwan")
-    page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.live", timeout=30_000)
+    sign_in(page, base, "leader_shiwan", live=True)
     file_report(url, category="0102", lon=113.12, lat=23.02, description="祖庙: not for 石湾")
     file_report(url, category="0102", lon=113.1180, lat=22.9870, description="石湾")
     page.wait_for_function("() => window.citygrid.lastCase && window.citygrid.lastCase.description === '石湾'",
@@ -173,7 +179,6 @@ def test_the_live_feed_respects_scope(server, page):
 def test_no_dashboard_for_a_grid_officer(server, page):
     base, url = server
     sign_in(page, base, "officer")
-    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     assert page.locator(".citygrid-dash").count() == 0 and page.js_errors == []
 
 
@@ -183,22 +188,21 @@ def test_filters_narrow_the_cases_and_apply_to_live_updates(server, page):
     file_report(url, category="0102", lon=113.12, lat=23.02, description="litter")      # → S-012-HWS, 祖庙
     file_report(url, category="0201", lon=113.1187, lat=23.0300, description="ads")     # 02 宣传广告
     file_report(url, category="0102", lon=113.1180, lat=22.9870, description="石湾")   # waits for intake
-    sign_in(page, base, "leader")
-    page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.filtersReady",
-                           timeout=30_000)
-    page.select_option("select[name=major]", "01")
+    sign_in(page, base, "leader", live=True)
+    page.wait_for_function("window.citygrid.filtersReady", timeout=30_000)
+    select_and_wait(page, "major", "01")
     assert page.evaluate("() => window.citygrid.shown") == 2
-    page.select_option("select[name=street]", "440604012")
+    select_and_wait(page, "street", "440604012")
     assert page.evaluate("() => window.citygrid.shown") == 1
-    page.select_option("select[name=status]", "overdue")
+    select_and_wait(page, "status", "overdue")
     assert page.evaluate("() => window.citygrid.shown") == 0
-    page.select_option("select[name=status]", "")
+    select_and_wait(page, "status", "")
     file_report(url, category="0201", lon=113.121, lat=23.021, description="live ads")  # filtered out on arrival
     page.wait_for_function("() => window.citygrid.lastCase && window.citygrid.lastCase.description === 'live ads'",
                            timeout=15_000)
     assert page.evaluate("() => window.citygrid.layers.cases.getLayers().length") == 1
-    page.select_option("select[name=major]", "")
-    page.select_option("select[name=street]", "")
+    select_and_wait(page, "major", "")
+    select_and_wait(page, "street", "")
     assert page.evaluate("() => window.citygrid.shown") == 4 and page.js_errors == []
 
 
@@ -215,18 +219,8 @@ CLUSTER_COUNT = """() => {
 def test_many_cases_cluster_when_zoomed_out_and_a_heat_map_toggles(server, page, artifacts):
     base, url = server
     file_report(url, category="0102", lon=113.12, lat=23.02, description="seed")
-    with psycopg.connect(url) as conn:  # 399 more, scattered around 祖庙 (copies of the seed with other points)
-        conn.execute("""
-            INSERT INTO event_case (status, category_code, description, geom, release_id, district_code,
-                district_name, street_code, street_name, community_code, community_name, grid_code, grid_name,
-                source, reporter)
-            SELECT 'reported', c.category_code, 'copy ' || n,
-                   ST_SetSRID(ST_MakePoint(113.10 + (n % 20) * 0.002, 23.01 + (n / 20) * 0.002), 4326),
-                   c.release_id, c.district_code, c.district_name, c.street_code, c.street_name, c.community_code,
-                   c.community_name, c.grid_code, c.grid_name, 'test', 'officer'
-            FROM event_case c, generate_series(1, 399) n""")
+    add_copies(url, 399)  # 399 more, scattered around 祖庙
     sign_in(page, base, "leader")
-    page.wait_for_function("window.citygrid && window.citygrid.ready", timeout=30_000)
     assert page.js_errors == [] and page.evaluate("() => window.citygrid.clustered"), page.js_errors
     page.wait_for_function(f"() => {{ const c = ({CLUSTER_COUNT})(); return c.clusters > 0 && "
                            "c.inClusters + c.singles === 400; }", timeout=15_000)
@@ -244,3 +238,47 @@ def test_many_cases_cluster_when_zoomed_out_and_a_heat_map_toggles(server, page,
                            timeout=15_000)
     page.screenshot(path=str(artifacts / "map-heat.png"))
     assert page.blocked == [] and page.js_errors == []
+
+
+GRID_FILL = "(code) => { let fill = null; window.citygrid.layers.grids.eachLayer(g => { " \
+            "if (g.feature.properties.code === code) fill = g._path.getAttribute('fill'); }); return fill; }"
+CELL_TOTAL = "() => [...document.querySelectorAll('.citygrid-cell')].reduce((n, c) => n + Number(c.innerText), 0)"
+
+
+@pytest.mark.browser
+def test_beyond_the_limit_the_server_counts_cells_that_follow_live_changes(chancheng_url, page, artifacts):
+    with psycopg.connect(chancheng_url) as conn:
+        add_cast(conn, ["leader", "officer"])
+    file_report(chancheng_url, category="0102", lon=113.12, lat=23.02, description="seed")
+    add_copies(chancheng_url, 199)
+    with running_app(Settings(database_url=chancheng_url, map_case_limit=50)) as base:
+        sign_in(page, base, "leader", live=True)
+        assert page.evaluate("() => window.citygrid.mode") == "cells"
+        assert page.evaluate(CELL_TOTAL) == 200 == page.evaluate("() => window.citygrid.shown")
+        assert page.evaluate("() => window.citygrid.layers.cases.getLayers().length") == 0  # no case markers
+        page.screenshot(path=str(artifacts / "map-cells.png"))
+        # a new report in a grid with no case yet: the cell count and the grid's shading follow, without reload
+        with psycopg.connect(chancheng_url) as conn:
+            done = submit_report(conn, actor=actor("officer"), policy=Policy(), category_code="0102", lon=113.1180,
+                                 lat=22.9870, description="石湾 live")
+            conn.commit()
+            grid = conn.execute("SELECT grid_code FROM event_case WHERE id = %s", (done.case_id,)).fetchone()[0]
+        assert page.evaluate(GRID_FILL, grid) == "#607d8b"
+        page.wait_for_function(f"() => window.citygrid.shownCase === {done.case_id}", timeout=15_000)
+        assert page.evaluate(CELL_TOTAL) == 201
+        page.wait_for_function(f"() => ({GRID_FILL})('{grid}') === '#2e7d32' || ({GRID_FILL})('{grid}') === "
+                               "'#ef6c00'", timeout=15_000)
+        # a click on the biggest cell zooms into it, until the cases there come one by one
+        zoom = page.evaluate("() => window.citygrid.map.getZoom()")
+        for _ in range(6):
+            if page.evaluate("() => window.citygrid.mode") == "points":
+                break
+            views = page.evaluate("() => window.citygrid.views")
+            page.evaluate("() => { const cells = [...document.querySelectorAll('.citygrid-cell')]; "
+                          "cells.sort((a, b) => Number(b.innerText) - Number(a.innerText)); cells[0].click(); }")
+            page.wait_for_function(f"() => window.citygrid.views > {views}", timeout=15_000)
+        assert page.evaluate("() => window.citygrid.map.getZoom()") > zoom
+        assert page.evaluate("() => window.citygrid.mode") == "points"
+        assert 0 < page.evaluate("() => window.citygrid.layers.cases.getLayers().length") <= 50
+        page.screenshot(path=str(artifacts / "map-cells-zoomed.png"))
+        assert page.blocked == [] and page.js_errors == []

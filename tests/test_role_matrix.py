@@ -35,6 +35,8 @@ MATRIX = [
     ("get", "/api/rules/history", None, EVERYONE),
     ("get", "/api/layers/street", None, EVERYONE),
     ("get", "/map", None, EVERYONE),
+    ("get", "/api/map/cases?west=112.9&south=22.9&east=113.3&north=23.2&zoom=12", None, EVERYONE),
+    ("get", "/api/map/grid-load", None, EVERYONE),
     ("get", "/api/inbox", None, EVERYONE),
     ("get", "/api/cases?queue=open", None, EVERYONE),
     ("get", "/api/reports/nearby?category=0102&lon=113.12&lat=23.02", None, EVERYONE),
@@ -153,5 +155,8 @@ def test_a_handler_of_another_department_never_gets_the_case(world):
         response = client.get(path.format(**ids), headers=other)
         assert response.status_code == 404 and "S-012-HWS" not in response.text
     assert all(c["id"] != ids["case"] for c in client.get("/api/cases", headers=other).json())
+    view = client.get("/api/map/cases?west=112.9&south=22.9&east=113.3&north=23.2&zoom=12", headers=other).json()
+    assert view["mode"] == "points" and view["features"] == []
+    assert client.get("/api/map/grid-load", headers=other).json() == {}
     acting = client.post(f"/api/cases/{ids['case']}/actions/accept", json={}, headers=other)
     assert acting.status_code in (403, 404) and "S-012-HWS" not in acting.text

@@ -15,7 +15,7 @@ class WebConfig:
     tile_url: str = ""
     tile_attribution: str = ""
     tile_crs: str = "wgs84"
-    map_case_limit: int = 5000
+    map_case_limit: int = 1000
     pool_min_size: int = 1
     pool_max_size: int = 8
     policy: Policy = field(default_factory=Policy)

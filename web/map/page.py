@@ -36,7 +36,7 @@ class Wiring(MacroElement):
             {% if this.meta.dashboard %}<script src="{{ this.vendor }}/echarts/echarts.min.js"></script>{% endif %}
             <script src="{{ this.vendor }}/markercluster/leaflet.markercluster.js"></script>
             <script src="{{ this.vendor }}/heat/leaflet-heat.js"></script>
-            <script src="{{ this.own }}/scale.js"></script>
+            <script src="{{ this.own }}/view.js"></script>
             <script src="{{ this.own }}/dashboard.js"></script>
             <script src="{{ this.own }}/filters.js"></script>
             <script src="{{ this.own }}/citygrid.js"></script>
@@ -58,34 +58,13 @@ class Wiring(MacroElement):
         self.map, self.layers, self.meta, self.own, self.vendor = fmap, layers, meta, OWN, VENDOR
 
 
-# Traffic light of a case held by a department; otherwise by stage (waiting, done).
-LIGHT_COLOUR = {"red": "#c62828", "yellow": "#f9a825", "green": "#2e7d32"}
-STATUS_COLOUR = {"closed": "#9e9e9e", "rejected": "#9e9e9e", "merged": "#9e9e9e"}
-
-
-def grid_style(feature: dict) -> dict:
-    """Unit grids shaded by their load: red where a case is overdue, orange by the number of open cases."""
-    props = feature["properties"]
-    base = dict(LAYER_STYLE["grids"])
-    if props.get("overdue"):
-        return {**base, "fillColor": "#c62828", "fillOpacity": min(0.15 + 0.05 * props["overdue"], 0.5)}
-    if props.get("open"):
-        return {**base, "fillColor": "#ef6c00", "fillOpacity": min(0.06 + 0.03 * props["open"], 0.35)}
-    return base
-
-
-def case_style(feature: dict) -> dict:
-    """Marker colour: red / yellow / green by deadline, grey when finished, orange while it waits for a person."""
-    props = feature["properties"]
-    colour = LIGHT_COLOUR.get(props.get("light")) or STATUS_COLOUR.get(props.get("status"), "#e65100")
-    return {"fillColor": colour, "color": "#ffffff", "fillOpacity": 0.9, "weight": 2, "radius": 7}
-
-
 def build_map(
-    *, layers: dict[str, dict], cases: dict, bounds: list | None, tile_url: str, tile_attribution: str,
-    title: str, dashboard: bool = False, timezone: str = "Asia/Shanghai", gcj02: bool = False,
+    *, layers: dict[str, dict], bounds: list | None, tile_url: str, tile_attribution: str,
+    title: str, dashboard: bool = False, timezone: str = "Asia/Shanghai", gcj02: bool = False, case_limit: int = 1000,
 ) -> str:
-    """Render the whole page: grid layers and cases as GeoJSON, a layer control, offline assets."""
+    """Render the whole page: grid layers as GeoJSON, an empty case layer that citygrid.js fills from
+    /api/map/cases as the view moves (case_limit 0: no case layer), a layer control, offline assets.
+    Grid shading by open and overdue cases is drawn by citygrid.js from the grids' `open`/`overdue` properties."""
     fmap = OfflineMap(location=[23.01, 113.08], zoom_start=12, tiles=None, control_scale=True,
                       prefer_canvas=False)
     fmap.options["maxZoom"] = 19  # no tile layer to set it, and clustering needs it
@@ -93,20 +72,19 @@ def build_map(
         folium.TileLayer(tiles=tile_url, attr=tile_attribution or " ", name="底图 Base map").add_to(fmap)
     made = {}
     for key in ("streets", "communities", "grids"):
-        style = LAYER_STYLE[key]
-        styler = grid_style if key == "grids" else (lambda _f, s=style: s)
-        made[key] = folium.GeoJson(layers[key], name=LAYER_TITLE[key], style_function=styler,
-                                   smooth_factor=0.5).add_to(fmap)
-    made["cases"] = folium.GeoJson(
-        cases, name=LAYER_TITLE["cases"], style_function=case_style,
-        marker=folium.CircleMarker(radius=7, weight=2, color="#ffffff", fill=True, fill_color="#e65100",
-                                   fill_opacity=0.9),
-    ).add_to(fmap)
+        made[key] = folium.GeoJson(layers[key], name=LAYER_TITLE[key],
+                                   style_function=lambda _f, s=LAYER_STYLE[key]: s, smooth_factor=0.5).add_to(fmap)
+    if case_limit:
+        made["cases"] = folium.GeoJson(
+            {"type": "FeatureCollection", "features": []}, name=LAYER_TITLE["cases"],
+            marker=folium.CircleMarker(radius=7, weight=2, color="#ffffff", fill=True, fill_color="#e65100",
+                                       fill_opacity=0.9),
+        ).add_to(fmap)
     control = folium.LayerControl(collapsed=False).add_to(fmap)
     if bounds:
         fmap.fit_bounds(bounds)
-    meta = {"title": title, "counts": {k: len(v["features"]) for k, v in {**layers, "cases": cases}.items()},
-            "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02}
+    meta = {"title": title, "counts": {k: len(v["features"]) for k, v in layers.items()},
+            "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02, "caseLimit": case_limit}
     fmap.get_root().add_child(Wiring(fmap, made, meta, control))
     fmap.get_root().title = title
     return fmap.get_root().render()

@@ -1,10 +1,11 @@
 """GET /map and the layer GeoJSON behind it."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from dispatch.actor import can_read, scope_filter
+from dispatch.mapview import Box, MapFilter, view
 
 from events import repo as events_repo
 from gis import repo as gis_repo
@@ -12,9 +13,9 @@ from gis.errors import NoActiveRelease, NotFound
 from gis.models import LEVELS
 from web.accounts import Unauthenticated
 from web.api_admin import READERS_OF_STATISTICS
-from web.deps import Config, Conn, CurrentActor, request_actor
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy, request_actor
 from web.map.page import build_map
-from web.map.shift import to_gcj02
+from web.map.shift import points_to_gcj02, to_gcj02
 
 router = APIRouter()
 LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", "district": "district"}
@@ -34,17 +35,55 @@ def map_page(conn: Conn, config: Config, request: Request):
     for feature in layers["grids"]["features"]:
         feature["properties"]["open"], feature["properties"]["overdue"] = load.get(feature["properties"]["code"],
                                                                                    (0, 0))
-    cases = cases_geojson(conn, limit=config.map_case_limit, actor=actor)
     if config.tile_crs == "gcj02":  # the base map is drawn in GCJ-02: move our layers onto it
         layers = {key: to_gcj02(layer) for key, layer in layers.items()}
-        district, cases = to_gcj02(district), to_gcj02(cases)
+        district = to_gcj02(district)
     html = build_map(
-        layers=layers, cases=cases, bounds=_bounds(district), gcj02=config.tile_crs == "gcj02",
+        layers=layers, bounds=_bounds(district), gcj02=config.tile_crs == "gcj02",
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
         dashboard=bool(actor.roles & READERS_OF_STATISTICS), timezone=config.timezone,
+        case_limit=config.map_case_limit,
     )
     return HTMLResponse(html)
+
+
+@router.get("/api/map/cases")
+def map_cases(
+    conn: Conn, config: Config, actor: CurrentActor, policy: CurrentPolicy,
+    west: float = Query(), south: float = Query(), east: float = Query(), north: float = Query(),
+    zoom: int = Query(description="the map's zoom level: it sets the size of the cells"),
+    major: str = Query(default="", description="two-digit major category"),
+    department: str = Query(default=""), street: str = Query(default=""),
+    status: str = Query(default="", description="open, overdue or finished"),
+    period: int | None = Query(default=None, description="days before today (0: today)"),
+) -> dict:
+    """The cases in a map view that the reader may see: each case when at most CITYGRID_MAP_CASE_LIMIT match,
+    otherwise counts per cell (`mode: cells`). Coordinates are in the map's system (GCJ-02 on a GCJ-02 base map)."""
+    gcj02 = config.tile_crs == "gcj02"
+    box = Box(west, south, east, north)
+    if gcj02:  # the view is in GCJ-02; the offset is under 0.01° in China, so a padded box holds every case
+        box = box.padded(0.01)
+    found = view(conn, box=box, zoom=zoom, filters=MapFilter(major, department, street, status, period),
+                 scope=scope_filter(actor), me=actor.username, limit=config.map_case_limit, tz=policy.tz)
+    if found["mode"] == "points":
+        cases = case_features([c for c in found.pop("cases") if can_read(actor, c)])
+        if gcj02:
+            cases = to_gcj02(cases)
+        return {**found, "total": len(cases["features"]), "features": cases["features"]}
+    cells = found["cells"]
+    if gcj02 and cells:
+        for ends in (("lon", "lat"), ("west", "south"), ("east", "north")):
+            shifted = points_to_gcj02([c[ends[0]] for c in cells], [c[ends[1]] for c in cells])
+            for c, (x, y) in zip(cells, shifted):
+                c[ends[0]], c[ends[1]] = x, y
+    return found
+
+
+@router.get("/api/map/grid-load")
+def grid_load(conn: Conn, actor: CurrentActor) -> dict:
+    """Open and overdue cases per unit grid, within the reader's scope: {grid code: [open, overdue]}."""
+    return {code: list(counts) for code, counts in events_repo.grid_load(conn, **scope_filter(actor)).items()}
 
 
 @router.get("/api/layers/{level}")
@@ -57,7 +96,12 @@ def layer(conn: Conn, actor: CurrentActor, level: str) -> dict:
 
 def cases_geojson(conn, *, limit: int, actor) -> dict:
     """The newest cases the actor may see, as a FeatureCollection of points."""
-    rows = [c for c in events_repo.map_cases(conn, limit=limit, **scope_filter(actor)) if can_read(actor, c)]
+    return case_features([c for c in events_repo.map_cases(conn, limit=limit, **scope_filter(actor))
+                          if can_read(actor, c)])
+
+
+def case_features(rows: list[dict]) -> dict:
+    """Case rows as a FeatureCollection of points with the properties the maps' popups show."""
     features = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(c["lon"], 6), round(c["lat"], 6)]},
          "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",

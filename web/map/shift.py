@@ -35,5 +35,10 @@ def to_gcj02(collection: dict) -> dict:
 
 def point_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
     """One point, shifted."""
-    x, y = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
-    return round(float(x[0]), 7), round(float(y[0]), 7)
+    return points_to_gcj02([lon], [lat])[0]
+
+
+def points_to_gcj02(lons: list[float], lats: list[float]) -> list[tuple[float, float]]:
+    """Many points, shifted in one vectorised call."""
+    x, y = wgs84_to_gcj02(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+    return [(round(float(a), 7), round(float(b), 7)) for a, b in zip(x, y)]

@@ -44,29 +44,33 @@
     return v.year + "-" + v.month + "-" + v.day + " " + v.hour + ":" + v.minute;
   }
 
-  /* A changed case from the server (server-sent events): replace its marker, or add it. */
+  /* Case features from the server (/api/map/cases): a coloured marker with a text-only popup each. */
+  function addCases(layer, features) {
+    layer.addData(features);
+    layer.eachLayer(function (m) {
+      if (m.getPopup()) return;
+      m.setStyle({ fillColor: colour(m.feature.properties) });
+      m.bindPopup(casePopup(m.feature.properties));
+    });
+  }
+
+  /* A changed case from the server (server-sent events): replace its marker, or add it, if the filters admit it. */
   function upsertCase(layer, c) {
     var props = { id: c.id, status: c.status, category: c.category_code + " " + (c.category_name || ""),
                   description: c.description || "", grid: c.grid_code, created_at: shortTime(c.created_at),
                   department: c.department_code || "", deadline: shortTime(c.deadline), light: c.light || "",
                   street: c.street_code };
     layer.eachLayer(function (m) { if (m.feature.properties.id === c.id) layer.removeLayer(m); });
-    layer.addData({ type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] }, properties: props });
-    layer.eachLayer(function (m) {
-      if (m.feature.properties.id !== c.id) return;
-      m.setStyle({ fillColor: colour(props) });
-      m.bindPopup(casePopup(props));
-      if (window.citygridFilters) window.citygridFilters.admit(layer, m);
-    });
+    if (window.citygridFilters && !window.citygridFilters.matches(props)) return;
+    addCases(layer, { type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] }, properties: props });
   }
 
   function listen(layers) {
-    if (!window.EventSource || !layers.cases) return;
+    if (!window.EventSource) return;
     var source = new EventSource("/api/events");
     source.addEventListener("case", function (event) {
       var c = JSON.parse(event.data);
-      upsertCase(layers.cases, c);
-      if (window.citygrid.scale) window.citygrid.scale.changed();
+      if (window.citygrid.view) window.citygrid.view.live(c);
       if (window.citygrid.refreshDashboard) window.citygrid.refreshDashboard();
       window.citygrid.received = (window.citygrid.received || 0) + 1;
       window.citygrid.lastCase = c;
@@ -82,16 +86,13 @@
         f.bindTooltip(featureLabel(f.feature.properties), { sticky: true });
       });
     });
-    if (layers.cases) {
-      layers.cases.eachLayer(function (f) { f.bindPopup(casePopup(f.feature.properties)); });
-    }
     var title = el("div", "citygrid-title", meta.title);
     map.getContainer().appendChild(title);
     window.citygrid.map = map;
     window.citygrid.layers = layers;
     window.citygrid.meta = meta;
-    window.citygrid.scale = window.citygridScale ? window.citygridScale.start(map, layers, meta, control) : null;
     if (window.citygridFilters && layers.cases) window.citygridFilters.start(map, layers);
+    window.citygrid.view = window.citygridView ? window.citygridView.start(map, layers, meta, control) : null;
     if (meta.dashboard && window.citygridDashboard) {
       window.citygrid.refreshDashboard = window.citygridDashboard.start(map.getContainer());
     }
@@ -99,5 +100,6 @@
     window.citygrid.ready = true;
   }
 
-  window.citygrid = { init: init, ready: false, el: el };
+  window.citygrid = { init: init, ready: false, el: el, shortTime: shortTime, featureLabel: featureLabel,
+                      addCases: addCases, upsertCase: upsertCase };
 })();

@@ -84,6 +84,7 @@
     panel.appendChild(overdueList(data.top_overdue));
     trendChart(trend, data.trend);
     window.citygrid.dashboard = data;
+    window.citygrid.evaluation = { department: byDepartment, street: byStreet };
   }
 
   function load(panel) {

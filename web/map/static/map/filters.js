@@ -1,17 +1,16 @@
-/* Filters for the cases on the map: category (major), department, street, status and period. Markers that do not
-   match are taken off the map (and put back when the filter changes); live updates are filtered the same way. */
+/* Filters for the cases on the map: category (major), department, street, status and period. The server applies
+   them (/api/map/cases, asked again on every change); live updates are checked here with the same rules. */
 (function () {
   "use strict";
   var state = { major: "", department: "", street: "", status: "", period: "" };
   var OPEN_OVER = { dispatched: 1, accepted: 1, extension_requested: 1 };
   var FINISHED = { closed: 1, rejected: 1, merged: 1 };
-  var hidden = [];
 
   function el(tag, cls, text) { return window.citygrid.el(tag, cls, text); }  /* citygrid.js: text nodes only */
 
+  /* the deployment's date n days ago, as "YYYY-MM-DD" (created_at is shown in the deployment's zone too) */
   function daysAgo(n) {
-    var d = new Date(Date.now() - n * 86400000);
-    return d.toISOString().slice(0, 10);
+    return window.citygrid.shortTime(new Date(Date.now() - n * 86400000).toISOString()).slice(0, 10);
   }
 
   function matches(p) {
@@ -25,22 +24,16 @@
     return true;
   }
 
-  function apply(layer) {
-    hidden.forEach(function (m) { layer.addLayer(m); });
-    hidden = [];
-    layer.eachLayer(function (m) { if (!matches(m.feature.properties)) hidden.push(m); });
-    hidden.forEach(function (m) { layer.removeLayer(m); });
-    window.citygrid.shown = layer.getLayers().length;
-    if (window.citygrid.scale) window.citygrid.scale.changed();
-  }
-
-  function select(name, label, options, layer) {
+  function select(name, label, options) {
     var box = el("label", "citygrid-filter");
     box.appendChild(el("span", null, label));
     var s = el("select");
     s.name = name;
     options.forEach(function (o) { var opt = el("option", null, o[1]); opt.value = o[0]; s.appendChild(opt); });
-    s.addEventListener("change", function () { state[name] = s.value; apply(layer); });
+    s.addEventListener("change", function () {
+      state[name] = s.value;
+      if (window.citygrid.view) window.citygrid.view.refresh();
+    });
     box.appendChild(s);
     return box;
   }
@@ -50,7 +43,7 @@
     var input = el("input");
     input.type = "checkbox";
     input.name = "heat";
-    input.addEventListener("change", function () { if (window.citygrid.scale) window.citygrid.scale.heat(input.checked); });
+    input.addEventListener("change", function () { if (window.citygrid.view) window.citygrid.view.heat(input.checked); });
     box.appendChild(input);
     box.appendChild(el("span", null, "热力图 Heat map"));
     return box;
@@ -60,17 +53,9 @@
     return fetch(path, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : []; });
   }
 
-  /* A marker added or replaced by a live update: forget any hidden older copy, hide it if it does not match. */
-  function admit(layer, marker) {
-    var id = marker.feature.properties.id;
-    hidden = hidden.filter(function (m) { return m.feature.properties.id !== id; });
-    if (!matches(marker.feature.properties)) { layer.removeLayer(marker); hidden.push(marker); }
-    window.citygrid.shown = layer.getLayers().length;
-  }
-
   window.citygridFilters = {
     matches: matches,
-    admit: admit,
+    state: function () { return state; },
     start: function (map, layers) {
       var panel = el("div", "citygrid-filters");
       L.DomEvent.disableClickPropagation(panel);
@@ -81,14 +66,14 @@
         var majors = {};
         r[0].forEach(function (c) { majors[c.major_code] = c.major_name; });
         panel.appendChild(select("major", "类别 Category", [["", "全部 all"]].concat(
-          Object.keys(majors).sort().map(function (k) { return [k, k + " " + majors[k]]; })), layers.cases));
+          Object.keys(majors).sort().map(function (k) { return [k, k + " " + majors[k]]; }))));
         panel.appendChild(select("department", "部门 Department", [["", "全部 all"]].concat(
-          r[1].map(function (d) { return [d.code, d.name]; })), layers.cases));
-        panel.appendChild(select("street", "街道 Street", streets, layers.cases));
+          r[1].map(function (d) { return [d.code, d.name]; }))));
+        panel.appendChild(select("street", "街道 Street", streets));
         panel.appendChild(select("status", "状态 Status", [["", "全部 all"], ["open", "未结 open"],
-          ["overdue", "超期 overdue"], ["finished", "已结 finished"]], layers.cases));
+          ["overdue", "超期 overdue"], ["finished", "已结 finished"]]));
         panel.appendChild(select("period", "时段 Period", [["", "全部 all"], ["0", "今天 today"],
-          ["7", "7 天 days"], ["30", "30 天 days"]], layers.cases));
+          ["7", "7 天 days"], ["30", "30 天 days"]]));
         panel.appendChild(heatToggle());
         window.citygrid.filtersReady = true;
       });

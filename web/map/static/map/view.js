@@ -1,0 +1,208 @@
+/* The cases in view, aggregated on the server (/api/map/cases): the map asks for the box it shows, at its zoom,
+   with the panel's filters, and gets either each case (`points`, at most CITYGRID_MAP_CASE_LIMIT of them) or counts
+   per cell (`cells`). Points are clustered in the browser from CLUSTER_MIN on (Leaflet.markercluster); cells are
+   drawn in the same style and a click zooms into one. A heat map can be switched on (Leaflet.heat).
+   Live updates: in points mode a changed case is put on the map at once; in cells mode the view is asked for again.
+   Either way the unit grids' shading (open / overdue cases) is fetched again, at most once a second. */
+(function () {
+  "use strict";
+  var CLUSTER_MIN = 300;   /* from this many points, cluster them in the browser */
+  var SINGLE_ZOOM = 16;    /* from this zoom on, no browser clusters */
+  var MAX_ZOOM = 19;
+  var GRID_BASE = { fillColor: "#607d8b", fillOpacity: 0 };
+
+  function el(tag, cls, text) { return window.citygrid.el(tag, cls, text); }  /* citygrid.js: text nodes only */
+
+  /* Unit grids: red where a case is overdue, orange by the number of open cases. */
+  function gridShade(props) {
+    if (props.overdue) return { fillColor: "#c62828", fillOpacity: Math.min(0.15 + 0.05 * props.overdue, 0.5) };
+    if (props.open) return { fillColor: "#ef6c00", fillOpacity: Math.min(0.06 + 0.03 * props.open, 0.35) };
+    return GRID_BASE;
+  }
+
+  function shadeGrids(grids, load) {
+    if (!grids) return;
+    grids.eachLayer(function (g) {
+      var p = g.feature.properties, v = load ? (load[p.code] || [0, 0]) : [p.open || 0, p.overdue || 0];
+      if (load && p.open === v[0] && p.overdue === v[1]) return;
+      p.open = v[0];
+      p.overdue = v[1];
+      g.setStyle(gridShade(p));
+      if (load && g.getTooltip()) g.setTooltipContent(window.citygrid.featureLabel(p));
+    });
+  }
+
+  function cellSize(count) { return count < 100 ? "small" : count < 1000 ? "medium" : "large"; }
+
+  function start(map, layers, meta, control) {
+    var cases = layers.cases;
+    shadeGrids(layers.grids, null);
+    if (!cases) return null;
+    var shown = L.layerGroup().addTo(map);       /* the "Cases" overlay: holds whichever layer is drawn now */
+    map.removeLayer(cases);
+    if (control) { control.removeLayer(cases); control.addOverlay(shown, "案件 Cases"); }
+    var cluster = L.markerClusterGroup ? L.markerClusterGroup({ chunkedLoading: true, animate: false,
+      disableClusteringAtZoom: SINGLE_ZOOM, showCoverageOnHover: false, maxClusterRadius: 60 }) : null;
+    var cellLayer = L.layerGroup(), display = null, mode = null, cells = [], heat = null;
+    var seq = 0, controller = null, timer = null, loadTimer = null;
+    var pendingCase = null, inFlightCase = null;  /* the newest changed case a view request is (to be) made for */
+    var status = el("div", "citygrid-status");
+    map.getContainer().appendChild(status);
+
+    function setDisplay(next) {
+      if (display === next) return;
+      if (display) {
+        shown.removeLayer(display);
+        if (display === cluster) cluster.clearLayers();
+      }
+      display = next;
+      shown.addLayer(next);
+    }
+
+    function heatPoints() {
+      if (mode === "cells") {
+        var max = Math.max.apply(null, cells.map(function (c) { return c.count; }).concat([1]));
+        return cells.map(function (c) { return [c.lat, c.lon, c.count / max]; });
+      }
+      return cases.getLayers().map(function (m) { return m.getLatLng(); });
+    }
+
+    /* after the points changed: cluster them in the browser when there are many */
+    function redrawPoints() {
+      var markers = cases.getLayers();
+      if (cluster && markers.length >= CLUSTER_MIN) {
+        setDisplay(cluster);
+        cluster.clearLayers();
+        cluster.addLayers(markers);
+      } else {
+        setDisplay(cases);
+      }
+      window.citygrid.clustered = display === cluster;
+      window.citygrid.shown = markers.length;
+      if (heat) heat.setLatLngs(heatPoints());
+    }
+
+    function cellMarker(c) {
+      var inner = el("div");
+      inner.appendChild(el("span", null, c.count));
+      var icon = L.divIcon({ html: inner, iconSize: L.point(40, 40), className: "marker-cluster citygrid-cell " +
+        "marker-cluster-" + cellSize(c.count) + (c.overdue ? " citygrid-cell-overdue" : "") });
+      var marker = L.marker([c.lat, c.lon], { icon: icon, keyboard: false });
+      marker.bindTooltip(el("span", null, c.count + " 件 cases · 未结 open " + c.open + " · 超期 overdue " + c.overdue));
+      marker.on("click", function () {
+        var bounds = L.latLngBounds([c.south, c.west], [c.north, c.east]);
+        var zoom = Math.max(map.getBoundsZoom(bounds.pad(0.1)), map.getZoom() + 2);
+        map.setView(bounds.getCenter(), Math.min(zoom, MAX_ZOOM));
+      });
+      return marker;
+    }
+
+    function apply(data) {
+      mode = data.mode;
+      if (mode === "cells") {
+        cases.clearLayers();
+        cells = data.cells;
+        cellLayer.clearLayers();
+        cells.forEach(function (c) { cellLayer.addLayer(cellMarker(c)); });
+        setDisplay(cellLayer);
+        window.citygrid.clustered = true;
+        window.citygrid.shown = data.total;
+        if (heat) heat.setLatLngs(heatPoints());
+      } else {
+        cells = [];
+        cellLayer.clearLayers();
+        cases.clearLayers();
+        window.citygrid.addCases(cases, data.features);
+        redrawPoints();
+      }
+      window.citygrid.mode = mode;
+      window.citygrid.truncated = !!data.truncated;
+      status.textContent = data.truncated ? "仅显示最新 " + data.features.length + " 件 only the newest shown" : "";
+    }
+
+    function query() {
+      var b = map.getBounds().pad(0.25);
+      var box = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()),
+                 Math.min(90, b.getNorth())].map(function (v) { return v.toFixed(6); });
+      var q = "west=" + box[0] + "&south=" + box[1] + "&east=" + box[2] + "&north=" + box[3] +
+              "&zoom=" + Math.round(map.getZoom());
+      var f = window.citygridFilters ? window.citygridFilters.state() : {};
+      Object.keys(f).forEach(function (k) { if (f[k] !== "") q += "&" + k + "=" + encodeURIComponent(f[k]); });
+      return q;
+    }
+
+    function load() {
+      if (controller) controller.abort();
+      controller = window.AbortController ? new AbortController() : null;
+      var mine = ++seq, forCase = pendingCase !== null ? pendingCase : inFlightCase;
+      inFlightCase = forCase;
+      pendingCase = null;
+      fetch("/api/map/cases?" + query(), { credentials: "same-origin", signal: controller && controller.signal })
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        })
+        .then(function (data) {
+          if (mine !== seq) return;  /* a newer view was asked for meanwhile */
+          apply(data);
+          if (forCase !== null) window.citygrid.shownCase = forCase;
+          inFlightCase = null;
+          window.citygrid.busy = false;
+          window.citygrid.views = (window.citygrid.views || 0) + 1;
+        })
+        .catch(function (e) {
+          if (e.name === "AbortError") return;  /* the newer request carries forCase on */
+          if (mine === seq) window.citygrid.busy = false;
+          status.textContent = "案件加载失败 cases could not be loaded: " + e.message;
+          window.citygrid.viewError = e.message;
+        });
+    }
+
+    function refresh(delay) {
+      window.citygrid.busy = true;  /* until the newest view asked for is drawn */
+      clearTimeout(timer);
+      timer = setTimeout(load, delay || 0);
+    }
+
+    function reloadGridLoad() {
+      if (loadTimer) return;
+      loadTimer = setTimeout(function () {
+        loadTimer = null;
+        fetch("/api/map/grid-load", { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (load) {
+            if (!load) return;
+            shadeGrids(layers.grids, load);
+            window.citygrid.gridLoads = (window.citygrid.gridLoads || 0) + 1;
+          });
+      }, 1000);
+    }
+
+    map.on("moveend", function () { refresh(50); });
+    refresh(0);
+
+    return {
+      refresh: refresh,
+      /* a case changed (server-sent event) */
+      live: function (c) {
+        reloadGridLoad();
+        if (mode === "points") {
+          window.citygrid.upsertCase(cases, c);
+          redrawPoints();
+          window.citygrid.shownCase = c.id;
+        } else {
+          pendingCase = c.id;
+          refresh(100);  /* a burst of changes asks once */
+        }
+      },
+      heat: function (on) {
+        if (on && !heat && L.heatLayer) {
+          heat = L.heatLayer(heatPoints(), { radius: 18, blur: 16, minOpacity: 0.3 }).addTo(map);
+        } else if (!on && heat) { map.removeLayer(heat); heat = null; }
+        window.citygrid.heat = !!heat;
+      }
+    };
+  }
+
+  window.citygridView = { start: start, gridShade: gridShade };
+})();
