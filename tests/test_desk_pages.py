@@ -251,3 +251,38 @@ def test_a_likely_duplicate_is_merged_from_the_desk(server, open_as):
     row.locator(f"button[data-action=merge][data-into='{first}']").click()
     expect(page.locator("#flash")).to_contain_text(f"#{second.case_id}")
     assert server.row(second.case_id)["status"] == "merged"
+
+
+def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp_path):
+    from gis.crs import wgs84_to_gcj02
+
+    with psycopg.connect(chancheng_url) as conn:
+        add_cast(conn, ["officer", "hws"])
+    settings = Settings(database_url=chancheng_url, media_root=str(tmp_path), tiles="custom",
+                        tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png", tile_crs="gcj02")
+    blocked: list[str] = []
+    with running_app(settings) as base, sync_playwright() as pw:
+        case_id = Site(base, chancheng_url, tmp_path).new_case()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        context.route("**/*", local_only(blocked))
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        sign_in_form(page, base, "hws", "/queue")
+        page.wait_for_function(f"() => window.cgQueueMap && window.cgQueueMap.markers[{case_id}]"
+                               " && document.querySelectorAll('#queue-map path').length >= 2")
+        drawn = page.evaluate(f"() => {{ const p = window.cgQueueMap.markers[{case_id}].getLatLng(); "
+                              "return [p.lng, p.lat]; }")
+        x, y = wgs84_to_gcj02(113.12, 23.02)
+        assert abs(drawn[0] - float(x)) < 1e-6 and abs(drawn[1] - float(y)) < 1e-6
+        pair = page.evaluate("""async () => {
+            const api = await (await fetch('/api/layers/street')).json(), f = api.features[0];
+            let drawn = null;
+            window.cgQueueMap.map.eachLayer(l => { if (l.feature && l.feature.properties.code === f.properties.code
+                                                     && l.feature.geometry) drawn = l.getLatLngs().flat(3)[0]; });
+            return [f.geometry.coordinates.flat(3).slice(0, 2), drawn && [drawn.lng, drawn.lat]]; }""")
+        x, y = wgs84_to_gcj02(*pair[0])
+        assert pair[1] is not None and abs(pair[1][0] - float(x)) < 1e-7 and abs(pair[1][1] - float(y)) < 1e-7
+        browser.close()
+    assert blocked == [] and errors == []

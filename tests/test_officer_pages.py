@@ -268,3 +268,50 @@ def test_without_gps_a_tap_places_the_pin(server, phone, tmp_path):
     phone.wait_for_function("document.querySelector('#m-photos .cg-error').textContent.includes('not-a-photo.jpg: ')")
     assert phone.locator("#m-photos .m-thumb").count() == 0  # the API's refusal is shown, the thumbnail dropped
     assert phone.js_errors == []
+
+
+@pytest.mark.browser
+def test_on_a_gcj02_base_map_the_pin_is_drawn_shifted_and_the_page_still_sends_wgs84(chancheng_url, tmp_path):
+    """Tiles in GCJ-02 (Amap-style): GPS (WGS84) is drawn shifted onto them, a tap is shifted back before sending."""
+    from gis.crs import gcj02_to_wgs84, wgs84_to_gcj02
+
+    with psycopg.connect(chancheng_url) as conn:
+        add_cast(conn, ["officer"])
+    settings = Settings(database_url=chancheng_url, media_root=str(tmp_path / "media"), tiles="custom",
+                        tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png", tile_crs="gcj02")  # no tile server: fine
+    blocked: list[str] = []
+    with running_app(settings) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                      locale="zh-CN", geolocation=HERE)
+        context.grant_permissions(["geolocation"], origin=base)
+        context.route("**/*", local_only(blocked))
+        phone = context.new_page()
+        errors: list[str] = []
+        phone.on("pageerror", lambda exc: errors.append(str(exc)))
+        sign_in(phone, base, "officer")
+        phone.wait_for_function("document.getElementById('m-coords').textContent.startsWith('113.12')")
+        assert phone.inner_text("#m-coords") == "113.120000, 23.020000"  # what is sent: the GPS fix, WGS84
+        drawn = phone.evaluate("() => { const p = window.cgOfficerMap.marker().getLatLng(); return [p.lng, p.lat]; }")
+        x, y = wgs84_to_gcj02(113.12, 23.02)
+        assert abs(drawn[0] - float(x)) < 1e-7 and abs(drawn[1] - float(y)) < 1e-7  # drawn on the GCJ-02 tiles
+        phone.wait_for_function("document.querySelectorAll('#m-map path').length >= 4")
+        # the street outlines too: a vertex as drawn is the API's (WGS84) vertex, shifted
+        pair = phone.evaluate("""async () => {
+            const api = await (await fetch('/api/layers/street')).json(), f = api.features[0];
+            let drawn = null;
+            window.cgOfficerMap.map.eachLayer(l => { if (l.feature && l.feature.properties.code === f.properties.code
+                                                        && l.feature.geometry) drawn = l.getLatLngs().flat(3)[0]; });
+            return [f.geometry.coordinates.flat(3).slice(0, 2), drawn && [drawn.lng, drawn.lat]]; }""")
+        x, y = wgs84_to_gcj02(*pair[0])
+        assert pair[1] is not None and abs(pair[1][0] - float(x)) < 1e-7 and abs(pair[1][1] - float(y)) < 1e-7
+        # a tap at a point of the GCJ-02 map keeps (and sends) the WGS84 point under it
+        phone.evaluate("() => window.cgOfficerMap.map.fire('click', {latlng: L.latLng(23.03, 113.13)})")
+        phone.wait_for_function("document.getElementById('m-gps').textContent.length > 0 && "
+                                "!document.getElementById('m-coords').textContent.startsWith('113.120000')")
+        lon, lat = (float(v) for v in phone.inner_text("#m-coords").split(", "))
+        want = gcj02_to_wgs84(113.13, 23.03)
+        assert abs(lon - float(want[0])) < 2e-6 and abs(lat - float(want[1])) < 2e-6
+        assert 0.003 < 113.13 - lon < 0.008  # moved back west by Chancheng's offset
+        browser.close()
+    assert blocked == [] and errors == []

@@ -77,7 +77,7 @@ def queue_page(request: Request, conn: Conn, config: Config):
     points = cases_geojson(conn, limit=config.map_case_limit, actor=actor)
     points["features"] = [f for f in points["features"] if f["properties"]["status"] in WITH_DEPARTMENT]
     settings = page_settings(request, actor, points=points, tile_url=config.tile_url,
-                             tile_attribution=config.tile_attribution)
+                             tile_attribution=config.tile_attribution, map_crs=config.tile_crs)
     return render(request, actor, "queue.html", settings=settings)
 
 

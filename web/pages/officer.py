@@ -35,7 +35,7 @@ def report_page(request: Request):
     """Report an issue: GPS pin on a small map, category, description, 1-9 photos."""
     config = request.app.state.config
     return officer_page(request, "officer_report.html", tile_url=config.tile_url,
-                        tile_attribution=config.tile_attribution)
+                        tile_attribution=config.tile_attribution, map_crs=config.tile_crs)
 
 
 @router.get("/m/mine")

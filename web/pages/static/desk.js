@@ -195,11 +195,15 @@
               [el("img", {src: src, alt: "#" + id, loading: "lazy"})]);
   }
 
-  /* a small map of cases as circle markers coloured by their light; show(rows) keeps the markers of those rows */
+  /* a small map of cases as circle markers coloured by their light; show(rows) keeps the markers of those rows.
+     On a GCJ-02 base map (conf.map_crs) the streets and the cases are shifted onto it with gcoord. */
   function caseMap(node, points) {
+    var gcj = conf.map_crs === "gcj02" && window.gcoord;
+    function onBase(geojson) { return gcj ? gcoord.transform(geojson, gcoord.WGS84, gcoord.GCJ02) : geojson; }
     var map = L.map(node, {attributionControl: !!conf.tile_url}).setView([23.01, 113.1], 12);
     if (conf.tile_url) L.tileLayer(conf.tile_url, {attribution: conf.tile_attribution || ""}).addTo(map);
-    cg.api("GET", "/api/layers/street").then(function (streets) {
+    points = onBase(points);
+    cg.api("GET", "/api/layers/street").then(onBase).then(function (streets) {
       L.geoJSON(streets, {interactive: false, style: {color: "#607d8b", weight: 1, fill: false}}).addTo(map);
     }, function () {});
     var markers = {}, layer = L.featureGroup().addTo(map);
@@ -218,7 +222,7 @@
       if (layer.getLayers().length) map.fitBounds(layer.getBounds().pad(0.3), {maxZoom: 15});
       return rows;
     }
-    return {map: map, show: show};
+    return {map: map, show: show, markers: markers};
   }
 
   window.cgDesk = {conf: conf, T: T, label: label, mine: mine, openActions: openActions, place: place, card: card,

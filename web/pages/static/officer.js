@@ -50,6 +50,20 @@
             clear: function () { items.slice().forEach(drop); error.textContent = ""; }};
   }
 
+  /* The page sends WGS84 (state.point). On a GCJ-02 base map (data-map-crs="gcj02") the pin and the outlines are
+     drawn shifted onto it with gcoord, and a pin moved by hand is shifted back before it is kept. */
+  var GCJ = root.dataset.mapCrs === "gcj02" && window.gcoord;
+  function toMap(p) {
+    if (!GCJ) return L.latLng(p.lat, p.lon);
+    var xy = gcoord.transform([p.lon, p.lat], gcoord.WGS84, gcoord.GCJ02);
+    return L.latLng(xy[1], xy[0]);
+  }
+  function fromMap(latlng) {
+    if (!GCJ) return {lon: latlng.lng, lat: latlng.lat};
+    var xy = gcoord.transform([latlng.lng, latlng.lat], gcoord.GCJ02, gcoord.WGS84);
+    return {lon: xy[0], lat: xy[1]};
+  }
+
   /* the report page: a pin from GPS (or a tap) on a small offline map */
   function setupMap(state) {
     var map = L.map("m-map", {attributionControl: !!root.dataset.tileUrl}).setView([23.01, 113.08], 12), marker = null;
@@ -60,22 +74,25 @@
     outline(map, "street", {color: "#b71c1c", weight: 2.5, fill: false}, true).then(function (layer) {
       if (layer && !state.point) map.fitBounds(layer.getBounds());
     });
-    function place(latlng, byHand) {
-      state.point = {lon: +latlng.lng.toFixed(7), lat: +latlng.lat.toFixed(7)};
+    function place(point, byHand) {  // point: WGS84 {lon, lat}
+      state.point = {lon: +point.lon.toFixed(7), lat: +point.lat.toFixed(7)};
       state.byHand = byHand;
+      var latlng = toMap(state.point);
       if (!marker) {
         marker = L.marker(latlng, {draggable: true, autoPan: true}).addTo(map);
-        marker.on("dragend", function () { place(marker.getLatLng(), true); });
+        marker.on("dragend", function () { place(fromMap(marker.getLatLng()), true); });
       } else marker.setLatLng(latlng);
       if (byHand) $("m-gps").textContent = t("m_pin_moved");
       $("m-coords").textContent = state.point.lon.toFixed(6) + ", " + state.point.lat.toFixed(6);
       describe(state.point);
     }
-    map.on("click", function (e) { place(e.latlng, true); });
-    return {map: map, place: place};
+    map.on("click", function (e) { place(fromMap(e.latlng), true); });
+    window.cgOfficerMap = {map: map, marker: function () { return marker; }};  // for tests and the console
+    return {map: map, place: place, toMap: toMap};
   }
   function outline(map, level, style, labelled) {  // a level of the active release, drawn as outlines
     return cg.api("GET", "/api/layers/" + level).then(function (geojson) {
+      if (GCJ) geojson = gcoord.transform(geojson, gcoord.WGS84, gcoord.GCJ02);
       return L.geoJSON(geojson, {style: style, interactive: false, onEachFeature: function (f, layer) {
         if (labelled) {  // names as text nodes, like all other text
           layer.bindTooltip(el("span", {text: f.properties.name}),
@@ -97,9 +114,9 @@
     gps.textContent = t("m_locating");
     navigator.geolocation.getCurrentPosition(function (pos) {
       if (state.byHand && !force) return;  // the officer already set the pin by hand
-      var latlng = L.latLng(pos.coords.latitude, pos.coords.longitude);
-      pin.place(latlng, false);
-      pin.map.setView(latlng, 15);
+      var point = {lon: pos.coords.longitude, lat: pos.coords.latitude};  // the Geolocation API gives WGS84
+      pin.place(point, false);
+      pin.map.setView(pin.toMap(point), 15);
       gps.textContent = t("m_gps_ok", {m: Math.round(pos.coords.accuracy)});
     }, function (err) {
       gps.textContent = t("m_gps_failed") + (err && err.message ? " (" + err.message + ")" : "");
