@@ -15,6 +15,7 @@ from dispatch.repo import active_rules
 from dispatch.rules import import_rules
 from events.service import import_categories
 from web.accounts import add_user, set_password
+from web.open311.attributes import import_attributes
 from gis import repo as gis_repo
 from gis.service import create_release, import_grid_layer
 
@@ -23,6 +24,7 @@ GRIDS = REPO / "data" / "grids"
 CATEGORIES = REPO / "data" / "categories" / "categories.csv"
 DEPARTMENTS = REPO / "data" / "departments" / "chancheng_departments.csv"
 RULES = REPO / "data" / "rules" / "chancheng_rules.csv"
+SERVICE_ATTRIBUTES = REPO / "data" / "open311" / "attributes.csv"
 CHANCHENG_LAYERS = [
     ("district", "chancheng_district.geojson", None),
     ("street", "chancheng_streets.geojson", "parent"),
@@ -101,6 +103,7 @@ def prepare(conn: psycopg.Connection, *, widths: tuple[int, ...], policy: Policy
     release = load_chancheng(conn, widths=widths)
     categories = import_categories(conn, path=CATEGORIES)
     departments = import_departments(conn, path=DEPARTMENTS)
+    import_attributes(conn, path=SERVICE_ATTRIBUTES)
     if not active_rules(conn):
         import_rules(conn, path=RULES, by="demo")
     passwords = demo_users(conn)

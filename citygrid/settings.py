@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     ssl_certfile: str = Field(default="", description="serve HTTPS with this certificate (PEM); phones give GPS "
                                                        "and the camera only to secure pages")
     ssl_keyfile: str = Field(default="", description="the certificate's private key (PEM)")
+    open311_public_read: bool = Field(default=True, description="Open311 GETs without an api_key (public "
+                                      "categories only); false asks every caller for a key")
+    open311_jurisdiction: str = Field(default="", description="Open311 jurisdiction_id (default: the district "
+                                      "code of the active grid release)")
+    open311_contact: str = Field(default="", description="contact shown by Open311 discovery")
 
     @property
     def https(self) -> bool:

@@ -40,9 +40,12 @@ class Submitted:
 def submit_report(
     conn: psycopg.Connection, *, actor: Actor, policy: Policy, category_code: str, lon: float, lat: float,
     crs: str = "EPSG:4326", description: str = "", source: str = "api", urgent: bool = False,
-    public: bool = False, attachments: tuple[int, ...] = (),
+    public: bool = False, attachments: tuple[int, ...] = (), register_at_once: bool = False,
 ) -> Submitted:
-    """Store the report as a new case, then register, route and dispatch it as far as the rules allow."""
+    """Store the report as a new case, then register, route and dispatch it as far as the rules allow.
+
+    register_at_once: the reporter is trusted to register it (a grid officer in their own grid always is; a
+    trusted client system of the Open311 API says so with this flag, and acts with the intake role)."""
     if len(description) > MAX_DESCRIPTION:
         raise InvalidInput(f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION}")
     if not public and not actor.roles & REPORTING_ROLES:
@@ -61,7 +64,7 @@ def submit_report(
     case = {"id": case_id, "grid_code": where.grid.code, "street_code": where.street.code}
     dups = events_repo.likely_duplicates(conn, case_id=case_id, category_code=category.code, lon=where.lon,
                                          lat=where.lat, window=policy.duplicate_window)
-    status, department, notes = _advance(conn, case, actor, policy, public, source, dups)
+    status, department, notes = _advance(conn, case, actor, policy, public, source, dups, register_at_once)
     return Submitted(case_id, report_id, where, status, department, dups, notes)
 
 
@@ -97,7 +100,8 @@ def _reporting_role(actor: Actor) -> str:
     return next((r for r in sorted(actor.roles) if r in REPORTING_ROLES), "public")
 
 
-def _advance(conn, case, actor, policy, public, source, dups) -> tuple[str, str | None, list[str]]:
+def _advance(conn, case, actor, policy, public, source, dups, register_at_once) \
+        -> tuple[str, str | None, list[str]]:
     """Move a fresh case on: merge a sensor duplicate, verify a public report, register and route the rest."""
     if dups and source in policy.auto_merge_sources:
         act(conn, case_id=case["id"], action="merge", actor=SYSTEM, policy=policy,
@@ -106,10 +110,11 @@ def _advance(conn, case, actor, policy, public, source, dups) -> tuple[str, str 
     if public:
         act(conn, case_id=case["id"], action="await_verification", actor=SYSTEM, policy=policy)
         return "awaiting_verification", None, ["waits for the grid officer to verify it"]
-    if not role_covers(actor, "grid_officer", case):
+    if not (register_at_once or role_covers(actor, "grid_officer", case)):
         return "reported", None, ["waits for intake to register it"]
+    note = "trusted system: registered at once" if register_at_once else "grid officer report: registered at once"
     done = act(conn, case_id=case["id"], action="register", actor=actor, policy=policy,
-               request=Request(note="grid officer report: registered at once", auto_dispatch=not dups))
+               request=Request(note=note, auto_dispatch=not dups))
     if dups:
         case_repo.notify(conn, kind="case", payload={
             "case_id": case["id"], "to": {"roles": ["dispatcher"]},

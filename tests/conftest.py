@@ -16,10 +16,11 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from citygrid import migrate
-from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, load_chancheng
+from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, SERVICE_ATTRIBUTES, load_chancheng
 from dispatch.departments import import_departments
 from dispatch.rules import import_rules
 from events.service import import_categories
+from web.open311.attributes import import_attributes
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -79,13 +80,15 @@ def bare_template(databases) -> str:
 
 @pytest.fixture(scope="session")
 def chancheng_template(databases, bare_template) -> str:
-    """Schema, the shipped Chancheng release (active), categories, sample departments and active sample rules."""
+    """Schema, the shipped Chancheng release (active), categories, sample departments, active sample rules and
+    the sample Open311 service attributes."""
     name = databases.create(template=bare_template, suffix="chancheng")
     with psycopg.connect(url_for(name)) as conn:
         load_chancheng(conn, widths=WIDTHS)
         import_categories(conn, path=CATEGORIES)
         import_departments(conn, path=DEPARTMENTS)
         import_rules(conn, path=RULES, by="conftest")
+        import_attributes(conn, path=SERVICE_ATTRIBUTES)
         conn.commit()
     return name
 

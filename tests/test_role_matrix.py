@@ -79,6 +79,20 @@ MATRIX = [
 ]
 REFUSED = {401, 403, 404}
 
+# Open311 (/open311/v2/) does not look at accounts: reads are public (public categories only), a POST needs a
+# client system's api_key. Each row: what anonymous callers and every role get, without and with a key.
+# {photo} is the handle step's photo: never public, so 404 for everyone.
+OPEN311 = [
+    ("get", "/open311/v2/discovery.json", 200, 200),
+    ("get", "/open311/v2/services.xml", 200, 200),
+    ("get", "/open311/v2/services/0102.json", 200, 200),
+    ("get", "/open311/v2/requests.json", 200, 200),
+    ("get", "/open311/v2/requests/{case}.xml", 200, 200),
+    ("get", "/open311/v2/tokens/unknown.json", 404, 404),
+    ("get", "/open311/v2/media/{photo}", 404, 404),
+    ("post", "/open311/v2/requests.json", 403, 201),
+]
+
 
 @pytest.fixture(scope="module")
 def world(databases, chancheng_template, tmp_path_factory):
@@ -141,6 +155,11 @@ def test_the_matrix_covers_every_endpoint(world):
               for m, p, _, _ in MATRIX}
     listed = {(m, p if "/actions/" not in p else p.rsplit("/", 1)[0] + "/{action}") for m, p in listed}
     schema = {(m.upper(), p) for p, ops in client.app.openapi()["paths"].items() for m in ops}
+    open311 = {(m.upper(), p.replace("{case}", "{request_id}").replace("{photo}", "{media_id}"))
+               for m, p, _, _ in OPEN311}
+    open311 = {(m, p.replace("/0102.json", "/{code}.{fmt}").replace("/unknown.json", "/{token}.{fmt}")
+                .replace(".json", ".{fmt}").replace(".xml", ".{fmt}")) for m, p in open311}
+    listed |= open311
     open_ones = {("GET", "/api/health"), ("POST", "/api/tokens"), ("DELETE", "/api/tokens/current")}
     streams = {("GET", "/api/events")}  # every signed-in role; filtered per case (tests/test_map_browser.py)
     assert schema - open_ones - streams - listed == set()
@@ -160,3 +179,23 @@ def test_a_handler_of_another_department_never_gets_the_case(world):
     assert client.get("/api/map/grid-load", headers=other).json() == {}
     acting = client.post(f"/api/cases/{ids['case']}/actions/accept", json={}, headers=other)
     assert acting.status_code in (403, 404) and "S-012-HWS" not in acting.text
+
+
+@pytest.mark.parametrize("method, path, without_key, with_key", OPEN311, ids=[f"{m} {p}" for m, p, _, _ in OPEN311])
+def test_open311_ignores_accounts_and_asks_a_key_to_post(world, method, path, without_key, with_key):
+    from web.open311.clients import add_client
+
+    client, tokens, ids = world
+    path = path.format(**ids)
+    if not hasattr(client, "open311_key"):
+        with psycopg.connect(client.app.state.config.database_url) as conn:
+            client.open311_key = add_client(conn, name="matrix", trust="trusted", rate_per_minute=1000)
+            conn.commit()
+    form = {"service_code": "0102", "lat": "23.02", "long": "113.12"}
+    for who in [None, *ROLES.values()]:
+        headers = bearer(tokens[who]) if who else {}
+        answer = client.request(method, path, headers=headers, data=form if method == "post" else None)
+        assert answer.status_code == without_key, (who, path, answer.status_code, answer.text)
+    keyed = client.request(method, path, params={"api_key": client.open311_key} if method == "get" else None,
+                           data={**form, "api_key": client.open311_key} if method == "post" else None)
+    assert keyed.status_code == with_key, (path, keyed.text)

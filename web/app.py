@@ -17,6 +17,7 @@ from web.pages import officer
 from web.pages.common import SignInFirst, sign_in_redirect
 from web.config import WebConfig
 from web.map import routes as map_routes
+from web.open311 import routes as open311_routes
 
 STATIC = Path(__file__).resolve().parent / "map" / "static"
 PAGES_STATIC = Path(__file__).resolve().parent / "pages" / "static"
@@ -61,6 +62,7 @@ def create_app(config: WebConfig) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(desk.router)
     app.include_router(officer.router)
+    app.include_router(open311_routes.router)
     app.add_exception_handler(SignInFirst, lambda request, exc: sign_in_redirect(exc))
     app.mount("/static/pages", StaticFiles(directory=PAGES_STATIC), name="pages-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

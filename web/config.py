@@ -23,3 +23,6 @@ class WebConfig:
     max_photo_bytes: int = 10 * 1024 * 1024
     token_ttl_hours: float = 12
     secure_cookies: bool = False
+    open311_public_read: bool = True
+    open311_jurisdiction: str = ""
+    open311_contact: str = ""

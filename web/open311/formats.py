@@ -1,0 +1,63 @@
+"""Open311 answers as JSON or XML, and the spec's error format: a list of {code, description}."""
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree as ET
+
+from fastapi.responses import Response
+
+FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+
+# list element → the name of each item in XML (the spec's XML examples)
+ITEMS = {"services": "service", "service_requests": "request", "attributes": "attribute", "values": "value",
+         "errors": "error", "endpoints": "endpoint", "formats": "format"}
+
+
+class Open311Error(Exception):
+    """An error in the spec's format: 400 (bad request), 403 (bad api_key), 404 (not found), 429 (too many)."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+def _text(value) -> str:
+    if value is True or value is False:
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _xml(parent: ET.Element, name: str, value) -> None:
+    node = ET.SubElement(parent, name)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _xml(node, key, item)
+    elif isinstance(value, list):
+        for item in value:
+            _xml(node, ITEMS[name], item)
+    else:
+        node.text = _text(value)
+
+
+def to_xml(root: str, value) -> bytes:
+    """<root> holding a dict's fields, or a list's items named by ITEMS[root]; UTF-8 with a declaration."""
+    tree = ET.Element(root)
+    if isinstance(value, list):
+        for item in value:
+            _xml(tree, ITEMS[root], item)
+    else:
+        for key, item in value.items():
+            _xml(tree, key, item)
+    return ET.tostring(tree, encoding="utf-8", xml_declaration=True)
+
+
+def render(fmt: str, root: str, value, status: int = 200) -> Response:
+    """The answer in the asked format: JSON as is, XML under `root`."""
+    if fmt == "xml":
+        return Response(to_xml(root, value), status_code=status, media_type=FORMATS["xml"])
+    return Response(json.dumps(value, ensure_ascii=False), status_code=status, media_type=FORMATS["json"])
+
+
+def error(fmt: str, exc: Open311Error) -> Response:
+    return render(fmt if fmt in FORMATS else "json", "errors",
+                  [{"code": exc.code, "description": exc.description}], status=exc.code)

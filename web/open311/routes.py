@@ -1,0 +1,404 @@
+"""Open311 GeoReport v2 endpoints, each in .json and .xml. Policy and field mapping: docs/open311.md.
+
+Every answer, errors included, is in the spec's format. The work of a request runs in one transaction that is
+rolled back on any error, so a refused POST leaves nothing behind; a keyed call is counted against the key's
+rate limit first, in a transaction of its own.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from dispatch.actor import Actor
+from dispatch.intake import submit_report
+from gis.errors import DomainError, Forbidden, NotFound, OutsideDistrict
+from web.open311 import clients, repo
+from web.open311.formats import FORMATS, Open311Error, error, render
+
+router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
+
+SPEC = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-11-26T00:00:00+08:00"  # when this server's Open311 interface last changed
+MAX_SPAN = timedelta(days=90)
+MAX_RESULTS = 1000
+MAX_DESCRIPTION = 4000
+FINISHED = frozenset({"closed", "rejected", "merged"})
+CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
+
+# Our extension, offered by every service: the coordinate system of lat/long (domain.md §10).
+CRS_ATTRIBUTE = {
+    "variable": True, "code": "crs", "datatype": "singlevaluelist", "required": False,
+    "datatype_description": "wgs84 (the default) or gcj02",
+    "order": 1000,
+    "description": "坐标系 Coordinate system of lat/long: GPS gives WGS84; Amap, Tencent and most phone SDKs in "
+                   "China give GCJ-02.",
+    "values": [{"key": "wgs84", "name": "WGS84 / CGCS2000 (GPS, Tianditu)"},
+               {"key": "gcj02", "name": "GCJ-02 (Amap, Tencent, phone SDKs in China)"}],
+}
+CRS_OF = {"wgs84": "EPSG:4326", "gcj02": "gcj02"}
+STATUS_NOTES = {
+    "reported": "已受理，待立案 received, waiting to be registered",
+    "awaiting_verification": "待网格员核实 waiting for a grid officer to verify it on site",
+    "registered": "已立案，待派遣 registered, waiting to be dispatched",
+    "returned": "已退回指挥中心重新派遣 returned to the dispatch centre to be sent on",
+    "dispatched": "已派遣 dispatched to {agency}",
+    "accepted": "处置中 being handled by {agency}",
+    "extension_requested": "处置中 being handled by {agency}",
+    "handled": "已处置，待核查 handled, waiting for an on-site check",
+    "checked": "已核查，待结案 checked on site, waiting to be closed",
+    "closed": "已结案 closed",
+    "rejected": "不予立案 not accepted: {reason}",
+    "merged": "重复上报，已并入 {merged_into} duplicate of request {merged_into}",
+}
+
+
+# ---- plumbing ---------------------------------------------------------------------------------------------------
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise Open311Error(404, f"unknown format .{fmt}: use .json or .xml")
+
+
+def _as_open311(exc: Exception) -> Open311Error:
+    if isinstance(exc, Open311Error):
+        return exc
+    if isinstance(exc, clients.RateLimited):
+        return Open311Error(429, str(exc))
+    if isinstance(exc, Forbidden):
+        return Open311Error(403, str(exc))
+    if isinstance(exc, NotFound):
+        return Open311Error(404, str(exc))
+    return Open311Error(400, str(exc))
+
+
+def _admit(request: Request, params, *, key_required: bool) -> dict | None:
+    """Check the jurisdiction and the key, and count a keyed call (its own transaction: a refused call counts)."""
+    config = request.app.state.config
+    with request.app.state.pool.connection() as conn:
+        _check_jurisdiction(conn, config, params.get("jurisdiction_id"))
+        key = params.get("api_key") or ""
+        client = clients.client_for_key(conn, key)
+        if key and client is None:
+            raise Open311Error(403, "api_key is not valid (or was revoked)")
+        if client is None and (key_required or not config.open311_public_read):
+            raise Open311Error(403, "api_key is required: ask the city for a key (citygrid apikeys add)")
+        if client is not None:
+            clients.count_call(conn, client)
+    return client
+
+
+def _run(request: Request, fmt: str, params, work, *, key_required: bool) -> Response:
+    """Check format, jurisdiction and key, then do `work(conn, client)` in one transaction, rolled back on error."""
+    try:
+        _check_format(fmt)
+        client = _admit(request, params, key_required=key_required)
+        with request.app.state.pool.connection() as conn:
+            root, value, status = work(conn, client)
+        return render(fmt, root, value, status)
+    except (Open311Error, DomainError) as exc:
+        return error(fmt, _as_open311(exc))
+
+
+def _check_jurisdiction(conn, config, given: str | None) -> None:
+    if given in (None, ""):
+        return
+    ours = config.open311_jurisdiction or repo.district_code(conn)
+    if given != ours:
+        raise Open311Error(404, f"jurisdiction_id {given!r} is not served here: this server serves {ours!r} "
+                                "(and jurisdiction_id may be left out)")
+
+
+def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:
+    return value.astimezone(tz).isoformat(timespec="seconds") if value else None
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+# ---- answers ----------------------------------------------------------------------------------------------------
+
+def as_service(row: dict) -> dict:
+    return {"service_code": row["code"], "service_name": row["name"],
+            "description": f"{row['group_name']} · {row['name']}（处置时限 time limit {row['time_limit']}）",
+            "metadata": True,  # every service takes the crs attribute, some take more
+            "type": "realtime", "keywords": f"{row['group_name']},{row['name']}", "group": row["group_name"]}
+
+
+def as_attribute(row: dict) -> dict:
+    return {"variable": True, "code": row["code"], "datatype": row["datatype"], "required": row["required"],
+            "datatype_description": row["datatype_description"] or None, "order": row["position"],
+            "description": row["description"], "values": row["values"]}
+
+
+def as_request(row: dict, *, base_url: str, tz: ZoneInfo) -> dict:
+    """A case as a service request (docs/open311.md, field mapping)."""
+    finished = row["status"] in FINISHED
+    notes = STATUS_NOTES[row["status"]].format(agency=row["agency"] or "", reason=row["reject_reason"] or "",
+                                               merged_into=row["merged_into"] or "")
+    media = row["client_media_url"] or (f"{base_url}/open311/v2/media/{row['photo_id']}" if row["photo_id"] else None)
+    return {
+        "service_request_id": str(row["id"]), "status": "closed" if finished else "open", "status_notes": notes,
+        "service_name": row["category_name"], "service_code": row["category_code"],
+        "description": row["description"] or None, "agency_responsible": row["agency"], "service_notice": None,
+        "requested_datetime": _iso(row["created_at"], tz),
+        "updated_datetime": _iso(row["closed_at"] if finished and row["closed_at"] else row["updated_at"], tz),
+        "expected_datetime": _iso(row["deadline"], tz),
+        "address": " ".join(p for p in (row["grid_name"], row["community_name"], row["street_name"],
+                                        row["district_name"]) if p),
+        "address_id": row["grid_code"], "zipcode": None,
+        "lat": round(row["lat"], 7), "long": round(row["lon"], 7), "media_url": media,
+    }
+
+
+# ---- endpoints --------------------------------------------------------------------------------------------------
+
+@router.get("/discovery.{fmt}")
+def discovery(request: Request, fmt: str) -> Response:
+    """Where this server's endpoints are and what they speak."""
+    def work(conn, client):
+        contact = request.app.state.config.open311_contact
+        return "discovery", {
+            "changeset": CHANGESET, "contact": contact or None,
+            "key_service": "API keys are issued by the city's citygrid administrator (citygrid apikeys add)",
+            "endpoints": [{"specification": SPEC, "url": f"{_base_url(request)}/open311/v2", "changeset": CHANGESET,
+                           "type": "production", "formats": ["text/xml", "application/json"]}],
+        }, 200
+    return _run(request, fmt, request.query_params, work, key_required=False)
+
+
+@router.get("/services.{fmt}")
+def services(request: Request, fmt: str) -> Response:
+    """The public categories."""
+    return _run(request, fmt, request.query_params,
+                lambda conn, client: ("services", [as_service(r) for r in repo.services(conn)], 200),
+                key_required=False)
+
+
+@router.get("/services/{code}.{fmt}")
+def service_definition(request: Request, code: str, fmt: str) -> Response:
+    """A public category's extra fields: its own attributes, then the crs extension."""
+    def work(conn, client):
+        if repo.service(conn, code=code) is None:
+            raise Open311Error(404, f"service_code {code!r} not found")
+        return "service_definition", {
+            "service_code": code, "attributes": [as_attribute(a) for a in repo.attributes(conn, code=code)]
+            + [CRS_ATTRIBUTE]}, 200
+    return _run(request, fmt, request.query_params, work, key_required=False)
+
+
+@router.get("/requests/{request_id}.{fmt}")
+def one_request(request: Request, request_id: str, fmt: str) -> Response:
+    """One service request, as an array of one (the spec's shape)."""
+    def work(conn, client):
+        rows = repo.requests(conn, ids=[int(request_id)]) if request_id.isdigit() else []
+        if not rows:
+            raise Open311Error(404, f"service_request_id {request_id!r} not found")
+        tz = request.app.state.config.policy.tz
+        return "service_requests", [as_request(rows[0], base_url=_base_url(request), tz=tz)], 200
+    return _run(request, fmt, request.query_params, work, key_required=False)
+
+
+@router.get("/tokens/{token}.{fmt}")
+def token(request: Request, token: str, fmt: str) -> Response:
+    """The service request a POST's token stands for."""
+    def work(conn, client):
+        case_id = repo.case_for_token(conn, token=token)
+        if case_id is None:
+            raise Open311Error(404, "token not found")
+        return "service_requests", [{"service_request_id": str(case_id), "token": token}], 200
+    return _run(request, fmt, request.query_params, work, key_required=False)
+
+
+@router.get("/requests.{fmt}")
+def list_requests(request: Request, fmt: str) -> Response:
+    """Service requests: by service_request_id (a comma list, which overrides every other filter), or by
+    service_code, start_date/end_date (at most 90 days; the last 90 by default) and status; at most 1,000."""
+    q = request.query_params
+
+    def work(conn, client):
+        tz = request.app.state.config.policy.tz
+        filters = _request_filters(q, tz)
+        rows = repo.requests(conn, limit=MAX_RESULTS, **filters)
+        return "service_requests", [as_request(r, base_url=_base_url(request), tz=tz) for r in rows], 200
+    return _run(request, fmt, q, work, key_required=False)
+
+
+@router.post("/requests.{fmt}")
+async def create_request(request: Request, fmt: str) -> Response:
+    """A new service request from a client system: form-encoded, with its api_key."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return error(fmt, Open311Error(400, "POST requests takes a form (application/x-www-form-urlencoded or "
+                                            f"multipart/form-data), not {kind or 'no content type'}"))
+    form = await request.form()
+    fields: dict[str, list[str]] = {}
+    for name, value in form.multi_items():
+        if not isinstance(value, str):
+            return error(fmt, Open311Error(400, f"{name}: files are not taken; send media_url, a link"))
+        fields.setdefault(name, []).append(value)
+    params = {name: values[-1] for name, values in fields.items()}
+
+    def work(conn, client):
+        return "service_requests", [_file(conn, client, request, fields, params)], 201
+    return await run_in_threadpool(_run, request, fmt, params, work, key_required=True)
+
+
+@router.get("/media/{media_id}")
+def media(request: Request, media_id: int) -> Response:
+    """A report photo of a request in a public category (the media_url of our own photos)."""
+    try:
+        _admit(request, request.query_params, key_required=False)
+        with request.app.state.pool.connection() as conn:
+            row = repo.public_photo(conn, attachment_id=media_id)
+        if row is None:
+            raise Open311Error(404, f"no public photo {media_id}")
+    except (Open311Error, DomainError) as exc:
+        return error("json", _as_open311(exc))
+    return Response(request.app.state.media.get(row["storage_key"]), media_type=row["content_type"],
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+# ---- filing and filtering ---------------------------------------------------------------------------------------
+
+def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], params: dict) -> dict:
+    """Check a POST's fields, file the report through the same intake as every other channel."""
+    code = params.get("service_code", "")
+    if not code:
+        raise Open311Error(400, "service_code is required")
+    if repo.service(conn, code=code) is None:
+        raise Open311Error(400, f"service_code {code!r} not found: GET services lists the codes")
+    if not params.get("lat") or not params.get("long"):
+        given = [f for f in ("address_string", "address_id") if params.get(f)]
+        raise Open311Error(400, "lat and long are required: this server has no geocoder, so "
+                                f"{' and '.join(given) or 'an address'} alone cannot be placed; send the point "
+                                "(WGS84, or GCJ-02 with attribute[crs]=gcj02)")
+    try:
+        lat, lon = float(params["lat"]), float(params["long"])
+    except ValueError:
+        raise Open311Error(400, f"lat {params['lat']!r} and long {params['long']!r} must be numbers") from None
+    description = params.get("description", "")
+    if len(description) > MAX_DESCRIPTION:
+        raise Open311Error(400, f"description has {len(description)} characters; the limit is {MAX_DESCRIPTION}")
+    media_url = params.get("media_url") or None
+    if media_url and (urlparse(media_url).scheme not in ("http", "https") or not urlparse(media_url).netloc
+                      or len(media_url) > 2000):
+        raise Open311Error(400, "media_url must be an http(s) link of at most 2,000 characters")
+    values = _attributes(conn, code, fields)
+    crs = CRS_OF[values.pop("crs", "wgs84")]
+    contact = {f: params[f][:200] for f in CONTACT_FIELDS if params.get(f)}
+    trusted = client["trust"] == "trusted"
+    actor = Actor(f"open311:{client['name']}", frozenset({"intake"} if trusted else set()))
+    try:
+        done = submit_report(conn, actor=actor, policy=request.app.state.config.policy, category_code=code,
+                             lon=lon, lat=lat, crs=crs, description=description, source=client["source"],
+                             public=not trusted, register_at_once=trusted)
+    except OutsideDistrict as exc:
+        raise Open311Error(400, str(exc)) from None
+    token = secrets.token_urlsafe(16)
+    repo.set_report_extras(conn, report_id=done.report_id, client_id=client["id"], token=token,
+                           media_url=media_url, attributes=values, contact=contact)
+    notice = {"awaiting_verification": "已受理，网格员将现场核实 received; a grid officer will verify it on site",
+              "merged": "与已有问题合并 merged with a request already open"}.get(
+        done.status, f"已受理 received ({done.status})")
+    return {"service_request_id": str(done.case_id), "token": token, "service_notice": notice,
+            "account_id": params.get("account_id") or None}
+
+
+ATTRIBUTE_FIELD = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
+
+
+def _attributes(conn, code: str, fields: dict[str, list[str]]) -> dict:
+    """attribute[code]=value fields checked against the service definition: known, required, of their type."""
+    defined = {a["code"]: a for a in repo.attributes(conn, code=code)}
+    defined["crs"] = {**CRS_ATTRIBUTE, "values": CRS_ATTRIBUTE["values"]}
+    given: dict[str, list[str]] = {}
+    for name, values in fields.items():
+        match = ATTRIBUTE_FIELD.match(name)
+        if match:
+            given.setdefault(match.group(1), []).extend(v for v in values if v != "")
+    unknown = sorted(set(given) - set(defined))
+    if unknown:
+        raise Open311Error(400, f"unknown attribute(s) {', '.join(unknown)} for service {code}: see "
+                                f"GET services/{code}")
+    out = {}
+    for attr in defined.values():
+        values = given.get(attr["code"], [])
+        if not values:
+            if attr["required"]:
+                raise Open311Error(400, f"attribute[{attr['code']}] is required for service {code}: "
+                                        f"{attr['description']}")
+            continue
+        out[attr["code"]] = _typed(code, attr, values)
+    return out
+
+
+def _typed(code: str, attr: dict, values: list[str]):
+    kind, name = attr["datatype"], f"attribute[{attr['code']}]"
+    keys = {v["key"] for v in attr.get("values") or []}
+    if kind == "multivaluelist":
+        bad = [v for v in values if v not in keys]
+        if bad:
+            raise Open311Error(400, f"{name}: {', '.join(bad)} not among {', '.join(sorted(keys))}")
+        return values
+    value = values[-1]
+    if kind == "singlevaluelist" and value not in keys:
+        raise Open311Error(400, f"{name}: {value!r} is not one of {', '.join(sorted(keys))}")
+    if kind == "number":
+        try:
+            return float(value)
+        except ValueError:
+            raise Open311Error(400, f"{name}: {value!r} is not a number") from None
+    if kind == "datetime":
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise Open311Error(400, f"{name}: {value!r} is not an ISO 8601 date and time") from None
+    limit = 4000 if kind == "text" else 200
+    if len(value) > limit:
+        raise Open311Error(400, f"{name}: at most {limit} characters")
+    return value
+
+
+def _when(q, name: str, tz: ZoneInfo) -> datetime | None:
+    text = q.get(name)
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise Open311Error(400, f"{name} {text!r} is not an ISO 8601 date and time (e.g. "
+                                "2026-11-01T00:00:00+08:00)") from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _request_filters(q, tz: ZoneInfo) -> dict:
+    ids = [s.strip() for s in q.get("service_request_id", "").split(",") if s.strip()]
+    if ids:
+        if not all(i.isdigit() for i in ids):
+            raise Open311Error(400, "service_request_id takes a comma-separated list of request ids")
+        return {"ids": [int(i) for i in ids]}
+    start, end = _when(q, "start_date", tz), _when(q, "end_date", tz)
+    if start is None and end is None:
+        end = datetime.now(tz)
+    if start is None:
+        start = end - MAX_SPAN
+    if end is None:
+        end = start + MAX_SPAN
+    if start > end:
+        raise Open311Error(400, "start_date is after end_date")
+    if end - start > MAX_SPAN:
+        raise Open311Error(400, "start_date to end_date spans more than 90 days")
+    statuses = {s.strip() for s in q.get("status", "").split(",") if s.strip()}
+    if statuses - {"open", "closed"}:
+        raise Open311Error(400, "status takes open, closed or both (comma-separated)")
+    codes = [s.strip() for s in q.get("service_code", "").split(",") if s.strip()] or None
+    return {"codes": codes, "start": start, "end": end,
+            "status": next(iter(statuses)) if len(statuses) == 1 else None}
