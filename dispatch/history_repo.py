@@ -16,14 +16,14 @@ WITH new_case AS (
         street_code, street_name, community_code, community_name, grid_code, grid_name, zones, created_at,
         updated_at, source, reporter, urgent, department_code, dispatched_at, clock_start, deadline, yellow_at,
         deadline_provisional, time_limit, handled_at, check_deadline, closed_at, dispatch_count, return_count,
-        rework_count, extension_count, imported)
+        rework_count, extension_count, imported, external_id)
     VALUES (%(status)s, %(category_code)s, %(description)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
         %(release_id)s, %(district_code)s, %(district_name)s, %(street_code)s, %(street_name)s,
         %(community_code)s, %(community_name)s, %(grid_code)s, %(grid_name)s, %(zones)s, %(created_at)s,
         %(updated_at)s, %(source)s, %(reporter)s, %(urgent)s, %(department_code)s, %(dispatched_at)s,
         %(clock_start)s, %(deadline)s, %(yellow_at)s, %(deadline_provisional)s, %(time_limit)s, %(handled_at)s,
         %(check_deadline)s, %(closed_at)s, %(dispatch_count)s, %(return_count)s, %(rework_count)s,
-        %(extension_count)s, true)
+        %(extension_count)s, true, %(external_id)s)
     RETURNING id, geom
 ), new_report AS (
     INSERT INTO report (case_id, category_code, description, geom, input_lon, input_lat, input_crs, source,

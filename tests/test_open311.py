@@ -259,6 +259,23 @@ def test_gcj02_coordinates_are_declared_with_the_crs_attribute(o311):
     assert row["attributes"] == {}  # crs is consumed, not stored as an attribute
 
 
+def test_a_client_may_send_its_own_service_codes_once_they_are_mapped(o311, tmp_path):
+    from dispatch.bulk_import import load_aliases
+
+    mapping = tmp_path / "12345.csv"
+    mapping.write_text("foreign_code,category,foreign_name\nHW-01,0102,垃圾\nGA-99,0409,群体事件\n", encoding="utf-8")
+    assert post(o311, "hotline", service_code="HW-01").status_code == 400  # not mapped yet
+    with psycopg.connect(o311.url) as conn:
+        load_aliases(conn, path=mapping, source="12345")  # the hotline's source
+    done = post(o311, "hotline", service_code="HW-01")
+    assert done.status_code == 201, done.text
+    request = o311.get(f"/open311/v2/requests/{done.json()[0]['service_request_id']}.json").json()[0]
+    assert request["service_code"] == "0102"
+    hidden = post(o311, "hotline", service_code="GA-99")  # mapped onto a non-public category: still refused
+    assert hidden.status_code == 400 and "not found" in hidden.json()[0]["description"]
+    assert post(o311, "trusted", service_code="HW-01").status_code == 400  # another source: not its mapping
+
+
 def test_attributes_are_checked_and_stored(o311):
     ok = post(o311, "trusted", service_code="0505", **{"attribute[plate]": "粤E12345",
                                                         "attribute[blocking][]": ["fire_lane", "sidewalk"]})

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from dispatch import bulk_repo
 from dispatch.actor import Actor
 from dispatch.intake import submit_report
 from gis.errors import DomainError, Forbidden, NotFound, OutsideDistrict
@@ -273,6 +274,7 @@ def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], pa
     code = params.get("service_code", "")
     if not code:
         raise Open311Error(400, "service_code is required")
+    code = bulk_repo.aliases(conn, source=client["source"]).get(code, code)  # the client's own codes, if mapped
     if repo.service(conn, code=code) is None:
         raise Open311Error(400, f"service_code {code!r} not found: GET services lists the codes")
     if not params.get("lat") or not params.get("long"):

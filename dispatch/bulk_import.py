@@ -1,0 +1,545 @@
+"""Bulk import of reports and history: a file of independent rows, checked, located and routed set-wise, COPYed.
+
+Rows are read into a table (pandas), every check is a vectorised mask, the points are located among the unit grids
+in process (`gis.locator.locate_many`: STRtree with the locator's shared-edge rule), routing is decided once per
+distinct (category, place) and deadlines are counted by the vectorised clock. Cases, reports, history rows and
+routing decisions are streamed in with binary COPY, in the caller's transaction. Bad rows are reported (row
+number, reason) and skipped; with all_or_nothing one bad row refuses the whole file. Re-importing a file finds
+its rows again by (source, source id) and adds nothing. Design and measurements: docs/bulk.md.
+
+Two kinds of rows:
+- a **report** (no status): a problem to handle now. It is registered and routed by the active rules at import
+  time: dispatched with a deadline counted from now, or left registered for the dispatchers when no rule fits.
+- a **history** row (with a status): a case from the past with its real times and outcome, marked imported.
+  Its steps are written as the live workflow would have: report, register, dispatch to the department that
+  handled it (deadline counted from the report time), accept, and for a closed case handle, check_ok and close
+  at the closing time. The evaluation counts them like any other case.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+
+from dispatch import bulk_repo, case_repo, repo
+from dispatch.deadlines import load_calendar
+from dispatch.models import Policy
+from dispatch.router import street_units
+from dispatch.routing import Facts, choose
+from events import repo as events_repo
+from events.workclock import Limit
+from events.workclock_many import deadline_many
+from gis.crs import parse_crs, points_to_wgs84
+from gis.errors import InvalidInput
+from gis.locator import locate_many
+
+FIELDS = ("source_id", "category", "lon", "lat", "crs", "reported_at", "description", "status", "closed_at",
+          "department")
+REQUIRED = ("source_id", "category", "reported_at")
+HISTORY_STATUSES = ("dispatched", "accepted", "closed", "rejected")
+HELD = ("dispatched", "accepted", "closed")
+MAX_TEXT = 4000
+MAX_ID = 200
+SOURCE = re.compile(r"^[a-z0-9_-]{1,32}$")
+
+Progress = Callable[[str, int, int], None]  # (stage, rows done in this step, rows in the stage)
+
+
+class BulkFileError(InvalidInput):
+    """The file cannot be imported at all (unreadable, a mapped column missing); nothing was changed."""
+
+
+class BulkRefused(InvalidInput):
+    """all_or_nothing: the file has bad rows, so nothing was imported."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Which column of the file holds each field (default: the field's own name), and file-wide defaults."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    crs: str = "EPSG:4326"
+    source: str = "import"
+
+    def column(self, name: str) -> str:
+        return self.columns.get(name, name)
+
+
+@dataclass
+class BulkResult:
+    """What an import did."""
+
+    rows: int = 0
+    imported: int = 0
+    reports: int = 0
+    history: int = 0
+    dispatched: int = 0
+    unrouted: int = 0
+    already: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+# ---- reading ----------------------------------------------------------------------------------------------------
+
+def read_table(path: str | os.PathLike, mapping: Mapping) -> pd.DataFrame:
+    """The file as a table with one column per field present ('row': the row number a person would look for)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            rows = np.arange(len(raw)) + 2  # line numbers: the header is line 1
+            geometry = None
+        elif suffix in (".geojson", ".json", ".gpkg", ".shp"):
+            import pyogrio
+            raw = pyogrio.read_dataframe(path)
+            rows = np.arange(len(raw)) + 1  # feature numbers
+            geometry = raw.geometry if "geometry" in raw else None
+            raw = pd.DataFrame(raw.drop(columns="geometry", errors="ignore")).astype(object)
+        else:
+            raise BulkFileError(f"{path}: use a .csv, .geojson, .gpkg or .shp file, not {suffix or 'no suffix'}")
+    except BulkFileError:
+        raise
+    except Exception as exc:  # pandas and GDAL raise many kinds; the message is what a person needs
+        raise BulkFileError(f"cannot read {path}: {exc}; nothing was imported") from None
+    unknown = sorted(set(mapping.columns) - set(FIELDS))
+    if unknown:
+        raise BulkFileError(f"unknown field(s) in the mapping: {', '.join(unknown)}; fields are {', '.join(FIELDS)}")
+    table = pd.DataFrame({"row": rows})
+    for name in FIELDS:
+        column = mapping.column(name)
+        if column in raw.columns:
+            table[name] = raw[column].to_numpy()
+        elif name in mapping.columns:
+            raise BulkFileError(f"{path} has no column {column!r} (mapped to {name}); its columns are "
+                                f"{', '.join(map(str, raw.columns))}")
+    if geometry is not None and not {"lon", "lat"} <= set(table.columns):
+        points = shapely.get_type_id(geometry.values) == 0
+        table["lon"] = np.where(points, shapely.get_x(geometry.values), np.nan)
+        table["lat"] = np.where(points, shapely.get_y(geometry.values), np.nan)
+        table["not_point"] = ~points
+        if "crs" not in table.columns and geometry.crs is not None and "crs" not in mapping.columns:
+            table["crs"] = geometry.crs.to_string()
+    missing = [f for f in REQUIRED + ("lon", "lat") if f not in table.columns]
+    if missing:
+        raise BulkFileError(f"{path} lacks {', '.join(missing)}: name the columns with --map FIELD=COLUMN "
+                            f"(its columns are {', '.join(map(str, raw.columns))})")
+    return table
+
+
+def read_aliases(path: str | os.PathLike) -> list[dict]:
+    """A category mapping file: foreign_code, category[, foreign_name] (CSV or YAML)."""
+    from events.tablefile import read_rows
+
+    rows = read_rows(path, columns=("foreign_code", "category", "foreign_name"),
+                     required=("foreign_code", "category"), error=BulkFileError)
+    return [{"foreign_code": r["foreign_code"], "category_code": r["category"],
+             "foreign_name": r.get("foreign_name", "")} for _, r in rows]
+
+
+def load_aliases(conn: psycopg.Connection, *, path: str | os.PathLike, source: str) -> int:
+    """Store a category mapping for a source (all or nothing: an unknown target category refuses the file)."""
+    _check_source(source)
+    rows = read_aliases(path)
+    known = {c.code for c in events_repo.categories(conn)}
+    bad = [f"{r['foreign_code']} → {r['category_code']}" for r in rows if r["category_code"] not in known]
+    if bad:
+        raise BulkFileError(f"{path}: unknown target categor(y/ies) {', '.join(bad[:10])}; nothing was loaded")
+    bulk_repo.store_aliases(conn, source=source, rows=rows)
+    return len(rows)
+
+
+def _check_source(source: str) -> None:
+    if not SOURCE.match(source):
+        raise InvalidInput(f"source {source!r}: use up to 32 lower-case letters, digits, '_' or '-'")
+
+
+# ---- the import -------------------------------------------------------------------------------------------------
+
+def import_events(conn: psycopg.Connection, *, path: str | os.PathLike, mapping: Mapping, policy: Policy,
+                  by: str, all_or_nothing: bool = False, progress: Progress | None = None,
+                  locator: Callable | None = None) -> BulkResult:
+    """Import a file of reports and/or history rows (see the module's docstring). The caller commits."""
+    _check_source(mapping.source)
+    tick = progress or (lambda stage, done, total: None)
+    clock = _Stopwatch()
+    result = BulkResult()
+    table = read_table(path, mapping)
+    result.rows = len(table)
+    tick("read", len(table), len(table))
+    clock.lap("read")
+    ref = _reference(conn, mapping.source)
+    reasons = _check(table, ref, mapping, policy)
+    tick("check", len(table), len(table))
+    clock.lap("check")
+    _locate(table, reasons, ref, locator or locate_many)
+    tick("locate", len(table), len(table))
+    clock.lap("locate")
+    bad = reasons != ""
+    result.skipped = list(zip(table.loc[bad, "row"].astype(int).tolist(), reasons[bad].tolist()))
+    if all_or_nothing and result.skipped:
+        shown = "; ".join(f"row {r}: {why}" for r, why in result.skipped[:20])
+        raise BulkRefused(f"{len(result.skipped)} bad row(s), nothing was imported (--all-or-nothing): {shown}")
+    good = table[~bad].copy()
+    found = bulk_repo.already(conn, source=mapping.source, ids=good["source_id"].tolist())
+    result.already = int(good["source_id"].isin(found.keys()).sum())
+    good = good[~good["source_id"].isin(found.keys())].reset_index(drop=True)
+    clock.lap("dedupe")
+    _route(good, ref)
+    tick("route", len(good), len(good))
+    clock.lap("route")
+    _deadlines(good, ref, policy)
+    clock.lap("deadlines")
+    _write(conn, good, ref, mapping, by, tick)
+    clock.lap("write")
+    _notify(conn, good)
+    result.imported = len(good)
+    result.history = int(good["is_history"].sum())
+    result.reports = result.imported - result.history
+    fresh = ~good["is_history"]
+    result.dispatched = int((fresh & (good["status_out"] == "dispatched")).sum())
+    result.unrouted = int((fresh & (good["status_out"] == "registered")).sum())
+    result.seconds = clock.laps
+    return result
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = datetime.now().timestamp()
+
+    def lap(self, name: str) -> None:
+        now = datetime.now().timestamp()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
+
+
+@dataclass
+class _Reference:
+    categories: dict
+    aliases: dict[str, str]
+    departments: dict[str, str]
+    rules: list
+    units: dict
+    calendar: object
+    release_id: int
+    names: dict[str, str]
+    parents: dict[str, str]
+    grid_codes: list[str]
+    grid_shapes: np.ndarray
+    zone_keys: list[tuple[str, str, str]]
+    zone_shapes: np.ndarray
+    rule_set_id: int | None
+
+
+def _reference(conn, source: str) -> _Reference:
+    release_id, names, parents, grid_codes, grid_shapes = bulk_repo.release(conn)
+    if not release_id:
+        raise InvalidInput("no grid release is active: import grids and run `citygrid grids release --activate`")
+    zone_keys, zone_shapes = bulk_repo.zones(conn)
+    return _Reference(
+        categories={c.code: c for c in events_repo.categories(conn)},
+        aliases=bulk_repo.aliases(conn, source=source),
+        departments={d.code: d.name for d in repo.departments(conn)},
+        rules=repo.active_rules(conn), units=street_units(conn), calendar=load_calendar(conn),
+        release_id=release_id, names=names, parents=parents, grid_codes=grid_codes, grid_shapes=grid_shapes,
+        zone_keys=zone_keys, zone_shapes=zone_shapes, rule_set_id=bulk_repo.active_rule_set(conn))
+
+
+# ---- checks: each a vectorised mask; the first reason of a row is the one reported -----------------------------
+
+def _check(table: pd.DataFrame, ref: _Reference, mapping: Mapping, policy: Policy) -> pd.Series:
+    reasons = pd.Series("", index=table.index, dtype=object)
+
+    def flag(mask, text) -> None:
+        mask = pd.Series(mask, index=table.index).fillna(False).astype(bool) & (reasons == "")
+        if mask.any():
+            reasons[mask] = text[mask] if isinstance(text, pd.Series) else text
+
+    text = {name: table[name].fillna("").astype(str).str.strip() if name in table else
+            pd.Series("", index=table.index) for name in FIELDS if name not in ("lon", "lat")}
+    sid = text["source_id"]
+    flag(sid == "", "source id is empty")
+    flag(sid.str.len() > MAX_ID, f"source id longer than {MAX_ID} characters")
+    first = table.groupby(sid)["row"].transform("first")
+    flag(sid.duplicated() & (sid != ""), "source id " + sid + " repeats row " + first.astype(str))
+    table["source_id"] = sid
+    code = text["category"].map(lambda c: ref.aliases.get(c, c))
+    flag(code == "", "category is empty")
+    flag(~code.isin(ref.categories.keys()) & (code != ""),
+         "unknown category " + text["category"] + " (not a category code, nor mapped by --categories)")
+    table["category_code"] = code
+    if "not_point" in table:
+        flag(table["not_point"], "the geometry is not a point")
+    lon = pd.to_numeric(table["lon"], errors="coerce")
+    lat = pd.to_numeric(table["lat"], errors="coerce")
+    flag(lon.isna() | lat.isna() | ~np.isfinite(lon.fillna(0)) | ~np.isfinite(lat.fillna(0)),
+         "lon/lat missing or not numbers")
+    table["in_lon"], table["in_lat"] = lon, lat
+    crs_text = text["crs"].where(text["crs"] != "", mapping.crs)
+    parsed = {}
+    for value in crs_text.unique():
+        try:
+            parsed[value] = parse_crs(value)
+        except InvalidInput as exc:
+            parsed[value] = None
+            flag(crs_text == value, f"crs {value!r}: {exc}")
+    table["in_crs"] = crs_text.map(lambda v: parsed.get(v) or "")
+    reported = _times(text["reported_at"], policy)
+    flag(reported.isna(), "reported_at " + text["reported_at"] + " is not an ISO 8601 time (2026-10-08T09:00+08:00)")
+    now = pd.Timestamp(datetime.now(timezone.utc))
+    flag(reported > now + pd.Timedelta(minutes=5), "reported_at is in the future")
+    table["reported"] = reported
+    flag(text["description"].str.len() > MAX_TEXT, f"description longer than {MAX_TEXT} characters")
+    table["description"] = text["description"]
+    status = text["status"].str.lower()
+    flag((status != "") & ~status.isin(HISTORY_STATUSES),
+         "status " + text["status"] + f" is not one of {', '.join(HISTORY_STATUSES)} (or empty for a report)")
+    department = text["department"]
+    flag(status.isin(HELD) & (department == ""), "status " + status + " needs the department that handled it")
+    flag((department != "") & ~department.isin(ref.departments.keys()), "unknown department " + department)
+    flag((department != "") & (status == ""), "a department is only taken with a status (history rows)")
+    closed = _times(text["closed_at"], policy)
+    flag((status == "closed") & closed.isna(), "a closed case needs closed_at (an ISO 8601 time)")
+    flag((text["closed_at"] != "") & closed.isna(), "closed_at " + text["closed_at"] + " is not an ISO 8601 time")
+    flag((status == "closed") & (closed < reported), "closed_at is before reported_at")
+    flag(closed > now + pd.Timedelta(minutes=5), "closed_at is in the future")
+    table["status_in"], table["department_in"], table["closed"] = status, department, closed
+    table["is_history"] = status != ""
+    return reasons
+
+
+def _times(text: pd.Series, policy: Policy) -> pd.Series:
+    """ISO 8601 times; a time without an offset is the deployment's local time."""
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
+    given = text != ""
+    if not given.any():
+        return out
+    zoned = given & text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    if zoned.any():
+        out[zoned] = pd.to_datetime(text[zoned], utc=True, errors="coerce", format="ISO8601")
+    naive = given & ~zoned
+    if naive.any():
+        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
+        out[naive] = local.dt.tz_localize(policy.tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    return out
+
+
+# ---- locate -----------------------------------------------------------------------------------------------------
+
+def _locate(table: pd.DataFrame, reasons: pd.Series, ref: _Reference, locator: Callable) -> None:
+    ok = reasons == ""
+    lon = np.full(len(table), np.nan)
+    lat = np.full(len(table), np.nan)
+    for crs, group in table[ok].groupby("in_crs"):
+        x, y = points_to_wgs84(group["in_lon"].to_numpy(float), group["in_lat"].to_numpy(float), crs)
+        lon[group.index], lat[group.index] = x, y
+    table["lon_wgs"], table["lat_wgs"] = lon, lat
+    grid = np.full(len(table), None, dtype=object)
+    where = np.flatnonzero(ok.to_numpy() & np.isfinite(lon) & np.isfinite(lat))
+    if len(where):
+        grid[where] = locator(ref.grid_codes, ref.grid_shapes, lon[where], lat[where])
+    outside = ok.to_numpy() & pd.isna(grid)
+    text = [f"the point (lon {x:.6f}, lat {y:.6f} in WGS84) is outside the district"
+            for x, y in zip(lon[outside], lat[outside])]
+    reasons[outside] = text
+    table["grid"] = grid
+    community = pd.Series(grid).map(ref.parents)
+    street = community.map(ref.parents)
+    table["community"], table["street"] = community.to_numpy(), street.to_numpy()
+    table["district"] = street.map(ref.parents).to_numpy()
+    table["zones"] = _zones(lon, lat, where, ref)
+
+
+def _zones(lon, lat, where, ref: _Reference) -> np.ndarray:
+    """For each point, the zones covering it as the locator lists them: [(layer, code, name)], layer then code."""
+    out = np.empty(len(lon), dtype=object)
+    out[:] = [()] * len(lon)
+    if not len(ref.zone_keys) or not len(where):
+        return out
+    tree = shapely.STRtree(ref.zone_shapes)
+    point_idx, zone_idx = tree.query(shapely.points(lon[where], lat[where]), predicate="covered_by")
+    hits: dict[int, list[int]] = {}
+    for p, z in zip(where[point_idx].tolist(), zone_idx.tolist()):
+        hits.setdefault(p, []).append(z)
+    for p, zs in hits.items():  # zone_keys are ordered by layer, code
+        out[p] = tuple(ref.zone_keys[z] for z in sorted(zs))
+    return out
+
+
+# ---- route and deadlines --------------------------------------------------------------------------------------
+
+def _route(good: pd.DataFrame, ref: _Reference) -> None:
+    """Reports: the active rules, decided once per distinct category and place. History: its department."""
+    n = len(good)
+    department = good["department_in"].where(good["is_history"], None).to_numpy(dtype=object)
+    decision = np.full(n, None, dtype=object)
+    keys = list(zip(good["category_code"], good["street"], good["community"], good["grid"],
+                    (tuple((layer, code) for layer, code, _ in z) for z in good["zones"])))
+    cache: dict = {}
+    for i in np.flatnonzero(~good["is_history"].to_numpy()):
+        key = keys[i]
+        if key not in cache:
+            cache[key] = choose(ref.rules, Facts(*key), ref.units)
+        decision[i] = cache[key]
+        department[i] = cache[key].department_code
+    good["department_out"] = department
+    good["decision"] = decision
+    status = good["status_in"].to_numpy(dtype=object).copy()
+    reports = ~good["is_history"].to_numpy()
+    status[reports] = np.where(pd.isna(department[reports]), "registered", "dispatched")
+    good["status_out"] = status
+
+
+def _deadlines(good: pd.DataFrame, ref: _Reference, policy: Policy) -> None:
+    """Held cases get a deadline: reports from now (dispatched at import), history from their report time."""
+    n = len(good)
+    now = pd.Timestamp(datetime.now(timezone.utc))
+    good["dispatched"] = pd.Series(pd.NaT, index=good.index, dtype="datetime64[us, UTC]")
+    held = good["status_out"].isin(HELD)
+    good.loc[held & ~good["is_history"], "dispatched"] = now
+    good.loc[held & good["is_history"], "dispatched"] = good.loc[held & good["is_history"], "reported"]
+    limit = good["category_code"].map(lambda c: ref.categories[c].time_limit)
+    good["time_limit"] = limit.where(held, None)
+    for column in ("clock_start", "deadline", "yellow"):
+        good[column] = pd.Series(pd.NaT, index=good.index, dtype=f"datetime64[us, {policy.tz}]")
+    good["provisional"] = np.zeros(n, dtype=bool)
+    for text, group in good[held].groupby("time_limit"):
+        d = deadline_many(group["dispatched"], Limit.parse(text), calendar=ref.calendar, hours=policy.hours,
+                          tz=policy.tz, yellow_fraction=policy.yellow_fraction)
+        good.loc[group.index, "clock_start"] = d.start.to_numpy()
+        good.loc[group.index, "deadline"] = d.due.to_numpy()
+        good.loc[group.index, "yellow"] = d.yellow_at.to_numpy()
+        good.loc[group.index, "provisional"] = d.provisional
+
+
+# ---- write ------------------------------------------------------------------------------------------------------
+
+def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str, tick: Progress) -> None:
+    n = len(good)
+    if not n:
+        return
+    bulk_repo.quiet(conn)
+    ids = bulk_repo.new_case_ids(conn, n)
+    good["id"] = ids
+    geoms = [bulk_repo.Geometry(g) for g in shapely.to_wkb(
+        shapely.set_srid(shapely.points(good["lon_wgs"].to_numpy(), good["lat_wgs"].to_numpy()), 4326),
+        include_srid=True)]
+    zones_json = [bulk_repo.jsonb(json.dumps([{"layer": a, "code": b, "name": c} for a, b, c in z],
+                                             ensure_ascii=False)) for z in good["zones"]]
+    times = {c: _py(good[c]) for c in ("reported", "closed", "dispatched", "clock_start", "deadline", "yellow")}
+    reporter = f"import:{mapping.source}"
+    closed_out = [c if s in ("closed", "rejected") else None for c, s in zip(times["closed"], good["status_out"])]
+    for i, s in enumerate(good["status_out"]):  # a rejected case without a closing time closes at its report
+        if s == "rejected" and closed_out[i] is None:
+            closed_out[i] = times["reported"][i]
+    updated = [c or r for c, r in zip(closed_out, times["reported"])]
+    handled = [c if s == "closed" else None for c, s in zip(closed_out, good["status_out"])]
+    names = ref.names
+    case_rows = (
+        (int(i), s, cat, desc, g, ref.release_id, d, names[d], st, names[st], cm, names[cm], gr, names[gr], z,
+         rep, upd, mapping.source, reporter, dep, disp, cs, dl, yl, bool(pv), tl, hd, None, cl,
+         1 if dep is not None and s != "rejected" else 0, bool(hist), sid)
+        for i, s, cat, desc, g, d, st, cm, gr, z, rep, upd, dep, disp, cs, dl, yl, pv, tl, hd, cl, hist, sid in zip(
+            ids, good["status_out"], good["category_code"], good["description"], geoms, good["district"],
+            good["street"], good["community"], good["grid"], zones_json, times["reported"], updated,
+            _texts(good["department_out"].where(good["status_out"].isin(HELD))), times["dispatched"],
+            times["clock_start"], times["deadline"], times["yellow"], good["provisional"],
+            _texts(good["time_limit"]), handled, closed_out, good["is_history"], good["source_id"]))
+    bulk_repo.copy_rows(conn, table="event_case", columns=bulk_repo.CASE_COLUMNS, types=bulk_repo.CASE_TYPES,
+                        rows=case_rows, progress=lambda k: tick("cases", k, n))
+    report_rows = ((int(i), cat, desc, g, float(x), float(y), crs, mapping.source, rep, reporter)
+                   for i, cat, desc, g, x, y, crs, rep in zip(ids, good["category_code"], good["description"], geoms,
+                                                              good["in_lon"], good["in_lat"], good["in_crs"],
+                                                              times["reported"]))
+    bulk_repo.copy_rows(conn, table="report", columns=bulk_repo.REPORT_COLUMNS, types=bulk_repo.REPORT_TYPES,
+                        rows=report_rows, progress=lambda k: tick("reports", k, n))
+    steps = _steps(good, ids, times, closed_out, reporter, by)
+    bulk_repo.copy_rows(conn, table="case_history", columns=bulk_repo.HISTORY_COLUMNS,
+                        types=bulk_repo.HISTORY_TYPES, rows=steps, progress=lambda k: tick("history", k, n))
+    decisions = [(int(i), d) for i, d in zip(ids, good["decision"]) if d is not None]
+    bulk_repo.copy_rows(conn, table="routing_decision", columns=bulk_repo.DECISION_COLUMNS,
+                        types=bulk_repo.DECISION_TYPES, rows=_decision_rows(decisions, ref),
+                        progress=lambda k: tick("routing", k, n))
+
+
+def _texts(series: pd.Series) -> list:
+    """Text values, None where missing (pandas may hold a missing text as NaN)."""
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in series]
+
+
+def _py(series: pd.Series) -> list:
+    """Timestamps as Python datetimes (None for NaT), which the binary COPY takes."""
+    values = series.dt.tz_convert("UTC").dt.to_pydatetime() if len(series) else []
+    return [None if pd.isna(v) else v for v in values]
+
+
+def _steps(good: pd.DataFrame, ids, times: dict, closed_out: list, reporter: str, by: str):
+    """History rows, as the live workflow writes them, per case (rows of many cases in one stream)."""
+    cols = zip(ids, good["status_out"], good["is_history"], _texts(good["department_out"]), good["source_id"],
+               times["reported"], times["dispatched"], times["deadline"], closed_out, good["decision"])
+    for i, status, history, dep, sid, rep, disp, dl, closed, decision in cols:
+        i = int(i)
+        detail = bulk_repo.jsonb(json.dumps({"external_id": sid, "imported_by": by}, ensure_ascii=False))
+        empty = bulk_repo.jsonb("{}")
+        yield (i, rep, reporter, "import", "report", None, "reported", "", None, None, detail, bool(history))
+        if status == "rejected":
+            yield (i, closed or rep, reporter, "import", "reject", "reported", "rejected", "imported as rejected",
+                   None, None, empty, True)
+            continue
+        yield (i, rep, reporter, "intake", "register", "reported", "registered", "bulk import: registered at once",
+               None, None, empty, bool(history))
+        if status == "registered":
+            continue
+        why = {"by": "rules", "explanation": decision.explanation} if decision is not None else {"by": "import"}
+        yield (i, disp, "system" if decision is not None else reporter, "system" if decision is not None else
+               "import", "dispatch", "registered", "dispatched", "", dep, dl,
+               bulk_repo.jsonb(json.dumps(why, ensure_ascii=False)), bool(history))
+        if status in ("accepted", "closed"):  # who took these steps is not in the file: the import did
+            yield (i, rep, reporter, "import", "accept", "dispatched", "accepted", "", dep, dl, empty, True)
+        if status == "closed":
+            yield (i, closed, reporter, "import", "handle", "accepted", "handled", "imported outcome", dep, dl, empty,
+                   True)
+            yield (i, closed, reporter, "import", "check_ok", "handled", "checked", "", dep, None, empty, True)
+            yield (i, closed, reporter, "import", "close", "checked", "closed", "", dep, None, empty, True)
+
+
+def _decision_rows(decisions: list[tuple[int, object]], ref: _Reference):
+    encoded: dict[int, tuple] = {}
+    for case_id, d in decisions:
+        key = id(d)
+        if key not in encoded:  # one decision object per distinct (category, place): encode it once
+            encoded[key] = (d.rule.id if d.rule else None, d.department_code,
+                            bulk_repo.jsonb(json.dumps(d.inputs, ensure_ascii=False)),
+                            bulk_repo.jsonb(json.dumps(d.candidates, ensure_ascii=False, default=str)),
+                            d.explanation)
+        rule_id, dep, inputs, candidates, text = encoded[key]
+        yield (case_id, ref.rule_set_id, rule_id, dep, inputs, candidates, text)
+
+
+def _notify(conn, good: pd.DataFrame) -> None:
+    """One message per department for the reports just dispatched to it, and one to the dispatchers for the rest
+    (not one per case)."""
+    fresh = good[~good["is_history"]]
+    if not len(fresh):
+        return
+    for dep, count in Counter(fresh["department_out"].dropna()).items():
+        case_repo.notify(conn, kind="case", payload={
+            "to": {"roles": ["handler", "dept_head"], "department": dep},
+            "subject": f"{count} imported report(s) dispatched to you: see your queue"})
+    waiting = int(fresh["department_out"].isna().sum())
+    if waiting:
+        case_repo.notify(conn, kind="case", payload={
+            "to": {"roles": ["dispatcher"]},
+            "subject": f"{waiting} imported report(s) fit no routing rule: dispatch them from the desk"})
