@@ -22,7 +22,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -201,8 +201,7 @@ def import_events(conn: psycopg.Connection, *, path: str | os.PathLike, mapping:
     clock.lap("route")
     _deadlines(good, ref, policy)
     clock.lap("deadlines")
-    _write(conn, good, ref, mapping, by, tick)
-    clock.lap("write")
+    _write(conn, good, ref, mapping, by, tick, clock)
     _notify(conn, good)
     result.imported = len(good)
     result.history = int(good["is_history"].sum())
@@ -381,21 +380,32 @@ def _zones(lon, lat, where, ref: _Reference) -> np.ndarray:
 # ---- route and deadlines --------------------------------------------------------------------------------------
 
 def _route(good: pd.DataFrame, ref: _Reference) -> None:
-    """Reports: the active rules, decided once per distinct category and place. History: its department."""
+    """Reports: the active rules, decided once per distinct category and place (the place as precise as the
+    rules look: a rule set without grid rules does not tell grids apart). History: its department."""
     n = len(good)
     department = good["department_in"].where(good["is_history"], None).to_numpy(dtype=object)
     decision = np.full(n, None, dtype=object)
-    keys = list(zip(good["category_code"], good["street"], good["community"], good["grid"],
-                    (tuple((layer, code) for layer, code, _ in z) for z in good["zones"])))
+    facts = [Facts(c, s, m, g, tuple((layer, code) for layer, code, _ in z))
+             for c, s, m, g, z in zip(good["category_code"], good["street"], good["community"], good["grid"],
+                                      good["zones"])]
+    used = {r.place_kind for r in ref.rules}
     cache: dict = {}
     for i in np.flatnonzero(~good["is_history"].to_numpy()):
-        key = keys[i]
+        f = facts[i]
+        key = (f.category, f.street_code if "street" in used or any(r.recipient_kind == "street_unit"
+                                                                     for r in ref.rules) else None,
+               f.community_code if "community" in used else None, f.grid_code if "grid" in used else None,
+               f.zones if "zone" in used else None)
         if key not in cache:
-            cache[key] = choose(ref.rules, Facts(*key), ref.units)
-        decision[i] = cache[key]
-        department[i] = cache[key].department_code
+            cache[key] = choose(ref.rules, f, ref.units)
+        found = cache[key]
+        if found.department_code is None:  # its explanation names the grid: decide this one on its own facts
+            found = choose(ref.rules, f, ref.units)
+        decision[i] = found
+        department[i] = found.department_code
     good["department_out"] = department
     good["decision"] = decision
+    good["facts"] = facts
     status = good["status_in"].to_numpy(dtype=object).copy()
     reports = ~good["is_history"].to_numpy()
     status[reports] = np.where(pd.isna(department[reports]), "registered", "dispatched")
@@ -426,7 +436,8 @@ def _deadlines(good: pd.DataFrame, ref: _Reference, policy: Policy) -> None:
 
 # ---- write ------------------------------------------------------------------------------------------------------
 
-def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str, tick: Progress) -> None:
+def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str, tick: Progress,
+           clock: _Stopwatch) -> None:
     n = len(good)
     if not n:
         return
@@ -457,21 +468,26 @@ def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str,
             _texts(good["department_out"].where(good["status_out"].isin(HELD))), times["dispatched"],
             times["clock_start"], times["deadline"], times["yellow"], good["provisional"],
             _texts(good["time_limit"]), handled, closed_out, good["is_history"], good["source_id"]))
+    clock.lap("prepare")
     bulk_repo.copy_rows(conn, table="event_case", columns=bulk_repo.CASE_COLUMNS, types=bulk_repo.CASE_TYPES,
                         rows=case_rows, progress=lambda k: tick("cases", k, n))
+    clock.lap("copy cases")
     report_rows = ((int(i), cat, desc, g, float(x), float(y), crs, mapping.source, rep, reporter)
                    for i, cat, desc, g, x, y, crs, rep in zip(ids, good["category_code"], good["description"], geoms,
                                                               good["in_lon"], good["in_lat"], good["in_crs"],
                                                               times["reported"]))
     bulk_repo.copy_rows(conn, table="report", columns=bulk_repo.REPORT_COLUMNS, types=bulk_repo.REPORT_TYPES,
                         rows=report_rows, progress=lambda k: tick("reports", k, n))
+    clock.lap("copy reports")
     steps = _steps(good, ids, times, closed_out, reporter, by)
     bulk_repo.copy_rows(conn, table="case_history", columns=bulk_repo.HISTORY_COLUMNS,
                         types=bulk_repo.HISTORY_TYPES, rows=steps, progress=lambda k: tick("history", k, n))
-    decisions = [(int(i), d) for i, d in zip(ids, good["decision"]) if d is not None]
+    clock.lap("copy history")
+    decisions = [(int(i), d, f) for i, d, f in zip(ids, good["decision"], good["facts"]) if d is not None]
     bulk_repo.copy_rows(conn, table="routing_decision", columns=bulk_repo.DECISION_COLUMNS,
                         types=bulk_repo.DECISION_TYPES, rows=_decision_rows(decisions, ref),
                         progress=lambda k: tick("routing", k, n))
+    clock.lap("copy decisions")
 
 
 def _texts(series: pd.Series) -> list:
@@ -515,16 +531,16 @@ def _steps(good: pd.DataFrame, ids, times: dict, closed_out: list, reporter: str
             yield (i, closed, reporter, "import", "close", "checked", "closed", "", dep, None, empty, True)
 
 
-def _decision_rows(decisions: list[tuple[int, object]], ref: _Reference):
+def _decision_rows(decisions: list[tuple[int, object, Facts]], ref: _Reference):
     encoded: dict[int, tuple] = {}
-    for case_id, d in decisions:
+    for case_id, d, facts in decisions:
         key = id(d)
         if key not in encoded:  # one decision object per distinct (category, place): encode it once
             encoded[key] = (d.rule.id if d.rule else None, d.department_code,
-                            bulk_repo.jsonb(json.dumps(d.inputs, ensure_ascii=False)),
                             bulk_repo.jsonb(json.dumps(d.candidates, ensure_ascii=False, default=str)),
                             d.explanation)
-        rule_id, dep, inputs, candidates, text = encoded[key]
+        rule_id, dep, candidates, text = encoded[key]
+        inputs = bulk_repo.jsonb(json.dumps(asdict(facts), ensure_ascii=False))  # this case's own facts
         yield (case_id, ref.rule_set_id, rule_id, dep, inputs, candidates, text)
 
 

@@ -75,6 +75,10 @@ JOIN category cat ON cat.code = c.category_code,
 WHERE c.category_code = %(category_code)s AND c.id <> %(case_id)s
   AND c.status NOT IN ('closed', 'rejected', 'merged')
   AND c.created_at >= now() - %(window)s
+  -- the plain geometry index finds the candidates in a box a little larger than the radius (1° of latitude is at
+  -- least 110,574 m; 1° of longitude at least 111,320·cos(lat) m), the exact distance on the spheroid decides
+  AND c.geom && ST_Expand(p.g, cat.duplicate_radius_m * 1.01 / (111320 * cos(radians(%(lat)s))),
+                          cat.duplicate_radius_m * 1.01 / 110574.0)
   AND ST_DWithin(c.geom::geography, p.g::geography, cat.duplicate_radius_m)
 ORDER BY distance_m, c.id
 LIMIT 10

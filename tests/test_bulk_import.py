@@ -98,6 +98,9 @@ def test_reports_are_located_routed_and_given_deadlines_as_live_intake_would(cha
                                  "JOIN event_case c ON c.id = d.case_id ORDER BY 1").fetchall()
         assert [d[0] for d in decisions] == ["A1", "A2", "A3", "A4", "A5"]
         assert decisions[0][1] == "S-012-HWS" and "rule" in decisions[0][2]
+        inputs = conn.execute("SELECT c.grid_code, d.inputs->>'grid_code', c.category_code, d.inputs->>'category' "
+                              "FROM routing_decision d JOIN event_case c ON c.id = d.case_id").fetchall()
+        assert all(a == b and c == d for a, b, c, d in inputs)  # each decision records its own case's facts
         inbox = conn.execute("SELECT payload->>'subject' FROM outbox ORDER BY id").fetchall()
         assert any("imported report(s) dispatched to you" in s for (s,) in inbox)
         # the same file again: nothing new

@@ -4,6 +4,10 @@ ALTER TABLE event_case ADD COLUMN external_id text;
 -- re-importing a file finds its rows again: one case per (source, source id)
 CREATE UNIQUE INDEX event_case_external_idx ON event_case (source, external_id) WHERE external_id IS NOT NULL;
 
+-- Likely duplicates are found through the geometry index (a box around the radius, then the exact distance on
+-- the spheroid: events/repo.py), so the geography index, the costliest to keep up on every insert, goes.
+DROP INDEX event_case_geog_idx;
+
 -- Foreign category codes (a hotline's, another city's, an Open311 client's) → our category, per source.
 CREATE TABLE category_alias (
     source        text NOT NULL,
