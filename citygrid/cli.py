@@ -230,4 +230,5 @@ def categories_export(path: Path) -> None:
         typer.echo(f"wrote {export_categories(conn, path=path)} categories to {path}")
 
 
-from citygrid import cli_dispatch, cli_events, cli_open311  # noqa: E402,F401  (register their commands on `app`)
+# each registers its commands on `app`
+from citygrid import cli_dispatch, cli_events, cli_export, cli_open311  # noqa: E402,F401

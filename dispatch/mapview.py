@@ -21,12 +21,17 @@ CELL_PX = 64          # the side of a cell on screen, in pixels at the requested
 STATUS_FILTERS = ("open", "overdue", "finished")
 MAX_PERIOD_DAYS = 3660
 
-WHERE = """
-WHERE c.geom && ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)
-  AND ((%(street)s::text IS NULL OR c.street_code = %(street)s)
+# The traffic light of a case a department holds (red: overdue, yellow: due soon); the export shares it.
+LIGHT = """CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
+            WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END"""
+
+# The reader's scope (or their own reports) and the map panel's filters; the export (dispatch/export.py) adds
+# its own day range to the same conditions.
+FILTERS = """
+      ((%(street)s::text IS NULL OR c.street_code = %(street)s)
        AND (%(department)s::text IS NULL OR c.department_code = %(department)s)
        AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))
-       OR c.reporter = %(me)s)
+       OR %(me)s::text IS NOT NULL AND c.reporter = %(me)s)
   AND (%(major)s::text IS NULL OR left(c.category_code, 2) = %(major)s)
   AND (%(f_department)s::text IS NULL OR c.department_code = %(f_department)s)
   AND (%(f_street)s::text IS NULL OR c.street_code = %(f_street)s)
@@ -38,14 +43,16 @@ WHERE c.geom && ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)
   AND (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s)
 """
 
+WHERE = """
+WHERE c.geom && ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)
+  AND """ + FILTERS
+
 COUNT = "SELECT count(*) FROM (SELECT 1 FROM event_case c " + WHERE + " LIMIT %(limit)s + 1) hit"
 
 POINTS = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, c.reporter,
        ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.street_code, c.community_code, c.created_at,
-       c.department_code, c.deadline,
-       CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
-            WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
+       c.department_code, c.deadline, """ + LIGHT + """ AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
 """ + WHERE + """
 ORDER BY c.status IN ('closed', 'rejected', 'merged'), c.created_at DESC, c.id DESC  -- open cases first

@@ -46,6 +46,7 @@ MATRIX = [
     ("get", "/api/media/{photo}", None, EVERYONE),
     ("get", "/api/evaluation?period=2026-11", None, CENTRE),
     ("get", "/api/dashboard", None, CENTRE),
+    ("get", "/api/export?format=csv", None, CENTRE),
     ("get", "/api/admin/calendar", None, {"admin"}),
     ("put", "/api/admin/calendar/2030", {"year": 2030, "days": [{"date": "2030-01-01", "kind": "holiday"}]},
      {"admin"}),

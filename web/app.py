@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from events.media import LocalMediaStore
-from web import api, api_admin, api_cases, errors, live, login
+from web import api, api_admin, api_cases, api_export, errors, live, login
 from web.pages import desk
 from web.pages import routes as pages
 from web.pages import officer
@@ -56,6 +56,7 @@ def create_app(config: WebConfig) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_cases.router)
     app.include_router(api_admin.router)
+    app.include_router(api_export.router)
     app.include_router(live.router)
     app.include_router(login.router)
     app.include_router(map_routes.router)

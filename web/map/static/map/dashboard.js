@@ -1,5 +1,6 @@
-/* The leader's dashboard beside the map: today's counts, this month's evaluation per department and street, the
-   most overdue open cases and cases per day. Text enters the page as text nodes only. Refreshed on live events. */
+/* The leader's dashboard beside the map: an export of the filtered cases, today's counts, this month's evaluation
+   per department and street, the most overdue open cases and cases per day. Text enters the page as text nodes
+   only. The figures are refreshed on live events. */
 (function () {
   "use strict";
 
@@ -97,17 +98,50 @@
       .catch(function (e) { panel.textContent = "仪表盘暂不可用 dashboard unavailable: " + e.message; });
   }
 
+  var FORMATS = [["csv", "CSV"], ["xlsx", "Excel (XLSX)"], ["geojson", "GeoJSON"], ["gpkg", "GeoPackage"]];
+
+  /* /api/export with the map's filters as they are now (filters.js); the server keeps to the reader's scope */
+  function exportUrl(format) {
+    var q = "format=" + encodeURIComponent(format);
+    var f = window.citygridFilters ? window.citygridFilters.state() : {};
+    Object.keys(f).forEach(function (k) { if (f[k] !== "") q += "&" + k + "=" + encodeURIComponent(f[k]); });
+    return "/api/export?" + q;
+  }
+
+  /* A format choice and a download link whose URL is built when clicked, so it carries the current filters.
+     It sits outside the figures, which are redrawn on live events, so the choice is kept. */
+  function exportControl() {
+    var box = el("div", "citygrid-export");
+    box.appendChild(el("span", null, "导出 Export (按当前筛选 current filters)"));
+    var format = el("select");
+    format.name = "export-format";
+    FORMATS.forEach(function (f) { var opt = el("option", null, f[1]); opt.value = f[0]; format.appendChild(opt); });
+    var link = el("a", "citygrid-export-link", "下载 Download");
+    link.setAttribute("download", "");
+    link.href = exportUrl(format.value);
+    link.addEventListener("click", function () {
+      link.href = exportUrl(format.value);
+      window.citygrid.exportUrl = link.href;
+    });
+    box.appendChild(format);
+    box.appendChild(link);
+    return box;
+  }
+
   var timer = null;
   window.citygridDashboard = {
     start: function (container) {
-      var panel = el("div", "citygrid-dash", "…");
+      var panel = el("div", "citygrid-dash");
+      var figures = el("div", null, "…");
+      panel.appendChild(exportControl());
+      panel.appendChild(figures);
       container.appendChild(panel);
       L.DomEvent.disableScrollPropagation(panel);
       L.DomEvent.disableClickPropagation(panel);
-      load(panel);
+      load(figures);
       return function refresh() {  /* debounced: a burst of changes reloads the figures once */
         clearTimeout(timer);
-        timer = setTimeout(function () { load(panel); }, 1000);
+        timer = setTimeout(function () { load(figures); }, 1000);
       };
     }
   };
