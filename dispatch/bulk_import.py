@@ -88,6 +88,7 @@ class BulkResult:
     already: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    per_row_checks_skipped: bool = False  # the role could skip the per-row foreign-key triggers (bulk_repo.quiet)
 
 
 # ---- reading ----------------------------------------------------------------------------------------------------
@@ -201,7 +202,7 @@ def import_events(conn: psycopg.Connection, *, path: str | os.PathLike, mapping:
     clock.lap("route")
     _deadlines(good, ref, policy)
     clock.lap("deadlines")
-    _write(conn, good, ref, mapping, by, tick, clock)
+    result.per_row_checks_skipped = _write(conn, good, ref, mapping, by, tick, clock)
     _notify(conn, good)
     result.imported = len(good)
     result.history = int(good["is_history"].sum())
@@ -415,40 +416,48 @@ def _route(good: pd.DataFrame, ref: _Reference) -> None:
 def _deadlines(good: pd.DataFrame, ref: _Reference, policy: Policy) -> None:
     """Held cases get a deadline: reports from now (dispatched at import), history from their report time."""
     n = len(good)
-    now = pd.Timestamp(datetime.now(timezone.utc))
-    good["dispatched"] = pd.Series(pd.NaT, index=good.index, dtype="datetime64[us, UTC]")
-    held = good["status_out"].isin(HELD)
-    good.loc[held & ~good["is_history"], "dispatched"] = now
-    good.loc[held & good["is_history"], "dispatched"] = good.loc[held & good["is_history"], "reported"]
-    limit = good["category_code"].map(lambda c: ref.categories[c].time_limit)
-    good["time_limit"] = limit.where(held, None)
-    for column in ("clock_start", "deadline", "yellow"):
-        good[column] = pd.Series(pd.NaT, index=good.index, dtype=f"datetime64[us, {policy.tz}]")
-    good["provisional"] = np.zeros(n, dtype=bool)
-    for text, group in good[held].groupby("time_limit"):
-        d = deadline_many(group["dispatched"], Limit.parse(text), calendar=ref.calendar, hours=policy.hours,
-                          tz=policy.tz, yellow_fraction=policy.yellow_fraction)
-        good.loc[group.index, "clock_start"] = d.start.to_numpy()
-        good.loc[group.index, "deadline"] = d.due.to_numpy()
-        good.loc[group.index, "yellow"] = d.yellow_at.to_numpy()
-        good.loc[group.index, "provisional"] = d.provisional
+    held = good["status_out"].isin(HELD).to_numpy()
+    history = good["is_history"].to_numpy()
+    now = np.datetime64(datetime.now(timezone.utc).replace(tzinfo=None), "us")
+    dispatched = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    dispatched[held & ~history] = now
+    reported = good["reported"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+    dispatched[held & history] = reported[held & history]
+    limits = good["category_code"].map(lambda c: ref.categories[c].time_limit).to_numpy(dtype=object)
+    limits[~held] = None
+    out = {k: np.full(n, np.datetime64("NaT"), dtype="datetime64[us]") for k in ("clock_start", "deadline", "yellow")}
+    provisional = np.zeros(n, dtype=bool)
+    for text in sorted(set(limits[held])):
+        rows = np.flatnonzero(held & (limits == text))
+        d = deadline_many(pd.Series(dispatched[rows]).dt.tz_localize("UTC"), Limit.parse(text),
+                          calendar=ref.calendar, hours=policy.hours, tz=policy.tz,
+                          yellow_fraction=policy.yellow_fraction)
+        for key, series in (("clock_start", d.start), ("deadline", d.due), ("yellow", d.yellow_at)):
+            out[key][rows] = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+        provisional[rows] = d.provisional
+    good["dispatched"] = pd.Series(dispatched, index=good.index).dt.tz_localize("UTC")
+    for key, values in out.items():
+        good[key] = pd.Series(values, index=good.index).dt.tz_localize("UTC")
+    good["time_limit"] = limits
+    good["provisional"] = provisional
 
 
 # ---- write ------------------------------------------------------------------------------------------------------
 
 def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str, tick: Progress,
-           clock: _Stopwatch) -> None:
+           clock: _Stopwatch) -> bool:
     n = len(good)
     if not n:
-        return
-    bulk_repo.quiet(conn)
+        return False
+    fast = bulk_repo.quiet(conn)  # no live-feed notification per row; foreign keys unchecked if the role may (bulk_repo)
     ids = bulk_repo.new_case_ids(conn, n)
     good["id"] = ids
     geoms = [bulk_repo.Geometry(g) for g in shapely.to_wkb(
         shapely.set_srid(shapely.points(good["lon_wgs"].to_numpy(), good["lat_wgs"].to_numpy()), 4326),
         include_srid=True)]
-    zones_json = [bulk_repo.jsonb(json.dumps([{"layer": a, "code": b, "name": c} for a, b, c in z],
-                                             ensure_ascii=False)) for z in good["zones"]]
+    encoded: dict[tuple, bulk_repo.JsonbBytes] = {}  # most points share their zones (most: none)
+    zones_json = [encoded.get(z) or encoded.setdefault(z, bulk_repo.jsonb(json.dumps(
+        [{"layer": a, "code": b, "name": c} for a, b, c in z], ensure_ascii=False))) for z in good["zones"]]
     times = {c: _py(good[c]) for c in ("reported", "closed", "dispatched", "clock_start", "deadline", "yellow")}
     reporter = f"import:{mapping.source}"
     closed_out = [c if s in ("closed", "rejected") else None for c, s in zip(times["closed"], good["status_out"])]
@@ -488,6 +497,7 @@ def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str,
                         types=bulk_repo.DECISION_TYPES, rows=_decision_rows(decisions, ref),
                         progress=lambda k: tick("routing", k, n))
     clock.lap("copy decisions")
+    return fast
 
 
 def _texts(series: pd.Series) -> list:
@@ -497,8 +507,11 @@ def _texts(series: pd.Series) -> list:
 
 def _py(series: pd.Series) -> list:
     """Timestamps as Python datetimes (None for NaT), which the binary COPY takes."""
-    values = series.dt.tz_convert("UTC").dt.to_pydatetime() if len(series) else []
-    return [None if pd.isna(v) else v for v in values]
+    if not len(series):
+        return []
+    values = np.array(series.dt.tz_convert("UTC").dt.to_pydatetime(), dtype=object)
+    values[series.isna().to_numpy()] = None
+    return values.tolist()
 
 
 def _steps(good: pd.DataFrame, ids, times: dict, closed_out: list, reporter: str, by: str):

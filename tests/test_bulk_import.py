@@ -324,3 +324,29 @@ def test_a_foreign_city_in_a_projected_crs_routes_as_its_rules_say(bare_url, tmp
         assert got[ref]["status"] == ("dispatched" if expected else "registered")
     assert {got[r]["department_code"] for r in got} == {"T-PARK", "T-W-REIN", "T-E-REIN", "T-BAU", None}
     assert json.loads(json.dumps(got["T0"]["zones"])) in ([], [{"layer": "parks", "code": "P1", "name": "Stadtpark"}])
+
+
+def test_a_role_without_the_privilege_imports_with_every_check_in_place(chancheng_url, tmp_path):
+    """Not a superuser: session_replication_role is refused, the foreign-key triggers run, the import works."""
+    import uuid
+
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    role = f"cg_importer_{uuid.uuid4().hex[:8]}"
+    path = write_csv(tmp_path / "plain.csv", [["P1", "0102", 113.12, 23.02, NOW.isoformat(), "ok"]])
+    with psycopg.connect(chancheng_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        admin.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    try:
+        with psycopg.connect(make_conninfo(chancheng_url, user=role)) as conn:
+            assert conninfo_to_dict(conn.info.dsn)["user"] == role
+            result = import_events(conn, path=path, mapping=MAPPING, policy=Policy(), by="test")
+            conn.commit()
+        assert result.imported == 1 and not result.per_row_checks_skipped
+        with psycopg.connect(chancheng_url) as conn:
+            assert cases(conn)["P1"]["department_code"] == "S-012-HWS"
+    finally:
+        with psycopg.connect(chancheng_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
