@@ -231,4 +231,4 @@ def categories_export(path: Path) -> None:
 
 
 # each registers its commands on `app`
-from citygrid import cli_dispatch, cli_events, cli_export, cli_open311  # noqa: E402,F401
+from citygrid import cli_dispatch, cli_events, cli_export, cli_mining, cli_open311  # noqa: E402,F401
