@@ -48,6 +48,8 @@ FIELDS = ("source_id", "category", "lon", "lat", "crs", "reported_at", "descript
 REQUIRED = ("source_id", "category", "reported_at")
 HISTORY_STATUSES = ("dispatched", "accepted", "closed", "rejected")
 HELD = ("dispatched", "accepted", "closed")
+# history rows `_steps` writes for a case that ends in each status
+STEPS_PER_STATUS = {"registered": 2, "dispatched": 3, "accepted": 4, "closed": 7, "rejected": 2}
 MAX_TEXT = 4000
 MAX_ID = 200
 SOURCE = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -489,8 +491,9 @@ def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str,
                         rows=report_rows, progress=lambda k: tick("reports", k, n))
     clock.lap("copy reports")
     steps = _steps(good, ids, times, closed_out, reporter, by)
+    total = int(good["status_out"].map(STEPS_PER_STATUS).sum())
     bulk_repo.copy_rows(conn, table="case_history", columns=bulk_repo.HISTORY_COLUMNS,
-                        types=bulk_repo.HISTORY_TYPES, rows=steps, progress=lambda k: tick("history", k, n))
+                        types=bulk_repo.HISTORY_TYPES, rows=steps, progress=lambda k: tick("history", k, total))
     clock.lap("copy history")
     decisions = [(int(i), d, f) for i, d, f in zip(ids, good["decision"], good["facts"]) if d is not None]
     bulk_repo.copy_rows(conn, table="routing_decision", columns=bulk_repo.DECISION_COLUMNS,

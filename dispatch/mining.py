@@ -154,7 +154,7 @@ def load_history(conn: psycopg.Connection) -> History:
     rows = conn.cursor(row_factory=dict_row).execute(HISTORY).fetchall()
     if not rows:
         raise MiningError("there is no imported history to mine: import historical cases first "
-                          "(`citygrid cases import FILE`)")
+                          "(`citygrid cases import FILE`, or rows with a status by `citygrid events import`)")
     handled = [r for r in rows if r["handler"] is not None]
     current = {d.code for d in repo.departments(conn)}
     done = [r for r in handled if r["handler"] in current]  # a rule cannot name a department that is gone

@@ -254,6 +254,7 @@ def test_the_cli_shows_progress_and_skipped_rows(chancheng_url, tmp_path):
     assert done.exit_code == 0, done.output
     assert "skipped row 3: the point" in done.output and "imported 1" in done.output and "1 skipped" in done.output
     assert "cases" in done.output and "locate" in done.output  # the progress stages
+    assert "history    ━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━ 3/3" in done.output  # report, register, dispatch
     refused = CliRunner().invoke(app, args + ["--all-or-nothing"], env={"DATABASE_URL": chancheng_url})
     assert refused.exit_code != 0 and "nothing was imported" in str(refused.exception)
 
