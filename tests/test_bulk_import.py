@@ -351,3 +351,24 @@ def test_a_role_without_the_privilege_imports_with_every_check_in_place(chanchen
         with psycopg.connect(chancheng_url, autocommit=True) as admin:
             admin.execute(f"DROP OWNED BY {role}")
             admin.execute(f"DROP ROLE {role}")
+
+
+def test_history_from_a_file_is_what_rule_mining_reads(chancheng_url, tmp_path):
+    """The dispatch steps the import writes name the handler that `rules suggest` mines."""
+    from dispatch import mining
+
+    t0 = datetime(2026, 10, 12, 9, 0, tzinfo=TZ)
+    header = ["id", "type", "x", "y", "time", "status", "closed", "dept"]
+    rows = [[f"M{i}", "0102", 113.12 + i * 1e-4, 23.02, t0.isoformat(), "closed",
+             (t0 + timedelta(hours=1)).isoformat(), "S-012-HWS" if i % 3 else "S-012-CGZD"] for i in range(30)]
+    rows.append(["M-open", "0102", 113.12, 23.02, t0.isoformat(), "", "", ""])  # a report: not history
+    path = write_csv(tmp_path / "h.csv", rows, header)
+    mapping = Mapping({"source_id": "id", "category": "type", "lon": "x", "lat": "y", "reported_at": "time",
+                       "closed_at": "closed", "department": "dept"}, source="old")
+    with psycopg.connect(chancheng_url) as conn:
+        import_events(conn, path=path, mapping=mapping, policy=Policy(), by="test")
+        conn.commit()
+        history = mining.load_history(conn)
+        expected = dict(conn.execute("SELECT id, department_code FROM event_case WHERE imported").fetchall())
+    assert len(history.case_id) == 30
+    assert {int(c): h for c, h in zip(history.case_id, history.handler)} == expected
