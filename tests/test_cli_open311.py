@@ -23,7 +23,7 @@ def test_apikeys_add_list_revoke(chancheng_url, tmp_path):
     settings = Settings(database_url=chancheng_url, media_root=str(tmp_path))
     form = {"service_code": "0102", "lat": "23.02", "long": "113.12", "api_key": key}
     with TestClient(build_app(settings)) as client:
-        assert client.post("/open311/v2/requests.json", data=form).status_code == 201
+        assert client.post("/open311/v2/requests.json", data=form).status_code == 200
         assert run(chancheng_url, "apikeys", "revoke", "hotline-12345").exit_code == 0
         assert client.post("/open311/v2/requests.json", data=form).status_code == 403
     assert "revoked" in run(chancheng_url, "apikeys", "list").output

@@ -248,7 +248,7 @@ async def create_request(request: Request, fmt: str) -> Response:
     params = {name: values[-1] for name, values in fields.items()}
 
     def work(conn, client):
-        return "service_requests", [_file(conn, client, request, fields, params)], 201
+        return "service_requests", [_file(conn, client, request, fields, params)], 200
     return await run_in_threadpool(_run, request, fmt, params, work, key_required=True)
 
 
