@@ -377,6 +377,29 @@ def test_a_bad_post_gets_the_spec_error_and_changes_nothing(o311, fields, code, 
     assert counts(o311.url) == before
 
 
+def test_a_form_is_read_as_utf8_raw_or_escaped_and_multipart_too(o311):
+    """curl -d sends raw UTF-8 bytes, browsers and httpx %-escape them: both are UTF-8 (the spec)."""
+    raw = f"api_key={o311.keys['trusted']}&service_code=0102&lat=23.02&long=113.12&description=路口垃圾 堆放".encode()
+    done = o311.post("/open311/v2/requests.json", content=raw,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert done.status_code == 200, done.text
+    assert case_row(o311.url, int(done.json()[0]["service_request_id"]))["status"] == "dispatched"
+    one = o311.get(f"/open311/v2/requests/{done.json()[0]['service_request_id']}.json").json()[0]
+    assert one["description"] == "路口垃圾 堆放"
+    multipart = o311.post("/open311/v2/requests.json", files={"x": (None, "")}, data={
+        "api_key": o311.keys["trusted"], "service_code": "0102", "lat": "23.02", "long": "113.12",
+        "description": "多部分 multipart"})
+    assert multipart.status_code == 200, multipart.text
+    before = counts(o311.url)
+    latin1 = o311.post("/open311/v2/requests.json", content=raw.replace("路口".encode(), b"\xe9t\xe9"),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert latin1.status_code == 400 and "not UTF-8" in latin1.json()[0]["description"]
+    huge = o311.post("/open311/v2/requests.json", content=raw + b"&pad=" + b"x" * 70_000,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert huge.status_code == 400 and "larger than 64 KB" in huge.json()[0]["description"]
+    assert counts(o311.url) == before
+
+
 def test_a_json_body_is_refused_the_spec_posts_a_form(o311):
     response = o311.post("/open311/v2/requests.json", json={"api_key": o311.keys["trusted"], "service_code": "0102",
                                                             "lat": 23.02, "long": 113.12})

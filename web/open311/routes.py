@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -30,6 +30,7 @@ CHANGESET = "2026-11-26T00:00:00+08:00"  # when this server's Open311 interface 
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
+MAX_FORM_BYTES = 64 * 1024  # a 4,000-character description is at most 36 KB even %-escaped
 FINISHED = frozenset({"closed", "rejected", "merged"})
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
 
@@ -239,17 +240,39 @@ async def create_request(request: Request, fmt: str) -> Response:
     if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return error(fmt, Open311Error(400, "POST requests takes a form (application/x-www-form-urlencoded or "
                                             f"multipart/form-data), not {kind or 'no content type'}"))
-    form = await request.form()
-    fields: dict[str, list[str]] = {}
-    for name, value in form.multi_items():
-        if not isinstance(value, str):
-            return error(fmt, Open311Error(400, f"{name}: files are not taken; send media_url, a link"))
-        fields.setdefault(name, []).append(value)
+    try:
+        fields = await _form_fields(request, kind)
+    except Open311Error as exc:
+        return error(fmt, exc)
     params = {name: values[-1] for name, values in fields.items()}
 
     def work(conn, client):
         return "service_requests", [_file(conn, client, request, fields, params)], 200
     return await run_in_threadpool(_run, request, fmt, params, work, key_required=True)
+
+
+async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
+    """The POST's fields. A urlencoded body is read as UTF-8 (the spec: UTF-8 everywhere), raw or %-escaped;
+    Starlette's own parser would read raw bytes as Latin-1."""
+    fields: dict[str, list[str]] = {}
+    if kind == "application/x-www-form-urlencoded":
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise Open311Error(400, f"the form is larger than {MAX_FORM_BYTES // 1024} KB")
+        try:
+            text = body.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise Open311Error(400, "the form is not UTF-8: send every field as UTF-8") from None
+    else:
+        pairs = (await request.form()).multi_items()
+    for name, value in pairs:
+        if not isinstance(value, str):
+            raise Open311Error(400, f"{name}: files are not taken; send media_url, a link")
+        fields.setdefault(name, []).append(value)
+    return fields
 
 
 @router.get("/media/{media_id}")
@@ -307,9 +330,7 @@ def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], pa
     token = secrets.token_urlsafe(16)
     repo.set_report_extras(conn, report_id=done.report_id, client_id=client["id"], token=token,
                            media_url=media_url, attributes=values, contact=contact)
-    notice = {"awaiting_verification": "已受理，网格员将现场核实 received; a grid officer will verify it on site",
-              "merged": "与已有问题合并 merged with a request already open"}.get(
-        done.status, f"已受理 received ({done.status})")
+    notice = "已受理 received: " + "; ".join(done.notes) if done.notes else f"已受理 received ({done.status})"
     return {"service_request_id": str(done.case_id), "token": token, "service_notice": notice,
             "account_id": params.get("account_id") or None}
 
