@@ -29,6 +29,7 @@ def events_import(
                                                             "foreign_code, category[, foreign_name]")] = None,
     all_or_nothing: Annotated[bool, typer.Option("--all-or-nothing", help="refuse the whole file if one row is "
                                                                           "bad")] = False,
+    layer: Annotated[Optional[str], typer.Option(help="the layer of a GeoPackage with several")] = None,
     show: Annotated[int, typer.Option(help="how many skipped rows to list")] = 50,
 ) -> None:
     """Import reports (no status: registered and routed now) and history rows (with a status and the department
@@ -58,7 +59,7 @@ def events_import(
             if categories:
                 typer.echo(f"category mapping: {load_aliases(conn, path=categories, source=source)} code(s) "
                            f"for source {source}")
-            result = import_events(conn, path=path, mapping=Mapping(columns, crs=crs, source=source),
+            result = import_events(conn, path=path, mapping=Mapping(columns, crs=crs, source=source, layer=layer),
                                    policy=policy(cfg), by="cli", all_or_nothing=all_or_nothing, progress=tick)
     for row, reason in result.skipped[:show]:
         typer.echo(f"skipped row {row}: {reason}")

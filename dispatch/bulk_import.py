@@ -72,6 +72,7 @@ class Mapping:
     columns: dict[str, str] = field(default_factory=dict)
     crs: str = "EPSG:4326"
     source: str = "import"
+    layer: str | None = None  # of a GeoPackage with several layers
 
     def column(self, name: str) -> str:
         return self.columns.get(name, name)
@@ -106,10 +107,16 @@ def read_table(path: str | os.PathLike, mapping: Mapping) -> pd.DataFrame:
             geometry = None
         elif suffix in (".geojson", ".json", ".gpkg", ".shp"):
             import pyogrio
-            raw = pyogrio.read_dataframe(path)
+            layers = [name for name, _ in pyogrio.list_layers(path)]
+            if mapping.layer is None and len(layers) > 1:
+                raise BulkFileError(f"{path} has {len(layers)} layers ({', '.join(layers)}): name one with --layer")
+            if mapping.layer is not None and mapping.layer not in layers:
+                raise BulkFileError(f"{path} has no layer {mapping.layer!r}; its layers: {', '.join(layers)}")
+            raw = pyogrio.read_dataframe(path, layer=mapping.layer)
             rows = np.arange(len(raw)) + 1  # feature numbers
             geometry = raw.geometry if "geometry" in raw else None
-            raw = pd.DataFrame(raw.drop(columns="geometry", errors="ignore")).astype(object)
+            raw = pd.DataFrame(raw.drop(columns="geometry", errors="ignore"))
+            raw = raw.apply(lambda column: column.map(_cell))
         else:
             raise BulkFileError(f"{path}: use a .csv, .geojson, .gpkg or .shp file, not {suffix or 'no suffix'}")
     except BulkFileError:
@@ -139,6 +146,23 @@ def read_table(path: str | os.PathLike, mapping: Mapping) -> pd.DataFrame:
         raise BulkFileError(f"{path} lacks {', '.join(missing)}: name the columns with --map FIELD=COLUMN "
                             f"(its columns are {', '.join(map(str, raw.columns))})")
     return table
+
+
+def _cell(value) -> str:
+    """A vector file's attribute as text: whole numbers without '.0' (ids stored as numbers), missing as empty,
+    and a number too large to be exact in a float marked so the check can refuse it."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        if abs(value) > 2 ** 53:
+            return f"{INEXACT}{value!r}"
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, (datetime, pd.Timestamp)):
+        return value.isoformat()
+    return str(value)
+
+
+INEXACT = "\x00inexact:"  # _cell's mark for a number a float cannot hold exactly (a NUL cannot come from a file)
 
 
 def read_aliases(path: str | os.PathLike) -> list[dict]:
@@ -204,7 +228,12 @@ def import_events(conn: psycopg.Connection, *, path: str | os.PathLike, mapping:
     clock.lap("route")
     _deadlines(good, ref, policy)
     clock.lap("deadlines")
-    result.per_row_checks_skipped = _write(conn, good, ref, mapping, by, tick, clock)
+    try:
+        result.per_row_checks_skipped = _write(conn, good, ref, mapping, by, tick, clock)
+    except psycopg.errors.UniqueViolation:
+        raise BulkRefused("another import of some of the same rows (same source and source id) committed while "
+                          "this one ran; nothing was imported: run it again, the rows already in will be "
+                          "skipped") from None
     _notify(conn, good)
     result.imported = len(good)
     result.history = int(good["is_history"].sum())
@@ -271,6 +300,9 @@ def _check(table: pd.DataFrame, ref: _Reference, mapping: Mapping, policy: Polic
 
     text = {name: table[name].fillna("").astype(str).str.strip() if name in table else
             pd.Series("", index=table.index) for name in FIELDS if name not in ("lon", "lat")}
+    for name, values in text.items():
+        flag(values.str.startswith(INEXACT), f"{name} is a number too large to read exactly: store it as text")
+        flag(values.str.contains("\x00", regex=False), f"{name} holds a NUL character")
     sid = text["source_id"]
     flag(sid == "", "source id is empty")
     flag(sid.str.len() > MAX_ID, f"source id longer than {MAX_ID} characters")
@@ -299,6 +331,7 @@ def _check(table: pd.DataFrame, ref: _Reference, mapping: Mapping, policy: Polic
             flag(crs_text == value, f"crs {value!r}: {exc}")
     table["in_crs"] = crs_text.map(lambda v: parsed.get(v) or "")
     reported = _times(text["reported_at"], policy)
+    flag(text["reported_at"] == "", "reported_at is empty")
     flag(reported.isna(), "reported_at " + text["reported_at"] + " is not an ISO 8601 time (2026-10-08T09:00+08:00)")
     now = pd.Timestamp(datetime.now(timezone.utc))
     flag(reported > now + pd.Timedelta(minutes=5), "reported_at is in the future")
@@ -315,27 +348,49 @@ def _check(table: pd.DataFrame, ref: _Reference, mapping: Mapping, policy: Polic
     closed = _times(text["closed_at"], policy)
     flag((status == "closed") & closed.isna(), "a closed case needs closed_at (an ISO 8601 time)")
     flag((text["closed_at"] != "") & closed.isna(), "closed_at " + text["closed_at"] + " is not an ISO 8601 time")
-    flag((status == "closed") & (closed < reported), "closed_at is before reported_at")
+    flag(closed < reported, "closed_at is before reported_at")
     flag(closed > now + pd.Timedelta(minutes=5), "closed_at is in the future")
     table["status_in"], table["department_in"], table["closed"] = status, department, closed
     table["is_history"] = status != ""
     return reasons
 
 
+ZONED = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"  # Z, +08, +0800 or +08:00 at the end
+
+
 def _times(text: pd.Series, policy: Policy) -> pd.Series:
-    """ISO 8601 times; a time without an offset is the deployment's local time."""
+    """ISO 8601 times; a time without an offset is the deployment's local time; anything else is NaT."""
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
     given = text != ""
     if not given.any():
         return out
-    zoned = given & text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    zoned = given & text.str.contains(ZONED, regex=True)
     if zoned.any():
-        out[zoned] = pd.to_datetime(text[zoned], utc=True, errors="coerce", format="ISO8601")
+        out[zoned] = _parse(text[zoned], lambda t: pd.to_datetime(t, utc=True, errors="coerce", format="ISO8601"),
+                            lambda one: datetime.fromisoformat(one.replace("Z", "+00:00")))
     naive = given & ~zoned
     if naive.any():
-        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        out[naive] = local.dt.tz_localize(policy.tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+        def local(t):
+            parsed = pd.to_datetime(t, errors="coerce", format="ISO8601")
+            return parsed.dt.tz_localize(policy.tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+        out[naive] = _parse(text[naive], local,
+                            lambda one: datetime.fromisoformat(one).replace(tzinfo=policy.tz))
     return out
+
+
+def _parse(text: pd.Series, together, alone) -> pd.Series:
+    """Parse a column at once; if pandas refuses the column as a whole (mixed forms), value by value."""
+    try:
+        return together(text)
+    except (ValueError, TypeError, OverflowError):
+        values = []
+        for one in text:
+            try:
+                when = alone(one)
+                values.append(pd.Timestamp(when).tz_convert("UTC") if when.tzinfo else pd.NaT)
+            except (ValueError, TypeError, OverflowError):
+                values.append(pd.NaT)
+        return pd.Series(values, index=text.index, dtype="datetime64[us, UTC]")
 
 
 # ---- locate -----------------------------------------------------------------------------------------------------

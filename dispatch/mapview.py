@@ -87,6 +87,8 @@ class MapFilter:
             raise InvalidInput(f"major must be a two-digit category code, not {self.major!r}")
         if self.status and self.status not in STATUS_FILTERS:
             raise InvalidInput(f"status must be one of {', '.join(STATUS_FILTERS)}, not {self.status!r}")
+        if any("\x00" in v for v in (self.department, self.street)):
+            raise InvalidInput("a filter holds a NUL character")
         if self.period is not None and not 0 <= self.period <= MAX_PERIOD_DAYS:
             raise InvalidInput(f"period must be 0–{MAX_PERIOD_DAYS} days, not {self.period}")
 

@@ -372,3 +372,75 @@ def test_history_from_a_file_is_what_rule_mining_reads(chancheng_url, tmp_path):
         expected = dict(conn.execute("SELECT id, department_code FROM event_case WHERE imported").fetchall())
     assert len(history.case_id) == 30
     assert {int(c): h for c, h in zip(history.case_id, history.handler)} == expected
+
+
+def test_odd_rows_found_by_review_are_skipped_or_read_right(chancheng_url, tmp_path):
+    """Each of these once crashed the whole import or stored the wrong thing."""
+    header = ["id", "type", "x", "y", "time", "text", "status", "closed"]
+    rows = [
+        ["R1", "0102", 113.12, 23.02, "2026-11-20T09:00:00+08", "hour-only offset", "", ""],
+        ["R2", "0102", 113.12, 23.02, "2026-11-20 09:00", "naive, beside zoned rows", "", ""],
+        ["R3", "0102", 113.12, 23.02, "2026-11-20T01:00:00Z", "nul \x00 inside", "", ""],
+        ["R4", "0102", 113.12, 23.02, "2026-10-08T09:00:00+08:00", "rejected before reported", "rejected",
+         "2020-01-01T00:00:00+08:00"],
+    ]
+    path = write_csv(tmp_path / "odd.csv", rows, header)
+    mapping = Mapping({"source_id": "id", "category": "type", "lon": "x", "lat": "y", "reported_at": "time",
+                       "description": "text", "closed_at": "closed"}, source="odd")
+    with psycopg.connect(chancheng_url) as conn:
+        result = import_events(conn, path=path, mapping=mapping, policy=Policy(), by="test")
+        conn.commit()
+        got = cases(conn)
+    assert sorted(got) == ["R1", "R2"]
+    assert got["R1"]["created_at"] == got["R2"]["created_at"] == datetime(2026, 11, 20, 9, tzinfo=TZ)
+    reasons = dict(result.skipped)
+    assert "description holds a NUL character" in reasons[4]
+    assert "closed_at is before reported_at" in reasons[5]
+
+
+def test_numeric_ids_and_times_of_a_vector_file_and_its_layers(chancheng_url, tmp_path):
+    frame = gpd.GeoDataFrame({"ref": [1, 2, None, 123456789012345678], "kind": ["0102"] * 4,
+                              "at": [NOW.isoformat(), NOW.isoformat(), NOW.isoformat(), None]},
+                             geometry=[Point(113.12, 23.02)] * 4, crs="EPSG:4326")
+    path = tmp_path / "two.gpkg"
+    frame.to_file(path, layer="calls", driver="GPKG", engine="pyogrio")
+    frame.iloc[:1].to_file(path, layer="other", driver="GPKG", engine="pyogrio")
+    mapping = Mapping({"source_id": "ref", "category": "kind", "reported_at": "at"}, source="vec")
+    with psycopg.connect(chancheng_url) as conn:
+        with pytest.raises(BulkFileError, match="has 2 layers .*calls.*: name one with --layer"):
+            import_events(conn, path=path, mapping=mapping, policy=Policy(), by="test")
+        result = import_events(conn, path=path, policy=Policy(), by="test",
+                               mapping=Mapping(mapping.columns, source="vec", layer="calls"))
+        conn.commit()
+        assert sorted(cases(conn)) == ["1", "2"]  # not "1.0"
+    reasons = dict(result.skipped)
+    assert reasons[3] == "source id is empty"
+    assert "too large to read exactly" in reasons[4]
+
+
+def test_two_sessions_importing_the_same_rows_leave_one_copy_and_a_clear_error(chancheng_url, tmp_path):
+    import threading
+    import time
+
+    path = write_csv(tmp_path / "same.csv", [[f"S{i}", "0102", 113.12, 23.02, NOW.isoformat(), ""]
+                                             for i in range(50)])
+    first = psycopg.connect(chancheng_url)
+    import_events(first, path=path, mapping=MAPPING, policy=Policy(), by="first")  # not committed yet
+    outcome = {}
+
+    def second():
+        with psycopg.connect(chancheng_url) as conn:
+            try:
+                outcome["result"] = import_events(conn, path=path, mapping=MAPPING, policy=Policy(), by="second")
+            except BulkRefused as exc:
+                outcome["error"] = str(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(1.5)  # the second import now waits on the first one's rows in the unique index
+    first.commit()
+    first.close()
+    thread.join(30)
+    assert "nothing was imported: run it again" in outcome.get("error", ""), outcome
+    with psycopg.connect(chancheng_url) as conn:
+        assert conn.execute("SELECT count(*) FROM event_case WHERE source = 'hotline'").fetchone()[0] == 50

@@ -250,6 +250,8 @@ def test_since_and_until_are_whole_days_of_report_in_the_deployments_calendar(wo
     ({"department": "NOPE"}, "unknown department 'NOPE'"),
     ({"street": "440604999"}, "unknown street '440604999'"),
     ({"period": -1}, "period must be"),
+    ({"street": "x\x00"}, "a filter holds a NUL character"),
+    ({"department": "a\x00"}, "a filter holds a NUL character"),
 ])
 def test_a_bad_filter_is_a_clear_error(shared_url, filters, says):
     with pytest.raises(InvalidInput, match=re.escape(says)):

@@ -501,3 +501,46 @@ def test_reads_can_require_a_key(chancheng_url, tmp_path):
     with TestClient(build_app(settings)) as client:
         assert client.get("/open311/v2/services.json").status_code == 403
         assert client.get(f"/open311/v2/services.json?api_key={key}").status_code == 200
+
+
+def test_odd_input_is_a_spec_error_never_a_500(o311):
+    """Found by review: each of these once answered 500 or unreadable XML."""
+    control = post(o311, "hotline", fmt="xml", description="bad\x01char", account_id="acc\x02")
+    assert control.status_code == 200
+    ET.fromstring(control.content)  # well-formed
+    case_id = xml_items(control.content, "post")[0]["service_request_id"]
+    for path in (f"/open311/v2/requests/{case_id}.xml", "/open311/v2/requests.xml"):
+        root = ET.fromstring(o311.get(path).content)
+        assert any(r.findtext("description") == "bad\ufffdchar" for r in root)
+    assert o311.get(f"/open311/v2/requests/{case_id}.json").json()[0]["description"] == "bad\x01char"
+    echoed = post(o311, "trusted", fmt="xml", **{"attribute[\x01x]": "1"})
+    assert echoed.status_code == 400 and ET.fromstring(echoed.content).tag == "errors"
+    before = counts(o311.url)
+    for value in ("nan", "inf", "1e400"):
+        bad = post(o311, "trusted", service_code="0406", **{"attribute[depth_cm]": value})
+        assert bad.status_code == 400 and "finite" in bad.json()[0]["description"], value
+    for path, code in (("/open311/v2/requests/².json", 404), ("/open311/v2/requests/99999999999999999999.json", 404),
+                       ("/open311/v2/requests.json?service_request_id=²", 400),
+                       ("/open311/v2/requests.json?end_date=0001-01-05", 400),
+                       ("/open311/v2/requests.json?start_date=9999-12-30", 400),
+                       ("/open311/v2/services/01%0002.json", 400), ("/open311/v2/tokens/ab%00c.json", 400),
+                       ("/open311/v2/requests.json?service_code=01%0002", 400)):
+        answer = o311.get(path)
+        assert answer.status_code == code, (path, answer.text)
+        check(answer.json(), "errors")
+    for field in ("description", "service_code", "email"):
+        nul = post(o311, "trusted", **{field: "a\x00b"})
+        assert nul.status_code == 400 and "NUL" in nul.json()[0]["description"], field
+    assert counts(o311.url) == before
+
+
+def test_an_alias_to_a_hidden_category_is_answered_like_an_unknown_code(o311, tmp_path):
+    from dispatch.bulk_import import load_aliases
+
+    mapping = tmp_path / "a.csv"
+    mapping.write_text("foreign_code,category\nX9,0601\n", encoding="utf-8")
+    with psycopg.connect(o311.url) as conn:
+        load_aliases(conn, path=mapping, source="12345")
+    hidden, unknown = post(o311, "hotline", service_code="X9"), post(o311, "hotline", service_code="X8")
+    assert hidden.json()[0]["description"] == unknown.json()[0]["description"].replace("X8", "X9")
+    assert "0601" not in hidden.text

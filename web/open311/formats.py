@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from xml.etree import ElementTree as ET
 
 from fastapi.responses import Response
@@ -21,10 +22,15 @@ class Open311Error(Exception):
         self.code, self.description = code, description
 
 
+# Characters XML 1.0 cannot hold (C0 controls but tab, newline and return; surrogates; U+FFFE, U+FFFF): a text
+# that carries one (a description, an echoed bad input) would make the whole answer unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value) -> str:
     if value is True or value is False:
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    return "" if value is None else _NOT_XML.sub("\ufffd", str(value))
 
 
 def _xml(parent: ET.Element, name: str, value) -> None:

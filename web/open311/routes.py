@@ -6,6 +6,7 @@ rate limit first, in a transaction of its own.
 """
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ CHANGESET = "2026-11-26T00:00:00+08:00"  # when this server's Open311 interface 
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
+REQUEST_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a bigint ('²'.isdigit() is true)
 MAX_FORM_BYTES = 64 * 1024  # a 4,000-character description is at most 36 KB even %-escaped
 FINISHED = frozenset({"closed", "rejected", "merged"})
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
@@ -83,6 +85,9 @@ def _as_open311(exc: Exception) -> Open311Error:
 def _admit(request: Request, params, *, key_required: bool) -> dict | None:
     """Check the jurisdiction and the key, and count a keyed call (its own transaction: a refused call counts)."""
     config = request.app.state.config
+    items = params.multi_items() if hasattr(params, "multi_items") else params.items()
+    if "\x00" in request.url.path or any("\x00" in f"{k}{v}" for k, v in items):
+        raise Open311Error(400, "a field or the path holds a NUL character")
     with request.app.state.pool.connection() as conn:
         _check_jurisdiction(conn, config, params.get("jurisdiction_id"))
         key = params.get("api_key") or ""
@@ -200,7 +205,7 @@ def service_definition(request: Request, code: str, fmt: str) -> Response:
 def one_request(request: Request, request_id: str, fmt: str) -> Response:
     """One service request, as an array of one (the spec's shape)."""
     def work(conn, client):
-        rows = repo.requests(conn, ids=[int(request_id)]) if request_id.isdigit() else []
+        rows = repo.requests(conn, ids=[int(request_id)]) if REQUEST_ID.fullmatch(request_id) else []
         if not rows:
             raise Open311Error(404, f"service_request_id {request_id!r} not found")
         tz = request.app.state.config.policy.tz
@@ -271,6 +276,8 @@ async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
     for name, value in pairs:
         if not isinstance(value, str):
             raise Open311Error(400, f"{name}: files are not taken; send media_url, a link")
+        if "\x00" in name or "\x00" in value:
+            raise Open311Error(400, "a field holds a NUL character")
         fields.setdefault(name, []).append(value)
     return fields
 
@@ -297,9 +304,9 @@ def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], pa
     code = params.get("service_code", "")
     if not code:
         raise Open311Error(400, "service_code is required")
-    code = bulk_repo.aliases(conn, source=client["source"]).get(code, code)  # the client's own codes, if mapped
+    sent, code = code, bulk_repo.aliases(conn, source=client["source"]).get(code, code)  # its own codes, if mapped
     if repo.service(conn, code=code) is None:
-        raise Open311Error(400, f"service_code {code!r} not found: GET services lists the codes")
+        raise Open311Error(400, f"service_code {sent!r} not found: GET services lists the codes")
     if not params.get("lat") or not params.get("long"):
         given = [f for f in ("address_string", "address_id") if params.get(f)]
         raise Open311Error(400, "lat and long are required: this server has no geocoder, so "
@@ -376,9 +383,12 @@ def _typed(code: str, attr: dict, values: list[str]):
         raise Open311Error(400, f"{name}: {value!r} is not one of {', '.join(sorted(keys))}")
     if kind == "number":
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             raise Open311Error(400, f"{name}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise Open311Error(400, f"{name}: {value!r} is not a finite number")
+        return number
     if kind == "datetime":
         try:
             datetime.fromisoformat(value)
@@ -405,16 +415,19 @@ def _when(q, name: str, tz: ZoneInfo) -> datetime | None:
 def _request_filters(q, tz: ZoneInfo) -> dict:
     ids = [s.strip() for s in q.get("service_request_id", "").split(",") if s.strip()]
     if ids:
-        if not all(i.isdigit() for i in ids):
+        if not all(REQUEST_ID.fullmatch(i) for i in ids):
             raise Open311Error(400, "service_request_id takes a comma-separated list of request ids")
         return {"ids": [int(i) for i in ids]}
     start, end = _when(q, "start_date", tz), _when(q, "end_date", tz)
     if start is None and end is None:
         end = datetime.now(tz)
-    if start is None:
-        start = end - MAX_SPAN
-    if end is None:
-        end = start + MAX_SPAN
+    try:
+        if start is None:
+            start = end - MAX_SPAN
+        if end is None:
+            end = start + MAX_SPAN
+    except OverflowError:
+        raise Open311Error(400, "start_date/end_date too close to the ends of the calendar") from None
     if start > end:
         raise Open311Error(400, "start_date is after end_date")
     if end - start > MAX_SPAN:
