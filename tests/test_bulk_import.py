@@ -23,7 +23,9 @@ from dispatch.bulk_import import BulkFileError, BulkRefused, Mapping, import_eve
 from dispatch.deadlines import due, load_calendar
 from dispatch.departments import import_departments
 from dispatch.evaluation import evaluate
+from dispatch.intake import submit_report
 from dispatch.models import Policy
+from tests.people import actor
 from dispatch.router import decide
 from dispatch.rules import import_rules
 from events.service import import_categories
@@ -339,15 +341,24 @@ def test_a_role_without_the_privilege_imports_with_every_check_in_place(chanchen
         admin.execute(f"CREATE ROLE {role} LOGIN")
         admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
         admin.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    listener = psycopg.connect(chancheng_url, autocommit=True)
+    listener.execute("LISTEN case_changed")
     try:
         with psycopg.connect(make_conninfo(chancheng_url, user=role)) as conn:
             assert conninfo_to_dict(conn.info.dsn)["user"] == role
             result = import_events(conn, path=path, mapping=MAPPING, policy=Policy(), by="test")
             conn.commit()
         assert result.imported == 1 and not result.per_row_checks_skipped
+        assert list(listener.notifies(timeout=1)) == []  # the live feed stayed quiet (migration 0011)
+        with psycopg.connect(chancheng_url) as conn:  # while a live report is announced as ever
+            live = submit_report(conn, actor=actor("officer"), policy=Policy(), category_code="0102", lon=113.12,
+                                 lat=23.02).case_id
+        heard = [json.loads(n.payload)["id"] for n in listener.notifies(timeout=2, stop_after=1)]
+        assert heard and set(heard) == {live}
         with psycopg.connect(chancheng_url) as conn:
             assert cases(conn)["P1"]["department_code"] == "S-012-HWS"
     finally:
+        listener.close()
         with psycopg.connect(chancheng_url, autocommit=True) as admin:
             admin.execute(f"DROP OWNED BY {role}")
             admin.execute(f"DROP ROLE {role}")

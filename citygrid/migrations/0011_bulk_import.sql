@@ -18,23 +18,9 @@ CREATE TABLE category_alias (
 );
 
 -- A bulk import sets citygrid.bulk_import = 'on' in its transaction: a million rows must not become a million
--- notifications. Open maps see the imported cases on their next view (docs/bulk.md).
-CREATE OR REPLACE FUNCTION notify_case_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('citygrid.bulk_import', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
-    PERFORM pg_notify('case_changed', json_build_object(
-        'id', NEW.id, 'status', NEW.status, 'category_code', NEW.category_code,
-        'category_name', (SELECT name FROM category WHERE code = NEW.category_code),
-        'lon', round(ST_X(NEW.geom)::numeric, 6), 'lat', round(ST_Y(NEW.geom)::numeric, 6),
-        'street_code', NEW.street_code, 'grid_code', NEW.grid_code, 'department_code', NEW.department_code,
-        'reporter', NEW.reporter,
-        'created_at', to_char(NEW.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-        'deadline', to_char(NEW.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-        'light', CASE WHEN NEW.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
-                      WHEN now() > NEW.deadline THEN 'red' WHEN now() >= NEW.yellow_at THEN 'yellow'
-                      ELSE 'green' END,
-        'description', left(NEW.description, 300))::text);
-    RETURN NULL;
-END $$;
+-- notifications. Open maps see the imported cases on their next view (docs/bulk.md). The condition is the
+-- trigger's WHEN clause, so a quiet row does not even call the function.
+DROP TRIGGER event_case_notify ON event_case;
+CREATE TRIGGER event_case_notify AFTER INSERT OR UPDATE OF status, department_code, deadline ON event_case
+    FOR EACH ROW WHEN (current_setting('citygrid.bulk_import', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION notify_case_changed();
