@@ -145,10 +145,25 @@ def _dispatch(conn, case, req, actor, policy) -> tuple[dict, dict]:
         department, detail = req.department_code, {"by": actor.username}
     else:
         department, detail = _by_rules(conn, case, actor)
+    return dispatch_columns(load_calendar(conn), case=case, department=department, now=_now(conn),
+                            policy=policy), detail
+
+
+def dispatch_columns(calendar, *, case: dict, department: str, now: datetime, policy: Policy) -> dict:
+    """What a dispatch sets: the department, and the working-hours clock of the case's limit from now."""
     limit = case["urgent_limit"] if case["urgent"] and case["urgent_limit"] else case["category_limit"]
-    now = _now(conn)
-    return {**_clock(conn, start=now, limit=limit, policy=policy), "department_code": department,
-            "dispatched_at": now, "dispatch_count": 1, "time_limit": limit, "handled_at": None}, detail
+    return {**clock_columns(calendar, start=now, limit=limit, policy=policy), "department_code": department,
+            "dispatched_at": now, "dispatch_count": 1, "time_limit": limit, "handled_at": None}
+
+
+def routed_detail(decision) -> dict:
+    """The history detail of a dispatch the rules decided."""
+    return {"by": "rules", "explanation": decision.explanation}
+
+
+def unrouted_notice(case_id: int, why: str) -> dict:
+    """The dispatchers' message about a case no rule could route."""
+    return {"case_id": case_id, "to": {"roles": ["dispatcher"]}, "subject": f"case {case_id} needs a department: {why}"}
 
 
 def _by_rules(conn, case, actor) -> tuple[str, dict]:
@@ -163,16 +178,14 @@ def _by_rules(conn, case, actor) -> tuple[str, dict]:
         raise InvalidInput(f"the rules send case {case['id']} to {decision.department_code}, which returned it; "
                            "dispatch it with a department_code")
     repo.insert_decision(conn, case_id=case["id"], decision=decision)
-    return decision.department_code, {"by": "rules", "explanation": decision.explanation}
+    return decision.department_code, routed_detail(decision)
 
 
 def _auto_dispatch(conn, registered: ActionResult, policy: Policy) -> ActionResult:
     try:
         done = act(conn, case_id=registered.case_id, action="dispatch", actor=SYSTEM, policy=policy)
     except Unrouted as why:
-        case_repo.notify(conn, kind="case", payload={
-            "case_id": registered.case_id, "to": {"roles": ["dispatcher"]},
-            "subject": f"case {registered.case_id} needs a department: {why}"})
+        case_repo.notify(conn, kind="case", payload=unrouted_notice(registered.case_id, str(why)))
         return ActionResult(**{**registered.__dict__, "notes": [str(why)]})
     return ActionResult(**{**done.__dict__, "notes": [f"dispatched to {done.department_code} by the rules"]})
 
@@ -182,7 +195,12 @@ class Unrouted(Exception):
 
 
 def _clock(conn, *, start: datetime, limit: str, policy: Policy) -> dict:
-    d = due(load_calendar(conn), start=start, limit=limit, policy=policy)
+    return clock_columns(load_calendar(conn), start=start, limit=limit, policy=policy)
+
+
+def clock_columns(calendar, *, start: datetime, limit: str, policy: Policy) -> dict:
+    """A fresh working-hours clock: start, deadline, yellow instant, and whether it is provisional."""
+    d = due(calendar, start=start, limit=limit, policy=policy)
     return {"clock_start": d.start, "deadline": d.due, "yellow_at": d.yellow_at,
             "deadline_provisional": d.provisional, "escalation_level": 0, "deadline_explicit": False}
 
@@ -289,13 +307,18 @@ AUDIENCE = {
 
 
 def _notify(conn, case: dict, step: Step, department: str | None, deadline) -> None:
+    payload = notice(case, step, department, deadline)
+    if payload is not None:
+        case_repo.notify(conn, kind="case", payload=payload)
+
+
+def notice(case: dict, step: Step, department: str | None, deadline) -> dict | None:
+    """The outbox message a step sends (None: nobody needs to hear of it)."""
     audience = AUDIENCE.get(step.target)
     if audience is None or (step.target == "accepted"):
-        return
+        return None
     if step.target == "registered" and step.action != "reopen":
-        return  # registering is followed by automatic dispatch; the dispatchers hear if the rules find no one
+        return None  # registering is followed by automatic dispatch; the dispatchers hear if the rules find no one
     when = f", due {deadline:%Y-%m-%d %H:%M}" if deadline and step.target == "dispatched" else ""
-    case_repo.notify(conn, kind="case", payload={
-        "case_id": case["id"], "to": audience(case, department),
-        "subject": f"case {case['id']} {step.target} ({step.label}){when}",
-    })
+    return {"case_id": case["id"], "to": audience(case, department),
+            "subject": f"case {case['id']} {step.target} ({step.label}){when}"}

@@ -11,6 +11,8 @@ STATUSES = (
     "reported", "awaiting_verification", "registered", "rejected", "merged", "dispatched", "returned",
     "accepted", "extension_requested", "handled", "checked", "closed",
 )
+# Where every case starts: no step leads here (migration 0012's insert check finds it the same way).
+INITIAL = "reported"
 FINAL = frozenset({"closed", "rejected", "merged"})
 # Statuses in which a department holds the case and its deadline runs.
 WITH_DEPARTMENT = frozenset({"dispatched", "accepted", "extension_requested"})

@@ -71,16 +71,27 @@ def _finite(value: float) -> bool:
 def locate(conn: psycopg.Connection, *, lon: float, lat: float, crs: str | int | None = WGS84) -> Location:
     """Locate one point in the active release, in one indexed query; raise OutsideDistrict when none covers it."""
     wlon, wlat, _ = to_wgs84(lon, lat, crs)
-    row = conn.cursor(row_factory=dict_row).execute(LOCATE, {"lon": wlon, "lat": wlat}).fetchone()
+    return location_of(queue_locate(conn, lon=wlon, lat=wlat).fetchone(), lon=wlon, lat=wlat)
+
+
+def queue_locate(conn: psycopg.Connection, *, lon: float, lat: float) -> psycopg.Cursor:
+    """Send the locator query for a WGS84 point; in pipeline mode its row arrives at the next sync."""
+    cur = conn.cursor(row_factory=dict_row)
+    cur.execute(LOCATE, {"lon": lon, "lat": lat})
+    return cur
+
+
+def location_of(row: dict | None, *, lon: float, lat: float) -> Location:
+    """The Location in a locator row, or the error that says why there is none."""
     if row is None:
         raise NoActiveRelease("no grid release is active: import grids and run `citygrid grids release --activate`")
     if row["grid_code"] is None:
         raise OutsideDistrict(
-            f"the point (lon {wlon:.6f}, lat {wlat:.6f} in WGS84) is outside {row['district_label']}: "
+            f"the point (lon {lon:.6f}, lat {lat:.6f} in WGS84) is outside {row['district_label']}: "
             "reports must lie inside the district"
         )
     return Location(
-        release_id=row["release_id"], lon=wlon, lat=wlat,
+        release_id=row["release_id"], lon=lon, lat=lat,
         district=Place(row["district_code"], row["district_name"]),
         street=Place(row["street_code"], row["street_name"]),
         community=Place(row["community_code"], row["community_name"]),

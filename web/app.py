@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
+from dispatch.reference import Reference
 from events.media import LocalMediaStore
 from web import api, api_admin, api_cases, api_export, errors, live, login
 from web.pages import desk
@@ -40,7 +41,8 @@ def create_app(config: WebConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = _open_pool(config)
-        app.state.hub = live.Hub(config.database_url, config.timezone)
+        app.state.reference = Reference()  # reference data cached per process, dropped on NOTIFY (web/live.py)
+        app.state.hub = live.Hub(config.database_url, config.timezone, reference=app.state.reference)
         await app.state.hub.start()
         try:
             yield

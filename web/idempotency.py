@@ -2,9 +2,12 @@
 
 The claim is an INSERT in the request's own transaction: a retry that arrives while the first is still running
 waits on the key's unique index and then sees the stored answer; if the first failed (rolled back), the retry
-simply does the work.
+simply does the work. The claim and the read of the stored answer are two statements (the read must take its
+snapshot after the wait), sent together so that in a pipeline they cost no round trip of their own.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -27,12 +30,32 @@ def check_key(key: str) -> str:
     return key
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A claim on its way: read `earlier` after the pipeline's sync."""
+
+    claimed: psycopg.Cursor
+    stored: psycopg.Cursor
+
+    def earlier(self) -> dict | None:
+        """None if this request owns the key now; else the stored answer of the request that used it first."""
+        if self.claimed.fetchone():
+            return None
+        return self.stored.fetchone()[0]
+
+
+def queue_claim(conn: psycopg.Connection, *, username: str, key: str) -> Claim:
+    """Send the claim of a key and the read of its stored answer without waiting (InvalidInput for a bad key)."""
+    params = {"username": username, "key": check_key(key)}
+    claimed, stored = conn.cursor(), conn.cursor()
+    claimed.execute(CLAIM, params)
+    stored.execute(STORED, params)
+    return Claim(claimed, stored)
+
+
 def claim(conn: psycopg.Connection, *, username: str, key: str) -> dict | None:
     """None if this request owns the key now; else the stored answer of the request that used it first."""
-    params = {"username": username, "key": check_key(key)}
-    if conn.execute(CLAIM, params).fetchone():
-        return None
-    return conn.execute(STORED, params).fetchone()[0]
+    return queue_claim(conn, username=username, key=key).earlier()
 
 
 def store(conn: psycopg.Connection, *, username: str, key: str, response: dict) -> None:

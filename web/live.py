@@ -2,6 +2,10 @@
 
 The database trigger (migration 0008) announces every new or changed case on `case_changed`. Each open map holds
 one SSE stream; a notification goes only to the streams whose user may read that case.
+
+The same connection listens on `citygrid_reference` (migration 0012): a changed reference table drops what the
+process cached from it (dispatch/reference.py); a lost connection drops everything once it is back, since
+notifications sent while it was away are lost.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from dispatch.actor import can_read
+from dispatch.reference import Reference
 from web.deps import request_actor
 from web.map.shift import point_to_gcj02
 
@@ -23,13 +28,14 @@ log = logging.getLogger("citygrid.live")
 router = APIRouter(prefix="/api")
 HEARTBEAT_SECONDS = 15
 QUEUE_SIZE = 1000
+REFERENCE_CHANNEL = "citygrid_reference"
 
 
 class Hub:
     """Subscribers (actor, queue) and the task that listens to the database."""
 
-    def __init__(self, database_url: str, timezone: str) -> None:
-        self.url, self.timezone = database_url, timezone
+    def __init__(self, database_url: str, timezone: str, reference: Reference | None = None) -> None:
+        self.url, self.timezone, self.reference = database_url, timezone, reference
         self.subscribers: set[tuple] = set()
         self.task: asyncio.Task | None = None
         self.listening = asyncio.Event()  # set while LISTEN is active: a stream opens only after it
@@ -49,9 +55,16 @@ class Hub:
                 async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
                     await conn.execute("SELECT set_config('TimeZone', %s, false)", (self.timezone,))
                     await conn.execute("LISTEN case_changed")
+                    await conn.execute("LISTEN " + REFERENCE_CHANNEL)
+                    if self.reference is not None:
+                        self.reference.invalidate()  # whatever changed while nobody listened
                     self.listening.set()
                     async for note in conn.notifies():
-                        self.publish(json.loads(note.payload))
+                        if note.channel == REFERENCE_CHANNEL:
+                            if self.reference is not None:
+                                self.reference.table_changed(note.payload)
+                        else:
+                            self.publish(json.loads(note.payload))
             except psycopg.Error as exc:
                 self.listening.clear()
                 log.warning("live feed lost its database connection (%s); retrying", exc)
