@@ -69,6 +69,11 @@ class Reference:
             raise UnknownCategory(f"unknown category {code!r}: use a 4-digit code from GET /api/categories")
         return found
 
+    def cached(self) -> set[str]:
+        """The kinds held now."""
+        with self._lock:
+            return set(self._entries)
+
     def invalidate(self, kind: str | None = None) -> None:
         """Drop one kind (None: everything)."""
         with self._lock:
