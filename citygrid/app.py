@@ -20,7 +20,7 @@ def web_config(settings: Settings) -> WebConfig:
         database_url=settings.database_url, timezone=settings.timezone, tile_url=tile_url,
         tile_attribution=tile_attribution, map_case_limit=settings.map_case_limit,
         tile_crs=settings.tile_crs if settings.tiles == "custom" else "wgs84",
-        pool_min_size=settings.pool_min_size, pool_max_size=settings.pool_max_size,
+        db_connections=settings.db_connections, db_wait_seconds=settings.db_wait_seconds,
         policy=policy(settings), media_root=settings.media_root, max_photo_bytes=settings.max_photo_bytes,
         token_ttl_hours=settings.token_ttl_hours,
         secure_cookies=settings.env == "production" or settings.https,

@@ -1,8 +1,8 @@
 """The `citygrid` command line. Every command exits non-zero with a one-line reason on failure."""
 from __future__ import annotations
 
+import contextlib
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -50,7 +50,7 @@ def _connect(cfg: Settings) -> psycopg.Connection:
         raise Failure(f"cannot connect to the database ({reason}); set DATABASE_URL") from None
 
 
-@contextmanager
+@contextlib.contextmanager
 def transaction(cfg: Settings):
     """One connection and one transaction for a command: commit on success, roll back on failure."""
     with _connect(cfg) as conn:
@@ -160,15 +160,22 @@ def categories_import(path: Path) -> None:
     typer.echo(f"loaded {count} categories")
 
 
+Workers = Annotated[Optional[int], typer.Option("--workers", min=1, max=64,
+                                                 help="server processes, each with its own pool and live feed")]
+AccessLog = Annotated[bool, typer.Option("--access-log", help="log every request (off: it costs CPU per request)")]
+
+
 @app.command()
-def serve(host: Host = None, port: Port = None) -> None:
-    """Serve the API and the map."""
+def serve(host: Host = None, port: Port = None, workers: Workers = None, access_log: AccessLog = False) -> None:
+    """Serve the API and the map (uvicorn with uvloop and httptools; run `citygrid worker` beside it)."""
     cfg = settings()
-    _serve(cfg, host or cfg.host, port or cfg.port)
+    _serve(cfg, host or cfg.host, port or cfg.port, workers=workers or cfg.workers, access_log=access_log)
 
 
 @app.command()
-def demo(host: Host = None, port: Port = None) -> None:
+def demo(host: Host = None, port: Port = None, workers: Workers = None, access_log: AccessLog = False,
+         worker: Annotated[bool, typer.Option("--worker/--no-worker", help="start `citygrid worker` beside the "
+                                              "server (off where a separate worker service runs)")] = True) -> None:
     """Upgrade, load Chancheng's grids, categories and sample reports, then serve and print the URL."""
     from citygrid.demo import prepare
 
@@ -187,29 +194,41 @@ def demo(host: Host = None, port: Port = None) -> None:
     typer.echo("demo accounts (development only; new passwords on every run):")
     for username, password in passwords.items():
         typer.echo(f"  {username:<20} {password}")
-    import threading
-
-    from citygrid.cli_dispatch import worker_loop
-
-    # the demo runs its own worker, so escalations and inbox messages happen as they would in production
-    threading.Thread(target=worker_loop, args=(cfg,), kwargs={"quiet": True}, daemon=True,
-                     name="citygrid-worker").start()
-    typer.echo(f"worker: running every {cfg.worker_interval_seconds:g} s in the background")
-    _serve(cfg, host, port)
+    with _worker_process(cfg) if worker else contextlib.nullcontext():
+        _serve(cfg, host, port, workers=workers or cfg.workers, access_log=access_log)
 
 
-def _serve(cfg: Settings, host: str, port: int) -> None:
+@contextlib.contextmanager
+def _worker_process(cfg: Settings):
+    """`citygrid worker` as its own process (one worker however many server processes), stopped with the demo."""
+    import subprocess
+
+    # the demo runs a worker, so escalations and inbox messages happen as they would in production
+    proc = subprocess.Popen([sys.executable, "-m", "citygrid", "worker", "--quiet"])
+    typer.echo(f"worker: process {proc.pid}, a tick every {cfg.worker_interval_seconds:g} s")
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _serve(cfg: Settings, host: str, port: int, *, workers: int = 1, access_log: bool = False) -> None:
     import uvicorn
-
-    from citygrid.app import build_app
 
     check_can_serve(cfg, host)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     scheme = "https" if cfg.https else "http"
     typer.echo(f"citygrid is serving the map at {scheme}://{shown}:{port}/map "
-               f"(API docs: {scheme}://{shown}:{port}/docs)")
+               f"(API docs: {scheme}://{shown}:{port}/docs), {workers} process(es) × {cfg.db_connections} "
+               "database connections")
     tls = {"ssl_certfile": cfg.ssl_certfile, "ssl_keyfile": cfg.ssl_keyfile} if cfg.https else {}
-    uvicorn.run(build_app(cfg), host=host, port=port, log_level="info", **tls)
+    # an import string, so that each of several worker processes builds its own app (its pool, its LISTEN)
+    uvicorn.run("citygrid.app:build_app", factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", access_log=access_log, log_level="info", **tls)
 
 
 def main() -> None:

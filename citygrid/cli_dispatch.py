@@ -169,9 +169,11 @@ def calendar_status_cmd() -> None:
 
 
 @app.command()
-def worker(once: Annotated[bool, typer.Option("--once", help="run one tick and stop")] = False) -> None:
-    """Escalate yellow and red cases and deliver notifications, every worker_interval_seconds."""
-    worker_loop(settings(), once=once)
+def worker(once: Annotated[bool, typer.Option("--once", help="run one tick and stop")] = False,
+           quiet: Annotated[bool, typer.Option("--quiet", help="print only ticks that did something")] = False,
+           ) -> None:
+    """Escalate yellow and red cases and deliver notifications, every worker_interval_seconds (run one)."""
+    worker_loop(settings(), once=once, quiet=quiet)
 
 
 def worker_loop(cfg, *, once: bool = False, quiet: bool = False) -> None:

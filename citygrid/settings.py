@@ -39,8 +39,13 @@ class Settings(BaseSettings):
     tile_url: str = ""
     tile_attribution: str = ""
     map_case_limit: int = 1000
-    pool_min_size: int = 1
-    pool_max_size: int = 8
+    db_connections: int = Field(default=10, ge=1, le=500, description="database connections per server process; "
+                                "the request gate and the thread pool are sized from it, so no request waits for "
+                                "a connection it will not get")
+    workers: int = Field(default=1, ge=1, le=64, description="server processes of `citygrid serve` (each with its "
+                         "own db_connections); the escalation worker is one separate process, `citygrid worker`")
+    db_wait_seconds: float = Field(default=2, gt=0, le=60, description="longest wait for a free connection "
+                                   "before answering 503 with Retry-After")
     office_hours: str = Field(default="08:30-12:00,14:00-17:30", description="office periods, local time")
     yellow_fraction: float = Field(default=0.8, gt=0, le=1, description="share of the limit used when a case turns yellow")
     close_on_check: bool = Field(default=False, description="a passed check closes the case at once (merged roles)")

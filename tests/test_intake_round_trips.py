@@ -26,8 +26,7 @@ def counted(chancheng_url, tmp_path):
     proxy = CountingProxy((params.get("host", "127.0.0.1"), int(params.get("port", 5432))))
     url = make_conninfo(chancheng_url, host="127.0.0.1", port=proxy.port, sslmode="disable",
                         gssencmode="disable")
-    # enough connections opened at start that none is opened (and configured, with its own commit) mid-count
-    settings = Settings(database_url=url, media_root=str(tmp_path), pool_min_size=4, pool_max_size=8)
+    settings = Settings(database_url=url, media_root=str(tmp_path), db_connections=4)
     with TestClient(build_app(settings)) as client:
         _wait_until_listening(client)
         client.headers.update(bearer(tokens["officer"]))

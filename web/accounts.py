@@ -28,13 +28,23 @@ INSERT_TOKEN = """
 INSERT INTO api_token (user_id, token_hash, label, expires_at)
 VALUES (%(user_id)s, %(token_hash)s, %(label)s, now() + %(ttl)s) RETURNING id
 """
+# One statement: the token's user, and its last use written at most once a minute (TOUCH_EVERY), never by two
+# requests at once (SKIP LOCKED: a request never waits for another's transaction to record a use).
 ACTOR_BY_TOKEN = """
-UPDATE api_token t SET last_used_at = now()
-FROM app_user u
-WHERE t.token_hash = %(token_hash)s AND u.id = t.user_id AND u.active AND t.revoked_at IS NULL
-  AND (t.expires_at IS NULL OR t.expires_at > now())
-RETURNING u.username, u.roles, u.grid_codes, u.street_code, u.department_code
+WITH hit AS (
+    SELECT t.id, t.last_used_at, u.username, u.roles, u.grid_codes, u.street_code, u.department_code
+    FROM api_token t JOIN app_user u ON u.id = t.user_id
+    WHERE t.token_hash = %(token_hash)s AND u.active AND t.revoked_at IS NULL
+      AND (t.expires_at IS NULL OR t.expires_at > now())
+), touched AS (
+    UPDATE api_token SET last_used_at = now()
+    WHERE id IN (SELECT s.id FROM api_token s JOIN hit ON hit.id = s.id
+                 WHERE hit.last_used_at IS NULL OR hit.last_used_at < now() - %(touch_every)s
+                 FOR UPDATE OF s SKIP LOCKED)
+)
+SELECT username, roles, grid_codes, street_code, department_code FROM hit
 """
+TOUCH_EVERY = timedelta(minutes=1)
 REVOKE = "UPDATE api_token SET revoked_at = now() WHERE token_hash = %(token_hash)s AND revoked_at IS NULL"
 COUNT_USERS = "SELECT count(*) FROM app_user"
 
@@ -145,7 +155,7 @@ def login(conn: psycopg.Connection, *, username: str, password: str, ttl: timede
 
 def actor_for_token(conn: psycopg.Connection, *, token: str) -> Actor:
     """The actor a bearer token stands for, or Unauthenticated."""
-    row = conn.execute(ACTOR_BY_TOKEN, {"token_hash": _digest(token)}).fetchone()
+    row = conn.execute(ACTOR_BY_TOKEN, {"token_hash": _digest(token), "touch_every": TOUCH_EVERY}).fetchone()
     if row is None:
         raise Unauthenticated("the token is unknown, expired or revoked; log in again")
     username, roles, grids, street, department = row

@@ -1,12 +1,13 @@
 """The JSON API of the workflow: queues, actions, routing explanations, duplicates, photos and the inbox."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from dispatch import case_repo, outbox, repo
-from dispatch.actor import can_read, scope_filter
+from dispatch.actor import Actor, can_read, scope_filter
 from dispatch.cases import Request as ActionRequest
 from dispatch.cases import act
 from dispatch.workflow import STATUSES, STEPS
@@ -15,7 +16,7 @@ from events.errors import CaseNotFound
 from events.media import InvalidPhoto, clean_photo
 from gis.errors import Forbidden, NotFound
 from web.api import readable_case
-from web.deps import Config, Conn, CurrentActor, CurrentPolicy
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_briefly
 from web.schemas import ActionIn, ActionOut, MediaOut
 
 router = APIRouter(prefix="/api")
@@ -86,7 +87,8 @@ def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: 
                  "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                  "image/png": {"schema": {"type": "string", "format": "binary"}},
                  "image/webp": {"schema": {"type": "string", "format": "binary"}}}}})
-async def upload_photo(request: Request, actor: CurrentActor, config: Config) -> MediaOut:
+async def upload_photo(request: Request, actor: Annotated[Actor, Depends(actor_briefly)],
+                       config: Config) -> MediaOut:
     """Upload one photo as the raw request body; it is checked by decoding and stored without GPS metadata."""
     if not actor.roles & PHOTO_ROLES:
         raise Forbidden(f"{actor.username} may not upload photos: it needs the role grid_officer, handler or "
@@ -94,15 +96,21 @@ async def upload_photo(request: Request, actor: CurrentActor, config: Config) ->
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise InvalidPhoto("send the photo itself as the request body (curl --data-binary @photo.jpg), "
                            "not as a multipart form")
-    data = await _body(request, limit=config.max_photo_bytes)
-    photo = clean_photo(data, max_bytes=config.max_photo_bytes)
-    key = request.app.state.media.put(photo)
-    with request.app.state.pool.connection() as conn:
-        media_id = case_repo.insert_attachment(
-            conn, storage_key=key, content_type=photo.content_type, size_bytes=len(photo.content),
-            width=photo.width, height=photo.height, sha256=photo.sha256, uploaded_by=actor.username)
+    data = await _body(request, limit=config.max_photo_bytes)  # no connection is held while a phone uploads
+    photo = await run_in_threadpool(clean_photo, data, max_bytes=config.max_photo_bytes)  # off the event loop
+    key = await run_in_threadpool(request.app.state.media.put, photo)
+    db = request.app.state.db
+    async with db.slot():
+        media_id = await run_in_threadpool(_record_photo, db, photo, key, actor.username)
     return MediaOut(id=media_id, content_type=photo.content_type, width=photo.width, height=photo.height,
                     size_bytes=len(photo.content))
+
+
+def _record_photo(db, photo, key: str, username: str) -> int:
+    with db.connection() as conn:
+        return case_repo.insert_attachment(
+            conn, storage_key=key, content_type=photo.content_type, size_bytes=len(photo.content),
+            width=photo.width, height=photo.height, sha256=photo.sha256, uploaded_by=username)
 
 
 async def _body(request: Request, *, limit: int) -> bytes:

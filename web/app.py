@@ -7,7 +7,6 @@ from pathlib import Path
 import psycopg
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from psycopg_pool import ConnectionPool
 
 from dispatch.reference import Reference
 from events.media import LocalMediaStore
@@ -17,6 +16,7 @@ from web.pages import routes as pages
 from web.pages import officer
 from web.pages.common import SignInFirst, sign_in_redirect
 from web.config import WebConfig
+from web.db import Database
 from web.map import routes as map_routes
 from web.open311 import routes as open311_routes
 
@@ -24,23 +24,16 @@ STATIC = Path(__file__).resolve().parent / "map" / "static"
 PAGES_STATIC = Path(__file__).resolve().parent / "pages" / "static"
 
 
-def _open_pool(config: WebConfig) -> ConnectionPool:
-    def configure(conn: psycopg.Connection) -> None:
-        conn.execute("SELECT set_config('TimeZone', %s, false)", (config.timezone,))
-        conn.commit()
+def create_app(config: WebConfig, *, connection_class: type[psycopg.Connection] = psycopg.Connection) -> FastAPI:
+    """Build the app; the database opens in the lifespan and closes with it.
 
-    pool = ConnectionPool(config.database_url, min_size=config.pool_min_size, max_size=config.pool_max_size,
-                          configure=configure, open=False)
-    pool.open(wait=True, timeout=15)
-    return pool
-
-
-def create_app(config: WebConfig) -> FastAPI:
-    """Build the app; the pool opens in the lifespan and closes with it."""
+    connection_class: the pool's connection class (tests pass one that counts statements)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = _open_pool(config)
+        app.state.db = Database(config.database_url, timezone=config.timezone, size=config.db_connections,
+                                wait=config.db_wait_seconds, connection_class=connection_class)
+        await app.state.db.open()
         app.state.reference = Reference()  # reference data cached per process, dropped on NOTIFY (web/live.py)
         app.state.hub = live.Hub(config.database_url, config.timezone, reference=app.state.reference)
         await app.state.hub.start()
@@ -48,7 +41,7 @@ def create_app(config: WebConfig) -> FastAPI:
             yield
         finally:
             await app.state.hub.stop()
-            app.state.pool.close()
+            await app.state.db.close()
 
     app = FastAPI(title="citygrid", version="0.1.0", lifespan=lifespan,
                   description="Grid-based urban governance: one shared map that runs a city.")

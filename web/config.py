@@ -16,8 +16,8 @@ class WebConfig:
     tile_attribution: str = ""
     tile_crs: str = "wgs84"
     map_case_limit: int = 1000
-    pool_min_size: int = 1
-    pool_max_size: int = 8
+    db_connections: int = 10       # per process: the pool, the admission gate and (+ headroom) the threads
+    db_wait_seconds: float = 2     # longest wait for a connection before a 503 with Retry-After
     policy: Policy = field(default_factory=Policy)
     media_root: str = "media"
     max_photo_bytes: int = 10 * 1024 * 1024

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Annotated
 
 import psycopg
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from dispatch.actor import Actor
 from gis.errors import Forbidden
@@ -22,16 +23,25 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _conn(request: Request) -> Iterator[psycopg.Connection]:
-    with request.app.state.pool.connection() as conn:
-        yield conn  # the pool commits on success and rolls back on an exception
+async def _slot(request: Request) -> AsyncIterator[None]:
+    async with request.app.state.db.slot():  # waits on the event loop, not in a thread (web/db.py says why)
+        yield
 
 
-def _config(request: Request) -> WebConfig:
+Slot = Annotated[None, Depends(_slot, scope="function")]
+
+
+def _conn(request: Request, _: Slot) -> Iterator[psycopg.Connection]:
+    with request.app.state.db.connection() as conn:
+        yield conn  # committed on success, rolled back on an exception
+
+
+# async: trivial values are not worth a hop through the thread pool
+async def _config(request: Request) -> WebConfig:
     return request.app.state.config
 
 
-def _policy(request: Request) -> Policy:
+async def _policy(request: Request) -> Policy:
     return request.app.state.config.policy
 
 
@@ -55,37 +65,54 @@ def _check_csrf(request: Request) -> None:
                         "X-CSRF-Token header")
 
 
-def request_actor(request: Request) -> Actor:
-    """The actor behind a request, or Unauthenticated."""
+def actor_of(request: Request, conn: psycopg.Connection) -> Actor:
+    """The actor behind a request, looked up on the request's own connection, or Unauthenticated."""
     token = bearer(request)
     if not token:
         raise Unauthenticated("log in first: send Authorization: Bearer <token> (POST /api/tokens gives one)")
     if _from_cookie(request) and request.method not in SAFE_METHODS:
         _check_csrf(request)
-    # its own short transaction, so a refused action in the request's transaction still records the use
-    with request.app.state.pool.connection() as conn:
-        return actor_for_token(conn, token=token)
+    return actor_for_token(conn, token=token)
 
 
 # scope="function": the transaction ends before the response is sent, so a client never reads stale data.
 Conn = Annotated[psycopg.Connection, Depends(_conn, scope="function")]
+
+
+def request_actor(request: Request, conn: Conn) -> Actor:
+    """The actor behind a request, in the request's transaction (never a second connection)."""
+    return actor_of(request, conn)
+
+
 Config = Annotated[WebConfig, Depends(_config)]
 CurrentPolicy = Annotated[Policy, Depends(_policy)]
 CurrentActor = Annotated[Actor, Depends(request_actor)]
 
 
+async def actor_briefly(request: Request) -> Actor:
+    """The actor for a route that must not hold a connection while it works (a stream, an upload)."""
+    db = request.app.state.db
+    async with db.slot():
+        return await run_in_threadpool(_lookup, db, request)
+
+
+def _lookup(db, request: Request) -> Actor:
+    with db.connection() as conn:
+        return actor_of(request, conn)
+
+
 def sign_in_with_password(request: Request, conn: psycopg.Connection, *, username: str, password: str,
                           ttl: timedelta) -> str:
-    """Throttled sign-in: a failure is recorded on its own connection, so the request's rollback keeps it."""
+    """Throttled sign-in on the request's one connection: a failure is recorded and committed before the refusal,
+    so the rollback that follows the refusal keeps it (a failed login writes nothing else)."""
     client = request.client.host if request.client else "unknown"
-    pool = request.app.state.pool
-    with pool.connection() as side:
-        accounts.check_throttle(side, username=username, client=client)
+    accounts.check_throttle(conn, username=username, client=client)
     try:
         token = accounts.login(conn, username=username, password=password, ttl=ttl)
     except accounts.Unauthenticated:
-        with pool.connection() as side:
-            accounts.record_attempt(side, username=username, client=client, ok=False)
+        conn.rollback()
+        accounts.record_attempt(conn, username=username, client=client, ok=False)
+        conn.commit()
         raise
     accounts.record_attempt(conn, username=username, client=client, ok=True)
     return token

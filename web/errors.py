@@ -10,11 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from web.accounts import TooManyAttempts, Unauthenticated
+from web.db import Unavailable
 from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutsideDistrict
 
 log = logging.getLogger("citygrid.web")
 
 STATUS = {
+    Unavailable: 503,
     Unauthenticated: 401,
     TooManyAttempts: 429,
     OutsideDistrict: 422,
@@ -29,6 +31,8 @@ STATUS = {
 def _domain_handler(status: int):
     async def handler(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, Unavailable):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status, headers=headers)
 
     return handler
@@ -51,6 +55,15 @@ async def _contention_handler(request: Request, exc: Exception) -> JSONResponse:
                         status_code=409)
 
 
+async def _database_handler(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+    # the connection broke or the server is shutting down or starting up: nothing was committed; retry
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    return JSONResponse({"error": "Unavailable", "message": "the database is not reachable right now; nothing was "
+                                                            "changed; try again in a few seconds"},
+                        status_code=503, headers={"Retry-After": "2"})
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"error": "InternalError", "message": "internal error; it has been logged"},
@@ -65,4 +78,5 @@ def register(app: FastAPI) -> None:
     for cls in (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure,
                 psycopg.errors.LockNotAvailable):
         app.add_exception_handler(cls, _contention_handler)
+    app.add_exception_handler(psycopg.OperationalError, _database_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

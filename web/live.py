@@ -17,11 +17,10 @@ import logging
 import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from dispatch.actor import can_read
 from dispatch.reference import Reference
-from web.deps import request_actor
+from web.deps import actor_briefly
 from web.map.shift import point_to_gcj02
 
 log = logging.getLogger("citygrid.live")
@@ -81,7 +80,7 @@ class Hub:
 @router.get("/events", response_class=StreamingResponse)
 async def events(request: Request) -> StreamingResponse:
     """Server-sent events: `case` events with the changed case's map properties, for cases the user may read."""
-    actor = await run_in_threadpool(request_actor, request)
+    actor = await actor_briefly(request)  # no connection is held while the stream stays open
     hub: Hub = request.app.state.hub
     queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
     entry = (actor, queue)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from web import accounts
@@ -58,8 +59,8 @@ async def login_submit(request: Request, conn: Conn, config: Config):
         return _page(request, config, error="这个表单已过期，请重试 The form expired; please try again",
                      username=username, status=403, next_path=next_path)
     try:
-        token = sign_in_with_password(request, conn, username=username, password=password,
-                                      ttl=timedelta(hours=config.token_ttl_hours))
+        token = await run_in_threadpool(sign_in_with_password, request, conn, username=username,  # Argon2: off the loop
+                                        password=password, ttl=timedelta(hours=config.token_ttl_hours))
     except (accounts.Unauthenticated, accounts.TooManyAttempts) as exc:
         status = 429 if isinstance(exc, accounts.TooManyAttempts) else 401
         return _page(request, config, error=str(exc), username=username, status=status, next_path=next_path)

@@ -13,7 +13,7 @@ from gis.errors import NoActiveRelease, NotFound
 from gis.models import LEVELS
 from web.accounts import Unauthenticated
 from web.api_admin import READERS_OF_STATISTICS
-from web.deps import Config, Conn, CurrentActor, CurrentPolicy, request_actor
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
 from web.map.page import build_map
 from web.map.shift import points_to_gcj02, to_gcj02
 
@@ -25,7 +25,7 @@ LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", 
 def map_page(conn: Conn, config: Config, request: Request):
     """The shared map: streets, communities, unit grids and the cases the signed-in user may see."""
     try:
-        actor = request_actor(request)
+        actor = actor_of(request, conn)
     except Unauthenticated:
         return RedirectResponse("/login?next=/map", status_code=303)
     ids = _active(conn)

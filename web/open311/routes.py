@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlparse
 from zoneinfo import ZoneInfo
 
+import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +22,7 @@ from dispatch import bulk_repo
 from dispatch.actor import Actor
 from dispatch.intake import submit_report
 from gis.errors import DomainError, Forbidden, NotFound, OutsideDistrict
+from web.db import Unavailable
 from web.open311 import clients, repo
 from web.open311.formats import FORMATS, Open311Error, error, render
 
@@ -73,6 +75,8 @@ def _check_format(fmt: str) -> None:
 def _as_open311(exc: Exception) -> Open311Error:
     if isinstance(exc, Open311Error):
         return exc
+    if isinstance(exc, Unavailable):
+        return Open311Error(503, str(exc))
     if isinstance(exc, clients.RateLimited):
         return Open311Error(429, str(exc))
     if isinstance(exc, Forbidden):
@@ -82,35 +86,59 @@ def _as_open311(exc: Exception) -> Open311Error:
     return Open311Error(400, str(exc))
 
 
-def _admit(request: Request, params, *, key_required: bool) -> dict | None:
-    """Check the jurisdiction and the key, and count a keyed call (its own transaction: a refused call counts)."""
+def _admit(conn, request: Request, params, *, key_required: bool) -> dict | None:
+    """Check the jurisdiction and the key, and count a keyed call against its rate."""
     config = request.app.state.config
     items = params.multi_items() if hasattr(params, "multi_items") else params.items()
     if "\x00" in request.url.path or any("\x00" in f"{k}{v}" for k, v in items):
         raise Open311Error(400, "a field or the path holds a NUL character")
-    with request.app.state.pool.connection() as conn:
-        _check_jurisdiction(conn, config, params.get("jurisdiction_id"))
-        key = params.get("api_key") or ""
-        client = clients.client_for_key(conn, key)
-        if key and client is None:
-            raise Open311Error(403, "api_key is not valid (or was revoked)")
-        if client is None and (key_required or not config.open311_public_read):
-            raise Open311Error(403, "api_key is required: ask the city for a key (citygrid apikeys add)")
-        if client is not None:
-            clients.count_call(conn, client)
+    _check_jurisdiction(conn, config, params.get("jurisdiction_id"))
+    key = params.get("api_key") or ""
+    client = clients.client_for_key(conn, key)
+    if key and client is None:
+        raise Open311Error(403, "api_key is not valid (or was revoked)")
+    if client is None and (key_required or not config.open311_public_read):
+        raise Open311Error(403, "api_key is required: ask the city for a key (citygrid apikeys add)")
+    if client is not None:
+        clients.count_call(conn, client)
     return client
 
 
+async def _serve(request: Request, fmt: str, params, work, *, key_required: bool) -> Response:
+    """`_run` in a worker thread once the request has a database slot (web/db.py), or a 503 in the spec's form."""
+    try:
+        async with request.app.state.db.slot():
+            return await run_in_threadpool(_run, request, fmt, params, work, key_required=key_required)
+    except Unavailable as exc:
+        return _unavailable(fmt, exc)
+    except psycopg.OperationalError:  # the database went away mid-request: nothing was committed
+        return _unavailable(fmt, Unavailable("the database is not reachable right now; try again in a few "
+                                             "seconds", retry_after=2))
+
+
 def _run(request: Request, fmt: str, params, work, *, key_required: bool) -> Response:
-    """Check format, jurisdiction and key, then do `work(conn, client)` in one transaction, rolled back on error."""
+    """Check format, jurisdiction and key, then do `work(conn, client)`: one connection, one transaction. The work
+    runs in a savepoint, so a call it refuses is still counted against the client's rate."""
     try:
         _check_format(fmt)
-        client = _admit(request, params, key_required=key_required)
-        with request.app.state.pool.connection() as conn:
-            root, value, status = work(conn, client)
-        return render(fmt, root, value, status)
+        with request.app.state.db.connection() as conn:
+            client = _admit(conn, request, params, key_required=key_required)
+            try:
+                with conn.transaction():
+                    done = work(conn, client)
+            except (Open311Error, DomainError) as exc:
+                return error(fmt, _as_open311(exc))
+        return done if isinstance(done, Response) else render(fmt, *done)
+    except Unavailable as exc:
+        return _unavailable(fmt, exc)
     except (Open311Error, DomainError) as exc:
         return error(fmt, _as_open311(exc))
+
+
+def _unavailable(fmt: str, exc: Unavailable) -> Response:
+    response = error(fmt, Open311Error(503, str(exc)))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _check_jurisdiction(conn, config, given: str | None) -> None:
@@ -168,7 +196,7 @@ def as_request(row: dict, *, base_url: str, tz: ZoneInfo) -> dict:
 # ---- endpoints --------------------------------------------------------------------------------------------------
 
 @router.get("/discovery.{fmt}")
-def discovery(request: Request, fmt: str) -> Response:
+async def discovery(request: Request, fmt: str) -> Response:
     """Where this server's endpoints are and what they speak."""
     def work(conn, client):
         contact = request.app.state.config.open311_contact
@@ -178,19 +206,19 @@ def discovery(request: Request, fmt: str) -> Response:
             "endpoints": [{"specification": SPEC, "url": f"{_base_url(request)}/open311/v2", "changeset": CHANGESET,
                            "type": "production", "formats": ["text/xml", "application/json"]}],
         }, 200
-    return _run(request, fmt, request.query_params, work, key_required=False)
+    return await _serve(request, fmt, request.query_params, work, key_required=False)
 
 
 @router.get("/services.{fmt}")
-def services(request: Request, fmt: str) -> Response:
+async def services(request: Request, fmt: str) -> Response:
     """The public categories."""
-    return _run(request, fmt, request.query_params,
-                lambda conn, client: ("services", [as_service(r) for r in repo.services(conn)], 200),
-                key_required=False)
+    return await _serve(request, fmt, request.query_params,
+                        lambda conn, client: ("services", [as_service(r) for r in repo.services(conn)], 200),
+                        key_required=False)
 
 
 @router.get("/services/{code}.{fmt}")
-def service_definition(request: Request, code: str, fmt: str) -> Response:
+async def service_definition(request: Request, code: str, fmt: str) -> Response:
     """A public category's extra fields: its own attributes, then the crs extension."""
     def work(conn, client):
         if repo.service(conn, code=code) is None:
@@ -198,11 +226,11 @@ def service_definition(request: Request, code: str, fmt: str) -> Response:
         return "service_definition", {
             "service_code": code, "attributes": [as_attribute(a) for a in repo.attributes(conn, code=code)]
             + [CRS_ATTRIBUTE]}, 200
-    return _run(request, fmt, request.query_params, work, key_required=False)
+    return await _serve(request, fmt, request.query_params, work, key_required=False)
 
 
 @router.get("/requests/{request_id}.{fmt}")
-def one_request(request: Request, request_id: str, fmt: str) -> Response:
+async def one_request(request: Request, request_id: str, fmt: str) -> Response:
     """One service request, as an array of one (the spec's shape)."""
     def work(conn, client):
         rows = repo.requests(conn, ids=[int(request_id)]) if REQUEST_ID.fullmatch(request_id) else []
@@ -210,22 +238,22 @@ def one_request(request: Request, request_id: str, fmt: str) -> Response:
             raise Open311Error(404, f"service_request_id {request_id!r} not found")
         tz = request.app.state.config.policy.tz
         return "service_requests", [as_request(rows[0], base_url=_base_url(request), tz=tz)], 200
-    return _run(request, fmt, request.query_params, work, key_required=False)
+    return await _serve(request, fmt, request.query_params, work, key_required=False)
 
 
 @router.get("/tokens/{token}.{fmt}")
-def token(request: Request, token: str, fmt: str) -> Response:
+async def token(request: Request, token: str, fmt: str) -> Response:
     """The service request a POST's token stands for."""
     def work(conn, client):
         case_id = repo.case_for_token(conn, token=token)
         if case_id is None:
             raise Open311Error(404, "token not found")
         return "service_requests", [{"service_request_id": str(case_id), "token": token}], 200
-    return _run(request, fmt, request.query_params, work, key_required=False)
+    return await _serve(request, fmt, request.query_params, work, key_required=False)
 
 
 @router.get("/requests.{fmt}")
-def list_requests(request: Request, fmt: str) -> Response:
+async def list_requests(request: Request, fmt: str) -> Response:
     """Service requests: by service_request_id (a comma list, which overrides every other filter), or by
     service_code, start_date/end_date (at most 90 days; the last 90 by default) and status; at most 1,000."""
     q = request.query_params
@@ -235,7 +263,7 @@ def list_requests(request: Request, fmt: str) -> Response:
         filters = _request_filters(q, tz)
         rows = repo.requests(conn, limit=MAX_RESULTS, **filters)
         return "service_requests", [as_request(r, base_url=_base_url(request), tz=tz) for r in rows], 200
-    return _run(request, fmt, q, work, key_required=False)
+    return await _serve(request, fmt, q, work, key_required=False)
 
 
 @router.post("/requests.{fmt}")
@@ -253,7 +281,7 @@ async def create_request(request: Request, fmt: str) -> Response:
 
     def work(conn, client):
         return "service_requests", [_file(conn, client, request, fields, params)], 200
-    return await run_in_threadpool(_run, request, fmt, params, work, key_required=True)
+    return await _serve(request, fmt, params, work, key_required=True)
 
 
 async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
@@ -283,18 +311,15 @@ async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
 
 
 @router.get("/media/{media_id}")
-def media(request: Request, media_id: int) -> Response:
+async def media(request: Request, media_id: int) -> Response:
     """A report photo of a request in a public category (the media_url of our own photos)."""
-    try:
-        _admit(request, request.query_params, key_required=False)
-        with request.app.state.pool.connection() as conn:
-            row = repo.public_photo(conn, attachment_id=media_id)
+    def work(conn, client):
+        row = repo.public_photo(conn, attachment_id=media_id)
         if row is None:
             raise Open311Error(404, f"no public photo {media_id}")
-    except (Open311Error, DomainError) as exc:
-        return error("json", _as_open311(exc))
-    return Response(request.app.state.media.get(row["storage_key"]), media_type=row["content_type"],
-                    headers={"Cache-Control": "public, max-age=86400"})
+        return Response(request.app.state.media.get(row["storage_key"]), media_type=row["content_type"],
+                        headers={"Cache-Control": "public, max-age=86400"})
+    return await _serve(request, "json", request.query_params, work, key_required=False)
 
 
 # ---- filing and filtering ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dispatch.actor import Actor
 from web.accounts import Unauthenticated
-from web.deps import CSRF_COOKIE, request_actor
+from web.deps import CSRF_COOKIE, actor_of
 from web.pages.i18n import pick, translator
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -30,10 +30,10 @@ class SignInFirst(Exception):
         self.target = target
 
 
-def page_actor(request: Request) -> Actor:
-    """The signed-in actor, or SignInFirst (answered with a redirect to /login)."""
+def page_actor(request: Request, conn) -> Actor:
+    """The signed-in actor (looked up on the request's connection), or SignInFirst (a redirect to /login)."""
     try:
-        return request_actor(request)
+        return actor_of(request, conn)
     except Unauthenticated:
         raise SignInFirst(request.url.path) from None
 

@@ -71,7 +71,7 @@ def notice(request: Request, actor: Actor, *, status: int, heading: str, message
 @router.get("/queue")
 def queue_page(request: Request, conn: Conn, config: Config):
     """A department's cases (handler, dept_head): sign for them, report back, give back, ask for more time."""
-    actor = page_actor(request)
+    actor = page_actor(request, conn)
     if not actor.roles & QUEUE_ROLES:
         return notice(request, actor, status=403, heading="queue", message="d_only_department")
     points = cases_geojson(conn, limit=config.map_case_limit, actor=actor)
@@ -82,9 +82,9 @@ def queue_page(request: Request, conn: Conn, config: Config):
 
 
 @router.get("/desk")
-def desk_page(request: Request):
+def desk_page(request: Request, conn: Conn):
     """The dispatch desk (dispatcher, intake) and the shift leader's approvals, each section to its roles."""
-    actor = page_actor(request)
+    actor = page_actor(request, conn)
     if not actor.roles & DESK_ROLES:
         return notice(request, actor, status=403, heading="desk", message="d_only_desk")
     sections = [name for name, roles in SECTIONS.items() if roles & actor.roles]
@@ -95,7 +95,7 @@ def desk_page(request: Request):
 @router.get("/cases/{case_id}")
 def case_page(request: Request, conn: Conn, case_id: int):
     """One case for anyone who may read it: summary, history, photos, routing, and the actions open to them."""
-    actor = page_actor(request)
+    actor = page_actor(request, conn)
     try:
         case = readable_case(conn, actor, case_id)
     except CaseNotFound:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from web.deps import Conn
 from web.pages.common import page_actor, render
 from web.pages.i18n import TEXT, pick, translator
 
@@ -16,9 +17,9 @@ OFFICER = "grid_officer"
 JS_KEYS = tuple(key for key in TEXT if key.startswith("m_"))  # the texts officer.js needs, in the page language
 
 
-def officer_page(request: Request, template: str, **values):
+def officer_page(request: Request, conn, template: str, **values):
     """The page for a grid officer; a short 403 page for anyone else (strangers are sent to sign in)."""
-    actor = page_actor(request)
+    actor = page_actor(request, conn)
     if OFFICER not in actor.roles:
         return render(request, actor, template, status=403, denied=True)
     return render(request, actor, template, denied=False, texts=page_texts(request), **values)
@@ -31,20 +32,20 @@ def page_texts(request: Request) -> dict[str, str]:
 
 
 @router.get("/m")
-def report_page(request: Request):
+def report_page(request: Request, conn: Conn):
     """Report an issue: GPS pin on a small map, category, description, 1-9 photos."""
     config = request.app.state.config
-    return officer_page(request, "officer_report.html", tile_url=config.tile_url,
+    return officer_page(request, conn, "officer_report.html", tile_url=config.tile_url,
                         tile_attribution=config.tile_attribution, map_crs=config.tile_crs)
 
 
 @router.get("/m/mine")
-def mine_page(request: Request):
+def mine_page(request: Request, conn: Conn):
     """The cases this officer reported, newest first."""
-    return officer_page(request, "officer_mine.html")
+    return officer_page(request, conn, "officer_mine.html")
 
 
 @router.get("/m/tasks")
-def tasks_page(request: Request):
+def tasks_page(request: Request, conn: Conn):
     """Public reports to verify and handled cases to check on site."""
-    return officer_page(request, "officer_tasks.html")
+    return officer_page(request, conn, "officer_tasks.html")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from web import accounts
@@ -14,9 +15,9 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
-def start(request: Request):
+def start(request: Request, conn: Conn):
     """Each role's first page; the sign-in form for strangers."""
-    return RedirectResponse(home_of(page_actor(request)), status_code=303)
+    return RedirectResponse(home_of(page_actor(request, conn)), status_code=303)
 
 
 @router.post("/logout")
@@ -25,13 +26,13 @@ async def logout(request: Request, conn: Conn):
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     token = request.cookies.get(COOKIE)
     if token and form.get("csrf", [""])[0] == request.cookies.get(CSRF_COOKIE):
-        accounts.revoke(conn, token=token)
+        await run_in_threadpool(accounts.revoke, conn, token=token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
 
 
 @router.get("/inbox")
-def inbox_page(request: Request):
+def inbox_page(request: Request, conn: Conn):
     """Notifications of the signed-in user (the list is fetched from /api/inbox by the page)."""
-    return render(request, page_actor(request), "inbox.html")
+    return render(request, page_actor(request, conn), "inbox.html")
