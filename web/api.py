@@ -1,10 +1,14 @@
 """The JSON API: health, sign-in, places, categories, reports and reading cases."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import timedelta
 
-from fastapi import APIRouter, Header, Query, Request, Response
+import psycopg
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from dispatch.actor import can_read
 from dispatch.cases import may_verify
@@ -14,7 +18,7 @@ from events.errors import CaseNotFound
 from events.service import get_case, require_category
 from gis.locator import locate, to_wgs84
 from web import accounts, idempotency
-from web.deps import Config, Conn, CurrentActor, CurrentPolicy, bearer, sign_in_with_password
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of, bearer, sign_in_with_password
 from web.schemas import CaseOut, CategoryOut, LocationOut, LoginIn, ReportIn, ReportOut, TokenOut
 
 router = APIRouter(prefix="/api")
@@ -65,46 +69,66 @@ def list_categories(conn: Conn, actor: CurrentActor) -> list[CategoryOut]:
     return [CategoryOut(**asdict(c)) for c in events_repo.categories(conn)]
 
 
-@router.post("/reports", response_model=ReportOut, status_code=201)
-def create_report(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, body: ReportIn, request: Request,
-                  response: Response,
+def _token_first(request: Request) -> None:
+    # as the routes that depend on the actor do: no token, a 401 before the body is looked at
+    if not bearer(request):
+        raise accounts.Unauthenticated("log in first: send Authorization: Bearer <token> (POST /api/tokens gives one)")
+
+
+@router.post("/reports", response_model=ReportOut, status_code=201, dependencies=[Depends(_token_first)])
+def create_report(conn: Conn, policy: CurrentPolicy, body: ReportIn, request: Request, response: Response,
                   idempotency_key: str | None = Header(default=None, description="the same key on a retry returns "
                                                        "the first answer instead of filing a second case")):
     """File a report: it is located, opened as a case and moved on (registered and routed) where it can be.
 
-    Two round trips after the sign-in (docs/intake.md): every read at once, then every write with the commit."""
-    with conn.pipeline() as pipeline:
+    Three round trips and one commit (docs/intake.md): BEGIN with the sign-in, every read at once, every write
+    with the COMMIT."""
+    with _pipelined_transaction(conn) as pipeline:
+        actor = actor_of(request, conn)  # round trip 1
         claim = idempotency.queue_claim(conn, username=actor.username, key=idempotency_key) \
             if idempotency_key is not None else None
         pending = prepare(conn, actor=actor, policy=policy, category_code=body.category, lon=body.lon,
                           lat=body.lat, crs=body.crs, description=body.description, urgent=body.urgent,
                           attachments=tuple(body.attachments),
                           source="officer" if "grid_officer" in actor.roles else "staff")
-        pipeline.sync()
+        pipeline.sync()  # round trip 2
         earlier = claim.earlier() if claim is not None else None
         if earlier is not None:
             response.headers["Idempotent-Replay"] = "true"
-            _commit_with_the_pipeline(conn)
+            conn.execute("COMMIT")
             return ReportOut(**earlier)
-        done = take_in(conn, pending, reference=request.app.state.reference)
-        out = ReportOut(case_id=done.case_id, report_id=done.report_id,
-                        location=LocationOut(**asdict(done.location)), status=done.status,
-                        department_code=done.department_code,
-                        likely_duplicates=[{**d, "created_at": d["created_at"].isoformat()} for d in done.duplicates
-                                           if can_read(actor, d)],
-                        notes=done.notes)
+        out = _filed(actor, take_in(conn, pending, reference=request.app.state.reference))
         if idempotency_key is not None:
             idempotency.store(conn, username=actor.username, key=idempotency_key,
                               response=out.model_dump(mode="json"))
-        _commit_with_the_pipeline(conn)
+        conn.execute("COMMIT")  # round trip 3: the pipeline's closing sync sends it behind the writes
     return out
 
 
-def _commit_with_the_pipeline(conn) -> None:
-    # COMMIT queued behind the writes: the pipeline's closing sync sends them together (conn.commit() would
-    # sync on its own, and closing the pipeline would then cost one more round trip); the connection's context
-    # then finds nothing left to commit
-    conn.execute("COMMIT")
+@contextmanager
+def _pipelined_transaction(conn: psycopg.Connection) -> Iterator[psycopg.Pipeline]:
+    """One transaction in one pipeline, whose BEGIN travels with the first statement and whose COMMIT (queued by
+    the block) travels with the last writes. psycopg would send its own BEGIN as a round trip of its own, so the
+    connection is in autocommit mode for the block and the block's BEGIN and COMMIT are plain statements;
+    conn.commit() would also sync by itself, and the pipeline's closing sync would then be one round trip more."""
+    conn.autocommit = True
+    try:
+        with conn.pipeline() as pipeline:
+            conn.execute("BEGIN")
+            yield pipeline
+    finally:
+        if not conn.broken:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()  # the block raised: nothing of it stays
+            conn.autocommit = False
+
+
+def _filed(actor, done) -> ReportOut:
+    return ReportOut(case_id=done.case_id, report_id=done.report_id, location=LocationOut(**asdict(done.location)),
+                     status=done.status, department_code=done.department_code,
+                     likely_duplicates=[{**d, "created_at": d["created_at"].isoformat()} for d in done.duplicates
+                                        if can_read(actor, d)],
+                     notes=done.notes)
 
 
 @router.get("/reports/nearby")
