@@ -122,28 +122,6 @@ def queue_free_attachments(conn: psycopg.Connection, *, ids: list[int], actor: s
     return cur
 
 
-def queue_history(conn: psycopg.Connection, *, rows: list[dict]) -> None:
-    """Append history rows in order (their ids are not returned: nothing to wait for in a pipeline)."""
-    rows = [{"at": None, "department_code": None, "deadline": None, "imported": False, "attachments": [],
-             "detail": {}, **r} for r in rows]
-    with conn.cursor() as cur:
-        cur.executemany(INSERT_HISTORY, [{**r, "attachments": Jsonb(r["attachments"]), "detail": Jsonb(r["detail"])}
-                                         for r in rows])
-
-
-# the photos of a report belong to its first history row (the report step), written just before
-LINK_TO_REPORT = """
-UPDATE attachment SET case_id = %(case_id)s,
-    history_id = (SELECT min(id) FROM case_history WHERE case_id = %(case_id)s)
-WHERE id = ANY(%(ids)s) AND history_id IS NULL AND uploaded_by = %(actor)s
-"""
-
-
-def queue_link_to_report(conn: psycopg.Connection, *, ids: list[int], case_id: int, actor: str) -> None:
-    """Tie uploaded photos to a new case's report step."""
-    conn.execute(LINK_TO_REPORT, {"ids": ids, "case_id": case_id, "actor": actor})
-
-
 def link_attachments(conn: psycopg.Connection, *, ids: list[int], case_id: int, history_id: int,
                      actor: str) -> list[dict]:
     """Tie uploaded files to the action that used them."""

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from dispatch import case_repo, intake_plan
-from dispatch import repo as dispatch_repo
+from dispatch import case_repo, intake_plan, intake_repo
 from dispatch.actor import SYSTEM, Actor, role_covers
 from dispatch.cases import Request, act
 from dispatch.models import Policy
@@ -25,7 +24,6 @@ from dispatch.reference import Reference
 from dispatch.workflow import INITIAL
 from events import repo as events_repo
 from events.errors import UnknownCategory
-from gis.crs import parse_crs
 from gis.errors import Forbidden, InvalidInput
 from gis.locator import location_of, queue_locate, to_wgs84
 from gis.models import Location
@@ -73,8 +71,7 @@ class Pending:
     """A report whose reads are on their way; their results arrive at the caller's next pipeline sync."""
 
     form: Form
-    versions: psycopg.Cursor
-    ids: psycopg.Cursor
+    start: psycopg.Cursor
     located: psycopg.Cursor
     duplicates: psycopg.Cursor
     photos: psycopg.Cursor | None
@@ -113,13 +110,12 @@ def prepare(
         raise InvalidInput(f"a report takes at most {MAX_PHOTOS} photos, not {len(attachments)}")
     if not isinstance(category_code, str):
         raise UnknownCategory(f"unknown category {category_code!r}: use a 4-digit code from GET /api/categories")
-    wlon, wlat, _ = to_wgs84(lon, lat, crs)
-    form = Form(actor, policy, category_code, wlon, wlat, lon, lat, parse_crs(crs or "EPSG:4326"), description,
-                source, urgent, public, tuple(attachments), register_at_once)
+    wlon, wlat, parsed = to_wgs84(lon, lat, crs)
+    form = Form(actor, policy, category_code, wlon, wlat, lon, lat, parsed, description, source, urgent, public,
+                tuple(attachments), register_at_once)
     photos = case_repo.queue_free_attachments(conn, ids=list(attachments), actor=actor.username) \
         if attachments else None
-    return Pending(form, dispatch_repo.queue_reference_versions(conn), events_repo.queue_new_ids(conn),
-                   queue_locate(conn, lon=wlon, lat=wlat),
+    return Pending(form, intake_repo.queue_start(conn), queue_locate(conn, lon=wlon, lat=wlat),
                    events_repo.queue_likely_duplicates(conn, case_id=0, category_code=category_code, lon=wlon,
                                                        lat=wlat, window=policy.duplicate_window),
                    photos)
@@ -128,8 +124,7 @@ def prepare(
 def take_in(conn: psycopg.Connection, pending: Pending, *, reference: Reference) -> Submitted:
     """With the reads arrived: check them, work out the case's steps and send its writes (no sync, no commit)."""
     f = pending.form
-    versions = dict(pending.versions.fetchall())
-    now, case_id, report_id = pending.ids.fetchone()
+    now, case_id, report_id, versions = pending.start.fetchone()
     if pending.photos is not None:
         missing = sorted(set(f.attachments) - {r[0] for r in pending.photos.fetchall()})
         if missing:
@@ -173,24 +168,19 @@ def _case(case_id: int, where: Location, category, f: Form) -> dict:
 def _write(conn, f: Form, case: dict, report_id: int, where: Location, plan: intake_plan.Plan) -> None:
     """Send every write of the new case: itself in its final status, its report, history, decision, messages."""
     actor = f.actor.username
-    events_repo.queue_insert_case(
-        conn, case_id=case["id"], report_id=report_id, status=plan.status, version=plan.version,
-        category_code=case["category_code"], description=f.description, lon=where.lon, lat=where.lat,
-        release_id=where.release_id, district_code=where.district.code, district_name=where.district.name,
-        street_code=where.street.code, street_name=where.street.name, community_code=where.community.code,
-        community_name=where.community.name, grid_code=where.grid.code, grid_name=where.grid.name,
-        zones=where.zones, urgent=f.urgent, input_lon=f.input_lon, input_lat=f.input_lat, input_crs=f.input_crs,
-        source=f.source, actor=actor, **plan.columns)
-    first = {"case_id": case["id"], "actor": actor, "actor_role": _reporting_role(f.actor), "action": "report",
-             "from_status": None, "to_status": INITIAL, "attachments": list(f.attachments),
+    first = {"actor": actor, "actor_role": _reporting_role(f.actor), "action": "report", "from_status": None,
+             "to_status": INITIAL, "attachments": list(f.attachments),
              "note": f"reported in {where.grid.name} ({where.grid.code})"}
-    case_repo.queue_history(conn, rows=[first, *plan.steps])
-    if f.attachments:
-        case_repo.queue_link_to_report(conn, ids=list(f.attachments), case_id=case["id"], actor=actor)
-    if plan.decision is not None:
-        dispatch_repo.queue_decision(conn, case_id=case["id"], rule_set_id=plan.rule_set_id, decision=plan.decision)
-    for payload in plan.notices:
-        case_repo.notify(conn, kind="case", payload=payload)
+    intake_repo.queue_write(conn, case={
+        "case_id": case["id"], "report_id": report_id, "status": plan.status, "version": plan.version,
+        "category_code": case["category_code"], "description": f.description, "lon": where.lon, "lat": where.lat,
+        "release_id": where.release_id, "district_code": where.district.code, "district_name": where.district.name,
+        "street_code": where.street.code, "street_name": where.street.name, "community_code": where.community.code,
+        "community_name": where.community.name, "grid_code": where.grid.code, "grid_name": where.grid.name,
+        "zones": where.zones, "urgent": f.urgent, "input_lon": f.input_lon, "input_lat": f.input_lat,
+        "input_crs": f.input_crs, "source": f.source, "actor": actor, **plan.columns},
+        steps=[first, *plan.steps], notices=plan.notices, decision=plan.decision, rule_set_id=plan.rule_set_id,
+        attachments=list(f.attachments))
 
 
 def _reporting_role(actor: Actor) -> str:

@@ -71,15 +71,6 @@ VALUES (%(case_id)s, (SELECT id FROM rule_set WHERE is_active), %(rule_id)s, %(d
 RETURNING id
 """
 
-# intake: the rule set whose rules it routed with (cached in-process, dispatch/reference.py)
-INSERT_DECISION_OF_SET = """
-INSERT INTO routing_decision (case_id, rule_set_id, rule_id, department_code, inputs, candidates, explanation)
-VALUES (%(case_id)s, %(rule_set_id)s, %(rule_id)s, %(department_code)s, %(inputs)s, %(candidates)s,
-        %(explanation)s)
-"""
-
-REFERENCE_VERSIONS = "SELECT table_name, version FROM reference_version"
-
 DECISIONS = """
 SELECT d.id, d.at, d.rule_set_id, d.rule_id, d.department_code, dep.name AS department_name, d.inputs,
        d.candidates, d.explanation
@@ -165,25 +156,11 @@ def rule_sets(conn: psycopg.Connection) -> list[dict]:
 
 def insert_decision(conn: psycopg.Connection, *, case_id: int, decision) -> int:
     """Store a routing decision with its inputs and candidates."""
-    return conn.execute(INSERT_DECISION, _decision(case_id, decision)).fetchone()[0]
-
-
-def queue_decision(conn: psycopg.Connection, *, case_id: int, rule_set_id: int | None, decision) -> None:
-    """Store a decision made with the given rule set's rules (no result to wait for: pipeline-friendly)."""
-    conn.execute(INSERT_DECISION_OF_SET, {**_decision(case_id, decision), "rule_set_id": rule_set_id})
-
-
-def _decision(case_id: int, decision) -> dict:
-    return {"case_id": case_id, "rule_id": decision.rule.id if decision.rule else None,
-            "department_code": decision.department_code, "inputs": Jsonb(decision.inputs),
-            "candidates": Jsonb(decision.candidates), "explanation": decision.explanation}
-
-
-def queue_reference_versions(conn: psycopg.Connection) -> psycopg.Cursor:
-    """Queue the read of every reference table's version (migration 0012); fetch after the pipeline's sync."""
-    cur = conn.cursor()
-    cur.execute(REFERENCE_VERSIONS)
-    return cur
+    return conn.execute(INSERT_DECISION, {
+        "case_id": case_id, "rule_id": decision.rule.id if decision.rule else None,
+        "department_code": decision.department_code, "inputs": Jsonb(decision.inputs),
+        "candidates": Jsonb(decision.candidates), "explanation": decision.explanation,
+    }).fetchone()[0]
 
 
 def decisions(conn: psycopg.Connection, *, case_id: int) -> list[dict]:

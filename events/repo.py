@@ -66,37 +66,6 @@ SELECT (SELECT id FROM new_case) AS case_id, (SELECT id FROM new_report) AS repo
        (SELECT id FROM first_step) AS history_id
 """
 
-# Intake in one round trip (dispatch/intake.py): the case goes in with the ids drawn before and directly in the
-# status its workflow steps reach (their history rows follow in the same transaction; migration 0012 checks the
-# path at commit), with its first report.
-INSERT_CASE = """
-WITH new_case AS (
-    INSERT INTO event_case (id, status, version, category_code, description, geom, release_id,
-        district_code, district_name, street_code, street_name, community_code, community_name, grid_code,
-        grid_name, zones, source, reporter, urgent, department_code, dispatched_at, clock_start, deadline,
-        yellow_at, deadline_provisional, deadline_explicit, time_limit, escalation_level, dispatch_count)
-    VALUES (%(case_id)s, %(status)s, %(version)s, %(category_code)s, %(description)s,
-        ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(release_id)s, %(district_code)s, %(district_name)s,
-        %(street_code)s, %(street_name)s, %(community_code)s, %(community_name)s, %(grid_code)s, %(grid_name)s,
-        %(zones)s, %(source)s, %(actor)s, %(urgent)s, %(department_code)s, %(dispatched_at)s, %(clock_start)s,
-        %(deadline)s, %(yellow_at)s, %(deadline_provisional)s, %(deadline_explicit)s, %(time_limit)s,
-        %(escalation_level)s, %(dispatch_count)s)
-    RETURNING id, geom, created_at
-)
-INSERT INTO report (id, case_id, category_code, description, geom, input_lon, input_lat, input_crs, source,
-                    reported_at, reporter)
-SELECT %(report_id)s, id, %(category_code)s, %(description)s, geom, %(input_lon)s, %(input_lat)s, %(input_crs)s,
-       %(source)s, created_at, %(actor)s
-FROM new_case
-"""
-CASE_DEFAULTS = {"department_code": None, "dispatched_at": None, "clock_start": None, "deadline": None,
-                 "yellow_at": None, "deadline_provisional": False, "deadline_explicit": False, "time_limit": None,
-                 "escalation_level": 0, "dispatch_count": 0}
-
-# Ids drawn ahead, so that every write of a report can go in one pipelined round trip.
-NEW_IDS = "SELECT now(), nextval(pg_get_serial_sequence('event_case', 'id')), " \
-          "nextval(pg_get_serial_sequence('report', 'id'))"
-
 LIKELY_DUPLICATES = """
 SELECT c.id, c.status, c.category_code, c.created_at, c.street_code, c.grid_code, c.department_code,
        round(ST_Distance(c.geom::geography, p.g::geography)::numeric, 1)::float AS distance_m
@@ -196,18 +165,6 @@ def open_case(conn: psycopg.Connection, **values) -> tuple[int, int, int]:
     values = {**values, "zones": Jsonb(values["zones"])}
     row = conn.execute(OPEN_CASE, values).fetchone()
     return row[0], row[1], row[2]
-
-
-def queue_insert_case(conn: psycopg.Connection, **values) -> None:
-    """Send the insert of a case (with the ids drawn by queue_new_ids) and its first report."""
-    conn.execute(INSERT_CASE, {**CASE_DEFAULTS, **values, "zones": Jsonb(values["zones"])})
-
-
-def queue_new_ids(conn: psycopg.Connection) -> psycopg.Cursor:
-    """Send the draw of the transaction's time, a case id and a report id; the row arrives at the next sync."""
-    cur = conn.cursor()
-    cur.execute(NEW_IDS)
-    return cur
 
 
 def likely_duplicates(conn: psycopg.Connection, *, case_id: int, category_code: str, lon: float, lat: float,

@@ -18,6 +18,7 @@ _A = 6378245.0
 _EE = 0.00669342162296594323
 
 
+@lru_cache(maxsize=64)  # pyproj takes ~0.1 ms to read a CRS; intake parses one per report
 def parse_crs(text: str | int | None) -> str:
     """Normalise a user's CRS to 'gcj02' or 'EPSG:n' (or a WKT/PROJ string pyproj understands)."""
     if text is None or str(text).strip() == "":
@@ -36,6 +37,7 @@ def parse_crs(text: str | int | None) -> str:
     return f"EPSG:{epsg}" if epsg else crs.to_wkt()
 
 
+@lru_cache(maxsize=64)
 def is_geographic(crs: str) -> bool:
     """True for lon/lat systems (GCJ-02 counts as one)."""
     return crs == GCJ02 or CRS.from_user_input(crs).is_geographic

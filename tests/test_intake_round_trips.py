@@ -66,7 +66,7 @@ def test_an_officer_report_is_three_round_trips_and_one_commit(counted):
     assert warm.json()["status"] == "dispatched"
     answer, used = _count(counted, {**BODY, "lon": 113.13})
     assert answer.json()["status"] == "dispatched" and answer.json()["department_code"]
-    _check(used, answer, statements=13)
+    _check(used, answer, statements=7)
 
 
 def test_a_report_with_a_likely_duplicate_is_three_round_trips(counted):
@@ -74,14 +74,14 @@ def test_a_report_with_a_likely_duplicate_is_three_round_trips(counted):
     answer, used = _count(counted, {**BODY, "lon": 113.12002})
     assert answer.json()["status"] == "registered"
     assert [d["id"] for d in answer.json()["likely_duplicates"]] == [first.json()["case_id"]]
-    _check(used, answer, statements=11)
+    _check(used, answer, statements=7)
 
 
 def test_an_idempotent_replay_is_three_round_trips(counted):
     _count(counted, BODY)
     key = {"Idempotency-Key": "count-me"}
     first, used = _count(counted, {**BODY, "lon": 113.13}, key)
-    _check(used, first, statements=16)
+    _check(used, first, statements=10)
     again, used = _count(counted, {**BODY, "lon": 113.13}, key)
     assert again.headers["idempotent-replay"] == "true" and again.json() == first.json()
-    _check(used, again, statements=9)
+    _check(used, again, statements=8)

@@ -69,8 +69,8 @@ def list_categories(conn: Conn, actor: CurrentActor) -> list[CategoryOut]:
     return [CategoryOut(**asdict(c)) for c in events_repo.categories(conn)]
 
 
-def _token_first(request: Request) -> None:
-    # as the routes that depend on the actor do: no token, a 401 before the body is looked at
+async def _token_first(request: Request) -> None:
+    # as the routes that depend on the actor do: no token, a 401 before the body is looked at (async: no thread)
     if not bearer(request):
         raise accounts.Unauthenticated("log in first: send Authorization: Bearer <token> (POST /api/tokens gives one)")
 
