@@ -13,6 +13,7 @@ from dispatch import case_repo, repo
 from dispatch.actor import SYSTEM, Actor, acting_role, can_read, same_street
 from dispatch.deadlines import due, load_calendar, moved
 from dispatch.models import ActionResult, Policy
+from dispatch.notices import notice, unrouted_notice
 from dispatch.router import decide
 from dispatch.workflow import FINAL, STEPS, SYSTEM_ROLE, Step
 from events.errors import CaseNotFound
@@ -161,11 +162,6 @@ def routed_detail(decision) -> dict:
     return {"by": "rules", "explanation": decision.explanation}
 
 
-def unrouted_notice(case_id: int, why: str) -> dict:
-    """The dispatchers' message about a case no rule could route."""
-    return {"case_id": case_id, "to": {"roles": ["dispatcher"]}, "subject": f"case {case_id} needs a department: {why}"}
-
-
 def _by_rules(conn, case, actor) -> tuple[str, dict]:
     """Route with the active rules; a miss is stored for automatic intake, and refused for a person."""
     decision = decide(conn, case=case)
@@ -293,32 +289,7 @@ EFFECTS = {
 }
 
 
-# Who hears about each new status; recipients are resolved when the worker delivers (see dispatch/outbox.py).
-AUDIENCE = {
-    "dispatched": lambda c, dep: {"roles": ["handler", "dept_head"], "department": dep},
-    "returned": lambda c, dep: {"roles": ["dispatcher"]},
-    "extension_requested": lambda c, dep: {"roles": ["shift_leader"]},
-    "handled": lambda c, dep: {"roles": ["grid_officer"], "grid": c["grid_code"], "street": c["street_code"]},
-    "checked": lambda c, dep: {"roles": ["shift_leader"]},
-    "registered": lambda c, dep: {"roles": ["dispatcher"]},
-    "awaiting_verification": lambda c, dep: {"roles": ["grid_officer"], "grid": c["grid_code"],
-                                             "street": c["street_code"], "fallback": ["dispatcher"]},
-}
-
-
 def _notify(conn, case: dict, step: Step, department: str | None, deadline) -> None:
     payload = notice(case, step, department, deadline)
     if payload is not None:
         case_repo.notify(conn, kind="case", payload=payload)
-
-
-def notice(case: dict, step: Step, department: str | None, deadline) -> dict | None:
-    """The outbox message a step sends (None: nobody needs to hear of it)."""
-    audience = AUDIENCE.get(step.target)
-    if audience is None or (step.target == "accepted"):
-        return None
-    if step.target == "registered" and step.action != "reopen":
-        return None  # registering is followed by automatic dispatch; the dispatchers hear if the rules find no one
-    when = f", due {deadline:%Y-%m-%d %H:%M}" if deadline and step.target == "dispatched" else ""
-    return {"case_id": case["id"], "to": audience(case, department),
-            "subject": f"case {case['id']} {step.target} ({step.label}){when}"}

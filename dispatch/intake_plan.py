@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dispatch.actor import SYSTEM, Actor, acting_role
-from dispatch.cases import dispatch_columns, notice, routed_detail, unrouted_notice
+from dispatch.cases import dispatch_columns, routed_detail
+from dispatch.notices import notice, unrouted_notice
 from dispatch.models import Policy
 from dispatch.router import facts_of
 from dispatch.routing import Decision, choose
