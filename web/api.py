@@ -9,6 +9,7 @@ from datetime import timedelta
 import psycopg
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from dispatch.actor import can_read
 from dispatch.cases import may_verify
@@ -18,7 +19,7 @@ from events.errors import CaseNotFound
 from events.service import get_case, require_category
 from gis.locator import locate, to_wgs84
 from web import accounts, idempotency
-from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of, bearer, sign_in_with_password
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy, Slot, actor_of, bearer, sign_in_with_password
 from web.schemas import CaseOut, CategoryOut, LocationOut, LoginIn, ReportIn, ReportOut, TokenOut
 
 router = APIRouter(prefix="/api")
@@ -76,14 +77,20 @@ async def _token_first(request: Request) -> None:
 
 
 @router.post("/reports", response_model=ReportOut, status_code=201, dependencies=[Depends(_token_first)])
-def create_report(conn: Conn, policy: CurrentPolicy, body: ReportIn, request: Request, response: Response,
-                  idempotency_key: str | None = Header(default=None, description="the same key on a retry returns "
-                                                       "the first answer instead of filing a second case")):
+async def create_report(_: Slot, policy: CurrentPolicy, body: ReportIn, request: Request, response: Response,
+                        idempotency_key: str | None = Header(default=None, description="the same key on a retry "
+                                                             "returns the first answer instead of filing a second "
+                                                             "case")):
     """File a report: it is located, opened as a case and moved on (registered and routed) where it can be.
 
     Three round trips and one commit (docs/intake.md): BEGIN with the sign-in, every read at once, every write
     with the COMMIT."""
-    with _pipelined_transaction(conn) as pipeline:
+    # one hop to a worker thread for all of it (the connection dependency would add two more)
+    return await run_in_threadpool(_file, request, response, policy, body, idempotency_key)
+
+
+def _file(request: Request, response: Response, policy, body: ReportIn, idempotency_key: str | None) -> ReportOut:
+    with request.app.state.db.connection() as conn, _pipelined_transaction(conn) as pipeline:
         actor = actor_of(request, conn)  # round trip 1
         claim = idempotency.queue_claim(conn, username=actor.username, key=idempotency_key) \
             if idempotency_key is not None else None
