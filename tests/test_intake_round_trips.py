@@ -85,3 +85,22 @@ def test_an_idempotent_replay_is_three_round_trips(counted):
     again, used = _count(counted, {**BODY, "lon": 113.13}, key)
     assert again.headers["idempotent-replay"] == "true" and again.json() == first.json()
     _check(used, again, statements=8)
+
+
+def test_a_refused_report_leaves_the_connection_as_it_found_it(chancheng_url, tmp_path):
+    """The route runs its transaction in autocommit mode with its own BEGIN: whatever it refuses, the one
+    connection goes back to the pool outside any transaction and in its normal mode, and the next request works."""
+    with psycopg.connect(chancheng_url) as conn:
+        token = add_cast(conn, ["officer"])["officer"]
+    settings = Settings(database_url=chancheng_url, media_root=str(tmp_path), db_connections=1)
+    with TestClient(build_app(settings)) as client:
+        officer = bearer(token)
+        assert client.post("/api/reports", json={**BODY, "lon": 113.5}, headers=officer).status_code == 422
+        assert client.post("/api/reports", json=BODY, headers=bearer("cg_unknown")).status_code == 401
+        assert client.post("/api/reports", json={**BODY, "category": "9999"}, headers=officer).status_code == 422
+        with client.app.state.db.pool.connection() as conn:
+            assert not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert client.post("/api/reports", json=BODY, headers=officer).json()["status"] == "dispatched"
+        assert client.get("/api/cases", params={"queue": "mine"}, headers=officer).status_code == 200
+    with psycopg.connect(chancheng_url) as conn:
+        assert conn.execute("SELECT count(*) FROM event_case").fetchone()[0] == 1
