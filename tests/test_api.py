@@ -128,3 +128,27 @@ def test_sign_in_gives_a_token_and_sign_out_revokes_it(client):
     assert client.get("/api/me", headers=bearer(token)).json()["roles"] == ["grid_officer"]
     assert client.delete("/api/tokens/current", headers=bearer(token)).status_code == 204
     assert client.get("/api/me", headers=bearer(token)).status_code == 401
+
+
+def test_a_token_records_its_last_use_at_most_once_a_minute_in_the_requests_own_statement(client, chancheng_url):
+    def last_used():
+        with psycopg.connect(chancheng_url) as conn:
+            return conn.execute("SELECT t.last_used_at FROM api_token t JOIN app_user u ON u.id = t.user_id "
+                                "WHERE u.username = 'officer'").fetchone()[0]
+
+    assert client.get("/api/me").status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/api/me").status_code == 200
+    assert last_used() == first  # within the minute: no write
+    with psycopg.connect(chancheng_url) as conn:
+        conn.execute("UPDATE api_token SET last_used_at = last_used_at - interval '2 minutes'")
+    assert client.get("/api/me").status_code == 200
+    assert last_used() >= first  # two minutes later: written again (it was moved back 2 minutes)
+
+
+def test_a_failed_sign_in_is_recorded_although_the_request_is_refused(client, chancheng_url):
+    assert client.post("/api/tokens", json={"username": "officer", "password": "wrong-password-x"}).status_code == 401
+    with psycopg.connect(chancheng_url) as conn:
+        assert conn.execute("SELECT count(*) FROM login_attempt WHERE username = 'officer' AND NOT ok"
+                            ).fetchone()[0] == 1
