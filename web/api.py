@@ -19,7 +19,8 @@ from events.errors import CaseNotFound
 from events.service import get_case, require_category
 from gis.locator import locate, to_wgs84
 from web import accounts, idempotency
-from web.deps import Config, Conn, CurrentActor, CurrentPolicy, Slot, actor_of, bearer, sign_in_with_password
+from web.deps import (Config, Conn, CurrentActor, CurrentPolicy, Slot, actor_of, bearer, require_token,
+                      sign_in_with_password)
 from web.schemas import CaseOut, CategoryOut, LocationOut, LoginIn, ReportIn, ReportOut, TokenOut
 
 router = APIRouter(prefix="/api")
@@ -72,8 +73,7 @@ def list_categories(conn: Conn, actor: CurrentActor) -> list[CategoryOut]:
 
 async def _token_first(request: Request) -> None:
     # as the routes that depend on the actor do: no token, a 401 before the body is looked at (async: no thread)
-    if not bearer(request):
-        raise accounts.Unauthenticated("log in first: send Authorization: Bearer <token> (POST /api/tokens gives one)")
+    require_token(request)
 
 
 @router.post("/reports", response_model=ReportOut, status_code=201, dependencies=[Depends(_token_first)])

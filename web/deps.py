@@ -65,11 +65,17 @@ def _check_csrf(request: Request) -> None:
                         "X-CSRF-Token header")
 
 
-def actor_of(request: Request, conn: psycopg.Connection) -> Actor:
-    """The actor behind a request, looked up on the request's own connection, or Unauthenticated."""
+def require_token(request: Request) -> str:
+    """The request's token, or Unauthenticated (no database needed)."""
     token = bearer(request)
     if not token:
         raise Unauthenticated("log in first: send Authorization: Bearer <token> (POST /api/tokens gives one)")
+    return token
+
+
+def actor_of(request: Request, conn: psycopg.Connection) -> Actor:
+    """The actor behind a request, looked up on the request's own connection, or Unauthenticated."""
+    token = require_token(request)
     if _from_cookie(request) and request.method not in SAFE_METHODS:
         _check_csrf(request)
     return actor_for_token(conn, token=token)

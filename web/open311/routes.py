@@ -356,7 +356,7 @@ def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], pa
     try:
         done = submit_report(conn, actor=actor, policy=request.app.state.config.policy, category_code=code,
                              lon=lon, lat=lat, crs=crs, description=description, source=client["source"],
-                             public=not trusted, register_at_once=trusted)
+                             public=not trusted, register_at_once=trusted, reference=request.app.state.reference)
     except OutsideDistrict as exc:
         raise Open311Error(400, str(exc)) from None
     token = secrets.token_urlsafe(16)
