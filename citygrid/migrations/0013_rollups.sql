@@ -1,0 +1,215 @@
+-- Rollups of event_case for the map and the dashboard (docs/rollups.md): counts per lattice cell, per unit grid
+-- and per day, kept exact in the same transaction as the case change by statement-level triggers.
+
+-- The state a status counts as: 0 finished, 1 open (nobody holds it), 2 held by a department (its deadline runs).
+-- The same lists as dispatch/workflow.py (FINAL, WITH_DEPARTMENT); tests/test_rollups.py checks they agree.
+CREATE TABLE case_status_class (
+    status text PRIMARY KEY,
+    state  smallint NOT NULL CHECK (state IN (0, 1, 2))
+);
+INSERT INTO case_status_class (status, state) VALUES
+    ('reported', 1), ('awaiting_verification', 1), ('registered', 1), ('rejected', 0), ('merged', 0),
+    ('dispatched', 2), ('returned', 1), ('accepted', 2), ('extension_requested', 2), ('handled', 1),
+    ('checked', 1), ('closed', 0);
+
+-- Days are days of this zone (the deployment's, Policy.tz); rollup_refresh(zone) changes it.
+CREATE TABLE rollup_zone (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    tz       text NOT NULL
+);
+INSERT INTO rollup_zone VALUES (true, 'Asia/Shanghai');
+
+-- The map: cases per square of a fixed lattice (level L: side 90 / 2^L degrees, a 64-pixel cell at zoom L), per
+-- street and state, for all time (day = -infinity) in three slices (dim 'a' all, 'm' per major category, 'd' per
+-- department) and per day of creation (dim 'a' only). Sums of lon/lat give the cells' mean positions.
+CREATE TABLE case_cell (
+    level       smallint NOT NULL,
+    day         date NOT NULL,
+    dim         "char" NOT NULL,
+    val         text NOT NULL,
+    cx          integer NOT NULL,
+    cy          integer NOT NULL,
+    street_code text NOT NULL,
+    state       smallint NOT NULL,
+    n           bigint NOT NULL,
+    sx          double precision NOT NULL,
+    sy          double precision NOT NULL,
+    PRIMARY KEY (level, day, dim, val, cx, cy, street_code, state)
+);
+
+-- Open cases (state 1 and 2) per unit grid, all of them (dim 'a') and per department (dim 'd').
+CREATE TABLE case_grid (
+    dim         "char" NOT NULL,
+    val         text NOT NULL,
+    grid_code   text NOT NULL,
+    street_code text NOT NULL,
+    state       smallint NOT NULL,
+    n           bigint NOT NULL,
+    PRIMARY KEY (dim, val, grid_code, street_code, state)
+);
+
+-- The dashboard: cases per day of creation ('r'), of the latest dispatch ('d') and of closing ('x'), for all
+-- (dim 'a'), per street ('s') and per department ('d').
+CREATE TABLE case_day (
+    dim  "char" NOT NULL,
+    val  text NOT NULL,
+    day  date NOT NULL,
+    kind "char" NOT NULL,
+    n    bigint NOT NULL,
+    PRIMARY KEY (dim, val, day, kind)
+);
+
+-- A small change appends its deltas here instead of updating the shared rows: no two transactions wait on (or
+-- deadlock over) the same counter. Readers add them up with the base rows; rollup_compact() folds them in.
+CREATE TABLE case_cell_delta (LIKE case_cell);
+CREATE TABLE case_grid_delta (LIKE case_grid);
+CREATE TABLE case_day_delta (LIKE case_day);
+
+-- The held cases by deadline (the map's and dashboard's "not yet overdue" part, the most overdue first).
+CREATE INDEX event_case_held_deadline_idx ON event_case (deadline)
+    WHERE status IN ('dispatched', 'accepted', 'extension_requested');
+-- A grid officer's map reads their grids' cases.
+CREATE INDEX event_case_grid_idx ON event_case (grid_code);
+
+-- The three statements that turn rows (a query `src` with the columns of event_case and d = +1 or -1) into
+-- grouped deltas of each rollup, written to `suffix` '' (the base tables, upserted in key order) or '_delta'.
+CREATE FUNCTION rollup_statements(src text, suffix text) RETURNS text[] LANGUAGE sql IMMUTABLE AS $f$
+SELECT ARRAY[
+format($q$
+WITH s AS (SELECT x.d, x.street_code, k.state, left(x.category_code, 2) AS major, x.department_code,
+                  ST_X(x.geom) AS lon, ST_Y(x.geom) AS lat, (x.created_at AT TIME ZONE z.tz)::date AS cday
+           FROM (%1$s) x JOIN case_status_class k ON k.status = x.status CROSS JOIN rollup_zone z),
+c AS (SELECT l.level, v.day, v.dim, v.val, floor(s.lon / (90::float8 / (2::float8 ^ l.level)))::int AS cx,
+             floor(s.lat / (90::float8 / (2::float8 ^ l.level)))::int AS cy, s.street_code, s.state, s.d, s.lon, s.lat
+      FROM s CROSS JOIN (VALUES (11), (13), (15), (17)) l(level)
+      CROSS JOIN LATERAL (VALUES ('-infinity'::date, 'a'::"char", ''), ('-infinity', 'm', s.major),
+                                 ('-infinity', 'd', s.department_code), (s.cday, 'a', '')) v(day, dim, val)
+      WHERE v.val IS NOT NULL)
+INSERT INTO case_cell%2$s AS t (level, day, dim, val, cx, cy, street_code, state, n, sx, sy)
+SELECT level, day, dim, val, cx, cy, street_code, state, sum(d), sum(d * lon), sum(d * lat) FROM c
+GROUP BY level, day, dim, val, cx, cy, street_code, state
+HAVING sum(d) <> 0 OR sum(d * lon) <> 0 OR sum(d * lat) <> 0
+ORDER BY level, day, dim, val, cx, cy, street_code, state
+%3$s$q$, src, suffix, CASE WHEN suffix = '' THEN
+  'ON CONFLICT (level, day, dim, val, cx, cy, street_code, state) DO UPDATE
+   SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy' ELSE '' END),
+format($q$
+WITH s AS (SELECT x.d, x.grid_code, x.street_code, x.department_code, k.state
+           FROM (%1$s) x JOIN case_status_class k ON k.status = x.status WHERE k.state > 0),
+g AS (SELECT v.dim, v.val, s.grid_code, s.street_code, s.state, s.d
+      FROM s CROSS JOIN LATERAL (VALUES ('a'::"char", ''), ('d', s.department_code)) v(dim, val)
+      WHERE v.val IS NOT NULL)
+INSERT INTO case_grid%2$s AS t (dim, val, grid_code, street_code, state, n)
+SELECT dim, val, grid_code, street_code, state, sum(d) FROM g GROUP BY dim, val, grid_code, street_code, state
+HAVING sum(d) <> 0 ORDER BY dim, val, grid_code, street_code, state
+%3$s$q$, src, suffix, CASE WHEN suffix = '' THEN
+  'ON CONFLICT (dim, val, grid_code, street_code, state) DO UPDATE SET n = t.n + EXCLUDED.n' ELSE '' END),
+format($q$
+WITH s AS (SELECT x.d, x.street_code, x.department_code, w.day, w.kind
+           FROM (%1$s) x CROSS JOIN rollup_zone z
+           CROSS JOIN LATERAL (VALUES ((x.created_at AT TIME ZONE z.tz)::date, 'r'::"char"),
+                                      ((x.dispatched_at AT TIME ZONE z.tz)::date, 'd'),
+                                      ((x.closed_at AT TIME ZONE z.tz)::date, 'x')) w(day, kind)
+           WHERE w.day IS NOT NULL),
+g AS (SELECT v.dim, v.val, s.day, s.kind, s.d
+      FROM s CROSS JOIN LATERAL (VALUES ('a'::"char", ''), ('s', s.street_code), ('d', s.department_code)) v(dim, val)
+      WHERE v.val IS NOT NULL)
+INSERT INTO case_day%2$s AS t (dim, val, day, kind, n)
+SELECT dim, val, day, kind, sum(d) FROM g GROUP BY dim, val, day, kind HAVING sum(d) <> 0
+ORDER BY dim, val, day, kind
+%3$s$q$, src, suffix, CASE WHEN suffix = '' THEN
+  'ON CONFLICT (dim, val, day, kind) DO UPDATE SET n = t.n + EXCLUDED.n' ELSE '' END)]
+$f$;
+
+-- Past this many changed rows in one statement (a COPY, a bulk import) the deltas go straight to the base tables,
+-- under the lock rollup_compact takes, so the two never wait on each other's rows in a different order.
+CREATE FUNCTION rollup_case_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    src text;
+    nrows bigint;
+    suffix text := '_delta';
+    stmt text;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        src := 'SELECT n.*, 1 AS d FROM n';
+        SELECT count(*) INTO nrows FROM n;
+    ELSIF TG_OP = 'DELETE' THEN
+        src := 'SELECT o.*, -1 AS d FROM o';
+        SELECT count(*) INTO nrows FROM o;
+    ELSE
+        src := 'SELECT o.*, -1 AS d FROM o UNION ALL SELECT n.*, 1 AS d FROM n';
+        -- most updates (a note, a counter, the version) change nothing a rollup counts
+        SELECT count(*) INTO nrows FROM o JOIN n USING (id)
+        WHERE (o.status, o.category_code, o.department_code, o.geom, o.street_code, o.grid_code, o.created_at,
+               o.dispatched_at, o.closed_at)
+              IS DISTINCT FROM (n.status, n.category_code, n.department_code, n.geom, n.street_code, n.grid_code,
+                                n.created_at, n.dispatched_at, n.closed_at);
+    END IF;
+    IF nrows = 0 THEN
+        RETURN NULL;
+    END IF;
+    IF nrows > 1000 THEN
+        PERFORM pg_advisory_xact_lock(7402613);
+        suffix := '';
+    END IF;
+    FOREACH stmt IN ARRAY rollup_statements(src, suffix) LOOP
+        EXECUTE stmt;
+    END LOOP;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER event_case_rollup_insert AFTER INSERT ON event_case REFERENCING NEW TABLE AS n
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_case_changed();
+CREATE TRIGGER event_case_rollup_update AFTER UPDATE ON event_case
+    REFERENCING OLD TABLE AS o NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION rollup_case_changed();
+CREATE TRIGGER event_case_rollup_delete AFTER DELETE ON event_case REFERENCING OLD TABLE AS o
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_case_changed();
+-- A bulk import and bench/generate_cases.py run with session_replication_role = replica: the rollups must follow.
+ALTER TABLE event_case ENABLE ALWAYS TRIGGER event_case_rollup_insert;
+ALTER TABLE event_case ENABLE ALWAYS TRIGGER event_case_rollup_update;
+ALTER TABLE event_case ENABLE ALWAYS TRIGGER event_case_rollup_delete;
+
+-- Fold the deltas into the base tables (the worker calls it every tick). False if another transaction holds the
+-- lock (a compaction or a bulk statement): the deltas then wait for the next call, and stay counted meanwhile.
+CREATE FUNCTION rollup_compact() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7402613) THEN
+        RETURN false;
+    END IF;
+    WITH d AS (DELETE FROM case_cell_delta RETURNING *)
+    INSERT INTO case_cell AS t (level, day, dim, val, cx, cy, street_code, state, n, sx, sy)
+    SELECT level, day, dim, val, cx, cy, street_code, state, sum(n), sum(sx), sum(sy) FROM d
+    GROUP BY level, day, dim, val, cx, cy, street_code, state ORDER BY level, day, dim, val, cx, cy, street_code, state
+    ON CONFLICT (level, day, dim, val, cx, cy, street_code, state) DO UPDATE
+    SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy;
+    WITH d AS (DELETE FROM case_grid_delta RETURNING *)
+    INSERT INTO case_grid AS t (dim, val, grid_code, street_code, state, n)
+    SELECT dim, val, grid_code, street_code, state, sum(n) FROM d GROUP BY dim, val, grid_code, street_code, state
+    ORDER BY dim, val, grid_code, street_code, state
+    ON CONFLICT (dim, val, grid_code, street_code, state) DO UPDATE SET n = t.n + EXCLUDED.n;
+    WITH d AS (DELETE FROM case_day_delta RETURNING *)
+    INSERT INTO case_day AS t (dim, val, day, kind, n)
+    SELECT dim, val, day, kind, sum(n) FROM d GROUP BY dim, val, day, kind ORDER BY dim, val, day, kind
+    ON CONFLICT (dim, val, day, kind) DO UPDATE SET n = t.n + EXCLUDED.n;
+    RETURN true;
+END $$;
+
+-- Recount every rollup from event_case (in the zone given, or the current one): after a change of the
+-- deployment's time zone, or if rows were ever written with these triggers disabled.
+CREATE FUNCTION rollup_refresh(zone text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    stmt text;
+BEGIN
+    LOCK TABLE event_case IN SHARE MODE;  -- no case changes while the rollups are rebuilt
+    PERFORM pg_advisory_xact_lock(7402613);
+    IF zone IS NOT NULL THEN
+        PERFORM now() AT TIME ZONE zone;  -- an unknown zone fails here, before anything is changed
+        UPDATE rollup_zone SET tz = zone;
+    END IF;
+    TRUNCATE case_cell, case_grid, case_day, case_cell_delta, case_grid_delta, case_day_delta;
+    FOREACH stmt IN ARRAY rollup_statements('SELECT e.*, 1 AS d FROM event_case e', '') LOOP
+        EXECUTE stmt;
+    END LOOP;
+END $$;
+
+SELECT rollup_refresh();
