@@ -70,6 +70,8 @@ CREATE INDEX event_case_held_deadline_idx ON event_case (deadline)
     WHERE status IN ('dispatched', 'accepted', 'extension_requested');
 -- A grid officer's map reads their grids' cases.
 CREATE INDEX event_case_grid_idx ON event_case (grid_code);
+-- Everyone sees the cases they reported: the map asks whether a reader has any outside their scope.
+CREATE INDEX event_case_reporter_idx ON event_case (reporter);
 
 -- The three statements that turn rows (a query `src` with the columns of event_case and d = +1 or -1) into
 -- grouped deltas of each rollup, written to `suffix` '' (the base tables, upserted in key order) or '_delta'.

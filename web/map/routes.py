@@ -6,6 +6,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from dispatch.actor import can_read, scope_filter
 from dispatch.mapview import Box, MapFilter, view
+from dispatch.rollups import grid_load as rollup_grid_load
 
 from events import repo as events_repo
 from gis import repo as gis_repo
@@ -31,7 +32,7 @@ def map_page(conn: Conn, config: Config, request: Request):
     ids = _active(conn)
     layers = {key: gis_repo.layer_geojson(conn, layer_id=ids[level]) for key, level in LAYER_KEYS.items()}
     district = layers.pop("district")
-    load = events_repo.grid_load(conn, **scope_filter(actor))
+    load = rollup_grid_load(conn, **scope_filter(actor))
     for feature in layers["grids"]["features"]:
         feature["properties"]["open"], feature["properties"]["overdue"] = load.get(feature["properties"]["code"],
                                                                                    (0, 0))
@@ -83,7 +84,7 @@ def map_cases(
 @router.get("/api/map/grid-load")
 def grid_load(conn: Conn, actor: CurrentActor) -> dict:
     """Open and overdue cases per unit grid, within the reader's scope: {grid code: [open, overdue]}."""
-    return {code: list(counts) for code, counts in events_repo.grid_load(conn, **scope_filter(actor)).items()}
+    return {code: list(counts) for code, counts in rollup_grid_load(conn, **scope_filter(actor)).items()}
 
 
 @router.get("/api/layers/{level}")
