@@ -24,9 +24,15 @@ def status_list(statuses) -> sql.Composable:
 
 FINAL_SQL = status_list(FINAL).as_string(None)
 HELD_SQL = status_list(WITH_DEPARTMENT).as_string(None)
-OVERDUE = f"(c.status IN {HELD_SQL} AND now() > c.deadline)"
+# The deadline as the partial index event_case_held_due_idx holds it: a held case without one never falls due.
+DUE = "coalesce(c.deadline, 'infinity'::timestamptz)"
+OVERDUE = f"(c.status IN {HELD_SQL} AND {DUE} < now())"
 # Held and not yet overdue: the only cases the rollups' "held" count must lose to give overdue at this moment.
-NOT_DUE = f"c.status IN {HELD_SQL} AND (c.deadline >= now() OR c.deadline IS NULL)"
+NOT_DUE = f"c.status IN {HELD_SQL} AND {DUE} >= now()"
+
+# Read first and on their own, through the partial index whatever the filters: a plan that combines that index
+# with another (created_at, the department's) reads far more than these few rows.
+NOT_DUE_CASES = f"not_due AS MATERIALIZED (SELECT * FROM event_case c WHERE {NOT_DUE})"
 
 # The map panel's filters over the rows of event_case `c` (the scope is in the rollup's key and repeated here).
 CASE_FILTERS = """
@@ -56,12 +62,11 @@ agg AS (
            sum(sy) FILTER (WHERE state = 2) AS hy, min(cx) FILTER (WHERE n > 0) AS cx0,
            max(cx) FILTER (WHERE n > 0) AS cx1, min(cy) FILTER (WHERE n > 0) AS cy0, max(cy) FILTER (WHERE n > 0) AS cy1
     FROM r GROUP BY gx, gy
-), nd AS (
+), """ + NOT_DUE_CASES + """, nd AS (
     SELECT floor(ST_X(c.geom) / %(lsize)s)::int >> %(shift)s AS gx, floor(ST_Y(c.geom) / %(lsize)s)::int >> %(shift)s AS gy,
            count(*) AS n, sum(ST_X(c.geom)) AS sx, sum(ST_Y(c.geom)) AS sy
-    FROM event_case c
-    WHERE """ + NOT_DUE + """
-      AND floor(ST_X(c.geom) / %(lsize)s)::int BETWEEN %(x0)s AND %(x1)s
+    FROM not_due c
+    WHERE floor(ST_X(c.geom) / %(lsize)s)::int BETWEEN %(x0)s AND %(x1)s
       AND floor(ST_Y(c.geom) / %(lsize)s)::int BETWEEN %(y0)s AND %(y1)s
 """ + CASE_FILTERS + """
     GROUP BY 1, 2
@@ -82,10 +87,9 @@ WITH r AS (
     SELECT grid_code, state, n FROM case_grid_delta WHERE dim = %(dim)s AND val = %(val)s
       AND (%(street)s::text IS NULL OR street_code = %(street)s)
       AND (%(grids)s::text[] IS NULL OR grid_code = ANY(%(grids)s))
-), nd AS (
-    SELECT c.grid_code, count(*) AS n FROM event_case c
-    WHERE """ + NOT_DUE + """
-      AND (%(street)s::text IS NULL OR c.street_code = %(street)s)
+), """ + NOT_DUE_CASES + """, nd AS (
+    SELECT c.grid_code, count(*) AS n FROM not_due c
+    WHERE (%(street)s::text IS NULL OR c.street_code = %(street)s)
       AND (%(department)s::text IS NULL OR c.department_code = %(department)s)
       AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))
     GROUP BY c.grid_code
@@ -100,6 +104,12 @@ SELECT EXISTS (SELECT 1 FROM event_case c WHERE c.reporter = %(me)s
                         AND (%(department)s::text IS NULL OR c.department_code IS NOT DISTINCT FROM %(department)s)
                         AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))))
 """
+
+
+def serial(conn: psycopg.Connection) -> None:
+    """No parallel workers for the rest of this transaction: these reads touch a few thousand rows, and the
+    planner, which cannot see how few held cases are not yet due, would otherwise start workers (30 ms) for them."""
+    conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
 
 
 def compact(conn: psycopg.Connection) -> bool:
@@ -133,6 +143,7 @@ def cells(conn: psycopg.Connection, *, params: dict, level: int, zoom: int, dim:
     day = sql.SQL("day = '-infinity'") if since_day is None else sql.SQL("day >= %(since_day)s")
     rows = [sql.SQL(CELL_ROWS).format(table=sql.Identifier(t), day=day) for t in ("case_cell", "case_cell_delta")]
     query = sql.SQL(CELLS).format(rows_base=rows[0], rows_delta=rows[1])
+    serial(conn)
     args = {**params, "level": level, "shift": level - zoom, "lsize": lsize, "x0": x0, "x1": x1, "y0": y0,
             "y1": y1, "dim": dim, "val": val, "since_day": since_day}
     return conn.cursor(row_factory=dict_row).execute(query, args).fetchall()
@@ -143,6 +154,7 @@ def grid_load(conn: psycopg.Connection, *, street: str | None = None, department
     """Grid code → (open cases, overdue cases) within a scope, overdue as of now."""
     params = {"street": street, "department": department, "grids": grids,
               "dim": "a" if department is None else "d", "val": department or ""}
+    serial(conn)
     out = {}
     for code, open_, held, not_due in conn.execute(GRID_LOAD, params).fetchall():
         if open_:

@@ -65,9 +65,10 @@ CREATE TABLE case_cell_delta (LIKE case_cell);
 CREATE TABLE case_grid_delta (LIKE case_grid);
 CREATE TABLE case_day_delta (LIKE case_day);
 
--- The held cases by deadline (the map's and dashboard's "not yet overdue" part, the most overdue first).
-CREATE INDEX event_case_held_deadline_idx ON event_case (deadline)
-    WHERE status IN ('dispatched', 'accepted', 'extension_requested');
+-- The held cases by deadline (the map's and dashboard's "not yet overdue" part, the most overdue first); one
+-- range without an OR for a missing deadline, which never falls due. The list as in dispatch/rollups.py HELD_SQL.
+CREATE INDEX event_case_held_due_idx ON event_case ((coalesce(deadline, 'infinity'::timestamptz)))
+    WHERE status IN ('accepted', 'dispatched', 'extension_requested');
 -- A grid officer's map reads their grids' cases.
 CREATE INDEX event_case_grid_idx ON event_case (grid_code);
 -- Everyone sees the cases they reported: the map asks whether a reader has any outside their scope.
