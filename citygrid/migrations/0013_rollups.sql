@@ -69,6 +69,12 @@ CREATE TABLE case_day_delta (LIKE case_day);
 -- range without an OR for a missing deadline, which never falls due. The list as in dispatch/rollups.py HELD_SQL.
 CREATE INDEX event_case_held_due_idx ON event_case ((coalesce(deadline, 'infinity'::timestamptz)))
     WHERE status IN ('accepted', 'dispatched', 'extension_requested');
+-- The same per street and per department: the most overdue of a scope without reading the others'.
+CREATE INDEX event_case_held_street_due_idx ON event_case (street_code, (coalesce(deadline, 'infinity'::timestamptz)))
+    WHERE status IN ('accepted', 'dispatched', 'extension_requested');
+CREATE INDEX event_case_held_department_due_idx
+    ON event_case (department_code, (coalesce(deadline, 'infinity'::timestamptz)))
+    WHERE status IN ('accepted', 'dispatched', 'extension_requested');
 -- A grid officer's map reads their grids' cases.
 CREATE INDEX event_case_grid_idx ON event_case (grid_code);
 -- Everyone sees the cases they reported: the map asks whether a reader has any outside their scope.
