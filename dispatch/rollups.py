@@ -7,6 +7,8 @@ through the partial index on the held cases' deadline.
 """
 from __future__ import annotations
 
+import re
+
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
@@ -137,16 +139,42 @@ def own_outside_scope(conn: psycopg.Connection, *, me: str, scope: dict) -> bool
 def cells(conn: psycopg.Connection, *, params: dict, level: int, zoom: int, dim: str, val: str,
           since_day) -> list[dict]:
     """Per output cell at `zoom`: all, open and overdue counts, coordinate sums and the lattice squares holding cases."""
+    query, args = cells_query(params=params, level=level, zoom=zoom, dim=dim, val=val, since_day=since_day)
+    serial(conn)
+    return conn.cursor(row_factory=dict_row).execute(query, args).fetchall()
+
+
+def cells_query(*, params: dict, level: int, zoom: int, dim: str, val: str, since_day) -> tuple[sql.Composed, dict]:
+    """The statement of `cells` and its parameters."""
     lsize = 90.0 / 2 ** level
     x0, y0 = int(params["west"] // lsize), int(params["south"] // lsize)
     x1, y1 = int(params["east"] // lsize), int(params["north"] // lsize)
     day = sql.SQL("day = '-infinity'") if since_day is None else sql.SQL("day >= %(since_day)s")
     rows = [sql.SQL(CELL_ROWS).format(table=sql.Identifier(t), day=day) for t in ("case_cell", "case_cell_delta")]
     query = sql.SQL(CELLS).format(rows_base=rows[0], rows_delta=rows[1])
-    serial(conn)
-    args = {**params, "level": level, "shift": level - zoom, "lsize": lsize, "x0": x0, "x1": x1, "y0": y0,
-            "y1": y1, "dim": dim, "val": val, "since_day": since_day}
-    return conn.cursor(row_factory=dict_row).execute(query, args).fetchall()
+    return query, {**params, "level": level, "shift": level - zoom, "lsize": lsize, "x0": x0, "x1": x1, "y0": y0,
+                   "y1": y1, "dim": dim, "val": val, "since_day": since_day}
+
+
+def generic_plan(conn: psycopg.Connection, query, params: dict) -> list[str]:
+    """EXPLAIN of the plan a prepared statement gets under plan_cache_mode = force_generic_plan (PostgreSQL 15
+    has no EXPLAIN (GENERIC_PLAN)): the statement is prepared with $n parameters, then explained with the values."""
+    text = query.as_string(conn) if isinstance(query, sql.Composable) else query
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+    text = re.sub(r"%\((\w+)\)s", number, text).replace("%%", "%")
+    conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    conn.execute(sql.SQL("PREPARE citygrid_generic AS {}").format(sql.SQL(text)))
+    try:
+        values = sql.SQL(", ").join(sql.Literal(params[n]) for n in names)
+        explain = sql.SQL("EXPLAIN EXECUTE citygrid_generic({})").format(values)
+        return [r[0] for r in conn.execute(explain if names else "EXPLAIN EXECUTE citygrid_generic").fetchall()]
+    finally:
+        conn.execute("DEALLOCATE citygrid_generic")
 
 
 def grid_load(conn: psycopg.Connection, *, street: str | None = None, department: str | None = None,
