@@ -13,6 +13,7 @@ from dispatch import rollups
 from dispatch.bulk_import import import_events
 from dispatch.cases import Request
 from dispatch.dashboard import dashboard
+from dispatch.evaluation import evaluate
 from dispatch.mapview import Box, MapFilter, cell_size, view
 from dispatch.models import Policy
 from dispatch.workflow import FINAL, WITH_DEPARTMENT, actions_from
@@ -187,6 +188,27 @@ def check_dashboard(conn, cases, scope) -> None:
     assert [r["deadline"] for r in got["top_overdue"]] == [c["deadline"] for c in late]
 
 
+def tenures_and_days(conn) -> tuple:
+    tenures = conn.execute("SELECT * FROM case_tenure ORDER BY case_id, tenure").fetchall()
+    days = conn.execute("SELECT dim, code, name, day, action, sum(n) FROM (SELECT * FROM history_day UNION ALL "
+                        "SELECT * FROM history_day_delta) d GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0 "
+                        "ORDER BY 1, 2, 3, 4, 5").fetchall()
+    return tenures, days
+
+
+def check_evaluation(conn) -> None:
+    """The regions' intake figures from history_day equal those counted from the history steps one by one."""
+    period = datetime.now(TZ).strftime("%Y-%m")
+    for by in ("street", "grid", "district"):
+        got = evaluate(conn, period=period, by=by, policy=Policy())
+        conn.execute("UPDATE rollup_zone SET tz = 'UTC'")  # not the deployment's zone: the steps are counted
+        want = evaluate(conn, period=period, by=by, policy=Policy())
+        conn.rollback()
+        assert [(r.code, r.current, r.previous) for r in got.rows] == \
+            [(r.code, r.current, r.previous) for r in want.rows]
+        assert sum(r.current["reported"] for r in got.rows) > 0
+
+
 def check_everything(conn) -> set:
     cases = all_cases(conn)
     modes = set()
@@ -203,6 +225,7 @@ def check_everything(conn) -> set:
         check_grid_load(conn, cases, scope)
         check_dashboard(conn, cases, scope)
     conn.rollback()
+    check_evaluation(conn)
     return modes
 
 
@@ -225,7 +248,10 @@ def test_rollups_equal_a_recount_after_random_work_imports_and_a_new_release(con
     assert {"closed", "merged", "accepted", "dispatched"} <= statuses, sorted(statuses)
     assert conn.execute("SELECT count(*) FROM case_history WHERE action = 'reopen'").fetchone()[0] > 0
     assert check_everything(conn) == {"cells", "points"}
+    kept = tenures_and_days(conn)
+    assert kept[0] and any(t[4] for t in kept[0]) and any(t[8] for t in kept[0])  # some returned, some handled
     conn.execute("SELECT rollup_refresh()")  # the one-call recount agrees with what the triggers kept
+    assert tenures_and_days(conn) == kept
     assert check_everything(conn) == {"cells", "points"}
 
 

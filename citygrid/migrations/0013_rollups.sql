@@ -178,6 +178,128 @@ ALTER TABLE event_case ENABLE ALWAYS TRIGGER event_case_rollup_insert;
 ALTER TABLE event_case ENABLE ALWAYS TRIGGER event_case_rollup_update;
 ALTER TABLE event_case ENABLE ALWAYS TRIGGER event_case_rollup_delete;
 
+-- The evaluation (docs/evaluation.md): each case's tenures, recomputed from its history whenever a history row of
+-- it is written, and report/register steps per day and region. The tenure rule is written once, here, in
+-- tenure_statement(); dispatch/evaluation_sql.py reads its rows. A rule change is a migration that redefines it and
+-- calls rollup_refresh().
+CREATE TABLE case_tenure (
+    case_id         bigint NOT NULL,
+    tenure          integer NOT NULL,
+    department_code text,
+    dispatched_at   timestamptz,
+    returned        boolean NOT NULL,
+    reworked        boolean NOT NULL,
+    extended        boolean NOT NULL,
+    closed          boolean NOT NULL,
+    handled         boolean NOT NULL,
+    handled_at      timestamptz,
+    due_at          timestamptz,  -- the deadline in force: the standing report-back's, else the latest recorded
+    PRIMARY KEY (case_id, tenure)
+);
+CREATE INDEX case_tenure_dispatched_idx ON case_tenure (dispatched_at);
+CREATE INDEX case_tenure_due_idx ON case_tenure (due_at);
+
+-- report and register steps per day, per unit (dim: D district, s street, c community, g grid) of the case.
+CREATE TABLE history_day (
+    dim    "char" NOT NULL,
+    code   text NOT NULL,
+    name   text NOT NULL,
+    day    date NOT NULL,
+    action text NOT NULL,
+    n      bigint NOT NULL,
+    PRIMARY KEY (dim, code, day, action, name)
+);
+CREATE TABLE history_day_delta (LIKE history_day);
+
+-- The tenures of the cases `ids` (a query of case ids): a tenure runs from one dispatch to the next.
+CREATE FUNCTION tenure_statement(ids text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
+SELECT format($q$
+WITH steps AS (
+    SELECT h.case_id, h.id, h.at, h.action, h.department_code, h.deadline,
+           count(*) FILTER (WHERE h.action = 'dispatch') OVER (PARTITION BY h.case_id ORDER BY h.at, h.id) AS tenure
+    FROM case_history h WHERE h.case_id IN (%1$s)
+), tenures AS (
+    SELECT case_id, tenure,
+           min(at) FILTER (WHERE action = 'dispatch') AS dispatched_at,
+           min(department_code) FILTER (WHERE action = 'dispatch') AS department_code,
+           bool_or(action = 'return') AS returned,
+           bool_or(action = 'check_fail') AS reworked,
+           bool_or(action = 'approve_extension') AS extended,
+           bool_or(action = 'close') AS closed,
+           coalesce((array_agg(action ORDER BY at DESC, id DESC)
+                     FILTER (WHERE action IN ('handle', 'check_fail')))[1] = 'handle', false) AS handled,
+           max(at) FILTER (WHERE action = 'handle') AS handled_at,
+           (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE action = 'handle'))[1] AS handle_deadline,
+           (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE deadline IS NOT NULL))[1] AS last_deadline
+    FROM steps WHERE tenure > 0 GROUP BY case_id, tenure
+)
+INSERT INTO case_tenure (case_id, tenure, department_code, dispatched_at, returned, reworked, extended, closed,
+                         handled, handled_at, due_at)
+SELECT case_id, tenure, department_code, dispatched_at, returned, reworked, extended, closed, handled, handled_at,
+       CASE WHEN handled THEN handle_deadline ELSE last_deadline END
+FROM tenures ORDER BY case_id, tenure
+$q$, ids)
+$f$;
+
+CREATE FUNCTION history_day_statement(src text, suffix text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
+SELECT format($q$
+WITH s AS (SELECT x.d, x.action, (x.at AT TIME ZONE z.tz)::date AS day, c.district_code, c.district_name,
+                  c.street_code, c.street_name, c.community_code, c.community_name, c.grid_code, c.grid_name
+           FROM (%1$s) x JOIN event_case c ON c.id = x.case_id CROSS JOIN rollup_zone z
+           WHERE x.action IN ('report', 'register')),
+u AS (SELECT v.dim, v.code, v.name, s.day, s.action, s.d FROM s
+      CROSS JOIN LATERAL (VALUES ('D'::"char", s.district_code, s.district_name), ('s', s.street_code, s.street_name),
+                                 ('c', s.community_code, s.community_name), ('g', s.grid_code, s.grid_name)) v(dim, code, name))
+INSERT INTO history_day%2$s AS t (dim, code, name, day, action, n)
+SELECT dim, code, name, day, action, sum(d) FROM u GROUP BY dim, code, name, day, action HAVING sum(d) <> 0
+ORDER BY dim, code, day, action, name
+%3$s$q$, src, suffix, CASE WHEN suffix = '' THEN
+  'ON CONFLICT (dim, code, day, action, name) DO UPDATE SET n = t.n + EXCLUDED.n' ELSE '' END)
+$f$;
+
+CREATE FUNCTION rollup_history_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    src text;
+    ids text;
+    nrows bigint;
+    suffix text := '_delta';
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        src := 'SELECT n.*, 1 AS d FROM n';
+        SELECT count(*) INTO nrows FROM n;
+    ELSIF TG_OP = 'DELETE' THEN
+        src := 'SELECT o.*, -1 AS d FROM o';
+        SELECT count(*) INTO nrows FROM o;
+    ELSE
+        src := 'SELECT o.*, -1 AS d FROM o UNION ALL SELECT n.*, 1 AS d FROM n';
+        SELECT count(*) INTO nrows FROM o JOIN n USING (id)
+        WHERE (o.case_id, o.at, o.action, o.department_code, o.deadline)
+              IS DISTINCT FROM (n.case_id, n.at, n.action, n.department_code, n.deadline);
+    END IF;
+    IF nrows = 0 THEN
+        RETURN NULL;
+    END IF;
+    ids := 'SELECT DISTINCT x.case_id FROM (' || src || ') x';
+    EXECUTE format('DELETE FROM case_tenure WHERE case_id IN (%s)', ids);
+    EXECUTE tenure_statement(ids);
+    IF nrows > 1000 THEN
+        PERFORM pg_advisory_xact_lock(7402613);
+        suffix := '';
+    END IF;
+    EXECUTE history_day_statement(src, suffix);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER case_history_rollup_insert AFTER INSERT ON case_history REFERENCING NEW TABLE AS n
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_history_changed();
+CREATE TRIGGER case_history_rollup_update AFTER UPDATE ON case_history REFERENCING OLD TABLE AS o NEW TABLE AS n
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_history_changed();
+CREATE TRIGGER case_history_rollup_delete AFTER DELETE ON case_history REFERENCING OLD TABLE AS o
+    FOR EACH STATEMENT EXECUTE FUNCTION rollup_history_changed();
+ALTER TABLE case_history ENABLE ALWAYS TRIGGER case_history_rollup_insert;
+ALTER TABLE case_history ENABLE ALWAYS TRIGGER case_history_rollup_update;
+ALTER TABLE case_history ENABLE ALWAYS TRIGGER case_history_rollup_delete;
+
 -- Fold the deltas into the base tables (the worker calls it every tick). False if another transaction holds the
 -- lock (a compaction or a bulk statement): the deltas then wait for the next call, and stay counted meanwhile.
 CREATE FUNCTION rollup_compact() RETURNS boolean LANGUAGE plpgsql AS $$
@@ -200,25 +322,33 @@ BEGIN
     INSERT INTO case_day AS t (dim, val, day, kind, n)
     SELECT dim, val, day, kind, sum(n) FROM d GROUP BY dim, val, day, kind ORDER BY dim, val, day, kind
     ON CONFLICT (dim, val, day, kind) DO UPDATE SET n = t.n + EXCLUDED.n;
+    WITH d AS (DELETE FROM history_day_delta RETURNING *)
+    INSERT INTO history_day AS t (dim, code, name, day, action, n)
+    SELECT dim, code, name, day, action, sum(n) FROM d GROUP BY dim, code, name, day, action
+    ORDER BY dim, code, day, action, name
+    ON CONFLICT (dim, code, day, action, name) DO UPDATE SET n = t.n + EXCLUDED.n;
     RETURN true;
 END $$;
 
--- Recount every rollup from event_case (in the zone given, or the current one): after a change of the
+-- Recount every rollup from event_case and case_history (in the zone given, or the current one): after a change of the
 -- deployment's time zone, or if rows were ever written with these triggers disabled.
 CREATE FUNCTION rollup_refresh(zone text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     stmt text;
 BEGIN
-    LOCK TABLE event_case IN SHARE MODE;  -- no case changes while the rollups are rebuilt
+    LOCK TABLE event_case, case_history IN SHARE MODE;  -- no case changes while the rollups are rebuilt
     PERFORM pg_advisory_xact_lock(7402613);
     IF zone IS NOT NULL THEN
         PERFORM now() AT TIME ZONE zone;  -- an unknown zone fails here, before anything is changed
         UPDATE rollup_zone SET tz = zone;
     END IF;
-    TRUNCATE case_cell, case_grid, case_day, case_cell_delta, case_grid_delta, case_day_delta;
+    TRUNCATE case_cell, case_grid, case_day, case_cell_delta, case_grid_delta, case_day_delta, case_tenure,
+             history_day, history_day_delta;
     FOREACH stmt IN ARRAY rollup_statements('SELECT e.*, 1 AS d FROM event_case e', '') LOOP
         EXECUTE stmt;
     END LOOP;
+    EXECUTE tenure_statement('SELECT DISTINCT case_id FROM case_history WHERE action = ''dispatch''');
+    EXECUTE history_day_statement('SELECT h.*, 1 AS d FROM case_history h', '');
 END $$;
 
 SELECT rollup_refresh();
