@@ -38,7 +38,7 @@ def test_the_status_classes_are_the_workflows(shared_conn):
     classes = dict(shared_conn.execute("SELECT status, state FROM case_status_class").fetchall())
     assert {s for s, k in classes.items() if k == 0} == FINAL
     assert {s for s, k in classes.items() if k == 2} == WITH_DEPARTMENT
-    body = shared_conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'rollup_statements'").fetchone()[0]
+    body = shared_conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'rollup_apply'").fetchone()[0]
     assert "VALUES " + ", ".join(f"({level})" for level in rollups.LEVELS) in body
 
 

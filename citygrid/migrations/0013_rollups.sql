@@ -80,90 +80,107 @@ CREATE INDEX event_case_grid_idx ON event_case (grid_code);
 -- Everyone sees the cases they reported: the map asks whether a reader has any outside their scope.
 CREATE INDEX event_case_reporter_idx ON event_case (reporter);
 
--- The three statements that turn rows (a query `src` with the columns of event_case and d = +1 or -1) into
--- grouped deltas of each rollup, written to `suffix` '' (the base tables, upserted in key order) or '_delta'.
-CREATE FUNCTION rollup_statements(src text, suffix text) RETURNS text[] LANGUAGE sql IMMUTABLE AS $f$
-SELECT ARRAY[
-format($q$
-WITH s AS (SELECT x.d, x.street_code, k.state, left(x.category_code, 2) AS major, x.department_code,
-                  ST_X(x.geom) AS lon, ST_Y(x.geom) AS lat, (x.created_at AT TIME ZONE z.tz)::date AS cday
-           FROM (%1$s) x JOIN case_status_class k ON k.status = x.status CROSS JOIN rollup_zone z),
-c AS (SELECT l.level, v.day, v.dim, v.val, floor(s.lon / (90::float8 / (2::float8 ^ l.level)))::int AS cx,
-             floor(s.lat / (90::float8 / (2::float8 ^ l.level)))::int AS cy, s.street_code, s.state, s.d, s.lon, s.lat
-      FROM s CROSS JOIN (VALUES (11), (13), (15), (17)) l(level)
-      CROSS JOIN LATERAL (VALUES ('-infinity'::date, 'a'::"char", ''), ('-infinity', 'm', s.major),
-                                 ('-infinity', 'd', s.department_code), (s.cday, 'a', '')) v(day, dim, val)
-      WHERE v.val IS NOT NULL)
-INSERT INTO case_cell%2$s AS t (level, day, dim, val, cx, cy, street_code, state, n, sx, sy)
-SELECT level, day, dim, val, cx, cy, street_code, state, sum(d), sum(d * lon), sum(d * lat) FROM c
-GROUP BY level, day, dim, val, cx, cy, street_code, state
-HAVING sum(d) <> 0 OR sum(d * lon) <> 0 OR sum(d * lat) <> 0
-ORDER BY level, day, dim, val, cx, cy, street_code, state
-%3$s$q$, src, suffix, CASE WHEN suffix = '' THEN
-  'ON CONFLICT (level, day, dim, val, cx, cy, street_code, state) DO UPDATE
-   SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy' ELSE '' END),
-format($q$
-WITH s AS (SELECT x.d, x.grid_code, x.street_code, x.department_code, k.state
-           FROM (%1$s) x JOIN case_status_class k ON k.status = x.status WHERE k.state > 0),
-g AS (SELECT v.dim, v.val, s.grid_code, s.street_code, s.state, s.d
-      FROM s CROSS JOIN LATERAL (VALUES ('a'::"char", ''), ('d', s.department_code)) v(dim, val)
-      WHERE v.val IS NOT NULL)
-INSERT INTO case_grid%2$s AS t (dim, val, grid_code, street_code, state, n)
-SELECT dim, val, grid_code, street_code, state, sum(d) FROM g GROUP BY dim, val, grid_code, street_code, state
-HAVING sum(d) <> 0 ORDER BY dim, val, grid_code, street_code, state
-%3$s$q$, src, suffix, CASE WHEN suffix = '' THEN
-  'ON CONFLICT (dim, val, grid_code, street_code, state) DO UPDATE SET n = t.n + EXCLUDED.n' ELSE '' END),
-format($q$
-WITH s AS (SELECT x.d, x.street_code, x.department_code, w.day, w.kind
-           FROM (%1$s) x CROSS JOIN rollup_zone z
-           CROSS JOIN LATERAL (VALUES ((x.created_at AT TIME ZONE z.tz)::date, 'r'::"char"),
-                                      ((x.dispatched_at AT TIME ZONE z.tz)::date, 'd'),
-                                      ((x.closed_at AT TIME ZONE z.tz)::date, 'x')) w(day, kind)
-           WHERE w.day IS NOT NULL),
-g AS (SELECT v.dim, v.val, s.day, s.kind, s.d
-      FROM s CROSS JOIN LATERAL (VALUES ('a'::"char", ''), ('s', s.street_code), ('d', s.department_code)) v(dim, val)
-      WHERE v.val IS NOT NULL)
-INSERT INTO case_day%2$s AS t (dim, val, day, kind, n)
-SELECT dim, val, day, kind, sum(d) FROM g GROUP BY dim, val, day, kind HAVING sum(d) <> 0
-ORDER BY dim, val, day, kind
-%3$s$q$, src, suffix, CASE WHEN suffix = '' THEN
-  'ON CONFLICT (dim, val, day, kind) DO UPDATE SET n = t.n + EXCLUDED.n' ELSE '' END)]
-$f$;
+-- One changed case as the rollups see it; d is +1 for a row that now exists, -1 for one that no longer does.
+CREATE TYPE rollup_case AS (d integer, status text, category_code text, department_code text, lon float8, lat float8,
+                            street_code text, grid_code text, created_at timestamptz, dispatched_at timestamptz,
+                            closed_at timestamptz);
 
--- Past this many changed rows in one statement (a COPY, a bulk import) the deltas go straight to the base tables,
--- under the lock rollup_compact takes, so the two never wait on each other's rows in a different order.
+-- Fold the deltas into the base tables, in key order (the caller holds the advisory lock 7402613).
+CREATE FUNCTION rollup_fold() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    WITH d AS (DELETE FROM case_cell_delta RETURNING *)
+    INSERT INTO case_cell AS t (level, day, dim, val, cx, cy, street_code, state, n, sx, sy)
+    SELECT level, day, dim, val, cx, cy, street_code, state, sum(n), sum(sx), sum(sy) FROM d
+    GROUP BY level, day, dim, val, cx, cy, street_code, state ORDER BY level, day, dim, val, cx, cy, street_code, state
+    ON CONFLICT (level, day, dim, val, cx, cy, street_code, state) DO UPDATE
+    SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy;
+    WITH d AS (DELETE FROM case_grid_delta RETURNING *)
+    INSERT INTO case_grid AS t (dim, val, grid_code, street_code, state, n)
+    SELECT dim, val, grid_code, street_code, state, sum(n) FROM d GROUP BY dim, val, grid_code, street_code, state
+    ORDER BY dim, val, grid_code, street_code, state
+    ON CONFLICT (dim, val, grid_code, street_code, state) DO UPDATE SET n = t.n + EXCLUDED.n;
+    WITH d AS (DELETE FROM case_day_delta RETURNING *)
+    INSERT INTO case_day AS t (dim, val, day, kind, n)
+    SELECT dim, val, day, kind, sum(n) FROM d GROUP BY dim, val, day, kind ORDER BY dim, val, day, kind
+    ON CONFLICT (dim, val, day, kind) DO UPDATE SET n = t.n + EXCLUDED.n;
+    WITH d AS (DELETE FROM history_day_delta RETURNING *)
+    INSERT INTO history_day AS t (dim, code, name, day, action, n)
+    SELECT dim, code, name, day, action, sum(n) FROM d GROUP BY dim, code, name, day, action
+    ORDER BY dim, code, day, action, name
+    ON CONFLICT (dim, code, day, action, name) DO UPDATE SET n = t.n + EXCLUDED.n;
+END $$;
+
+-- The rollup rows of changed cases, appended as deltas (plans cached: static statements). A large change (a COPY,
+-- a bulk import) folds them in at once, under the lock rollup_compact takes, so the two never wait on each
+-- other's rows in a different order.
+CREATE FUNCTION rollup_apply(rs rollup_case[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    zone text := (SELECT tz FROM rollup_zone);
+BEGIN
+    WITH s AS (SELECT x.d, x.street_code, k.state, left(x.category_code, 2) AS major, x.department_code, x.lon, x.lat,
+                      (x.created_at AT TIME ZONE zone)::date AS cday
+               FROM unnest(rs) x JOIN case_status_class k ON k.status = x.status),
+    c AS (SELECT l.level, v.day, v.dim, v.val, floor(s.lon / (90::float8 / (2::float8 ^ l.level)))::int AS cx,
+                 floor(s.lat / (90::float8 / (2::float8 ^ l.level)))::int AS cy, s.street_code, s.state, s.d, s.lon,
+                 s.lat
+          FROM s CROSS JOIN (VALUES (11), (13), (15), (17)) l(level)
+          CROSS JOIN LATERAL (VALUES ('-infinity'::date, 'a'::"char", ''), ('-infinity', 'm', s.major),
+                                     ('-infinity', 'd', s.department_code), (s.cday, 'a', '')) v(day, dim, val)
+          WHERE v.val IS NOT NULL)
+    INSERT INTO case_cell_delta (level, day, dim, val, cx, cy, street_code, state, n, sx, sy)
+    SELECT level, day, dim, val, cx, cy, street_code, state, sum(d), sum(d * lon), sum(d * lat) FROM c
+    GROUP BY level, day, dim, val, cx, cy, street_code, state
+    HAVING sum(d) <> 0 OR sum(d * lon) <> 0 OR sum(d * lat) <> 0;
+
+    WITH g AS (SELECT v.dim, v.val, x.grid_code, x.street_code, k.state, x.d
+               FROM unnest(rs) x JOIN case_status_class k ON k.status = x.status
+               CROSS JOIN LATERAL (VALUES ('a'::"char", ''), ('d', x.department_code)) v(dim, val)
+               WHERE k.state > 0 AND v.val IS NOT NULL)
+    INSERT INTO case_grid_delta (dim, val, grid_code, street_code, state, n)
+    SELECT dim, val, grid_code, street_code, state, sum(d) FROM g GROUP BY dim, val, grid_code, street_code, state
+    HAVING sum(d) <> 0;
+
+    WITH g AS (SELECT v.dim, v.val, w.day, w.kind, x.d
+               FROM unnest(rs) x
+               CROSS JOIN LATERAL (VALUES ((x.created_at AT TIME ZONE zone)::date, 'r'::"char"),
+                                          ((x.dispatched_at AT TIME ZONE zone)::date, 'd'),
+                                          ((x.closed_at AT TIME ZONE zone)::date, 'x')) w(day, kind)
+               CROSS JOIN LATERAL (VALUES ('a'::"char", ''), ('s', x.street_code), ('d', x.department_code)) v(dim, val)
+               WHERE w.day IS NOT NULL AND v.val IS NOT NULL)
+    INSERT INTO case_day_delta (dim, val, day, kind, n)
+    SELECT dim, val, day, kind, sum(d) FROM g GROUP BY dim, val, day, kind HAVING sum(d) <> 0;
+
+    IF cardinality(rs) > 1000 THEN
+        PERFORM pg_advisory_xact_lock(7402613);
+        PERFORM rollup_fold();
+    END IF;
+END $$;
+
 CREATE FUNCTION rollup_case_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    src text;
-    nrows bigint;
-    suffix text := '_delta';
-    stmt text;
+    rs rollup_case[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        src := 'SELECT n.*, 1 AS d FROM n';
-        SELECT count(*) INTO nrows FROM n;
+        SELECT array_agg(ROW(1, status, category_code, department_code, ST_X(geom), ST_Y(geom), street_code,
+                             grid_code, created_at, dispatched_at, closed_at)::rollup_case) INTO rs FROM n;
     ELSIF TG_OP = 'DELETE' THEN
-        src := 'SELECT o.*, -1 AS d FROM o';
-        SELECT count(*) INTO nrows FROM o;
-    ELSE
-        src := 'SELECT o.*, -1 AS d FROM o UNION ALL SELECT n.*, 1 AS d FROM n';
-        -- most updates (a note, a counter, the version) change nothing a rollup counts
-        SELECT count(*) INTO nrows FROM o JOIN n USING (id)
+        SELECT array_agg(ROW(-1, status, category_code, department_code, ST_X(geom), ST_Y(geom), street_code,
+                             grid_code, created_at, dispatched_at, closed_at)::rollup_case) INTO rs FROM o;
+    ELSE  -- only the rows whose counted columns changed: most updates (a note, a counter) change none
+        SELECT array_agg(r) INTO rs FROM o JOIN n USING (id)
+        CROSS JOIN LATERAL (VALUES
+            (ROW(-1, o.status, o.category_code, o.department_code, ST_X(o.geom), ST_Y(o.geom), o.street_code,
+                 o.grid_code, o.created_at, o.dispatched_at, o.closed_at)::rollup_case),
+            (ROW(1, n.status, n.category_code, n.department_code, ST_X(n.geom), ST_Y(n.geom), n.street_code,
+                 n.grid_code, n.created_at, n.dispatched_at, n.closed_at)::rollup_case)) v(r)
         WHERE (o.status, o.category_code, o.department_code, o.geom, o.street_code, o.grid_code, o.created_at,
                o.dispatched_at, o.closed_at)
               IS DISTINCT FROM (n.status, n.category_code, n.department_code, n.geom, n.street_code, n.grid_code,
                                 n.created_at, n.dispatched_at, n.closed_at);
     END IF;
-    IF nrows = 0 THEN
-        RETURN NULL;
+    IF rs IS NOT NULL THEN
+        PERFORM rollup_apply(rs);
     END IF;
-    IF nrows > 1000 THEN
-        PERFORM pg_advisory_xact_lock(7402613);
-        suffix := '';
-    END IF;
-    FOREACH stmt IN ARRAY rollup_statements(src, suffix) LOOP
-        EXECUTE stmt;
-    END LOOP;
     RETURN NULL;
 END $$;
 
@@ -211,82 +228,79 @@ CREATE TABLE history_day (
 );
 CREATE TABLE history_day_delta (LIKE history_day);
 
--- The tenures of the cases `ids` (a query of case ids): a tenure runs from one dispatch to the next.
-CREATE FUNCTION tenure_statement(ids text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
-SELECT format($q$
-WITH steps AS (
-    SELECT h.case_id, h.id, h.at, h.action, h.department_code, h.deadline,
-           count(*) FILTER (WHERE h.action = 'dispatch') OVER (PARTITION BY h.case_id ORDER BY h.at, h.id) AS tenure
-    FROM case_history h WHERE h.case_id IN (%1$s)
-), tenures AS (
-    SELECT case_id, tenure,
-           min(at) FILTER (WHERE action = 'dispatch') AS dispatched_at,
-           min(department_code) FILTER (WHERE action = 'dispatch') AS department_code,
-           bool_or(action = 'return') AS returned,
-           bool_or(action = 'check_fail') AS reworked,
-           bool_or(action = 'approve_extension') AS extended,
-           bool_or(action = 'close') AS closed,
-           coalesce((array_agg(action ORDER BY at DESC, id DESC)
-                     FILTER (WHERE action IN ('handle', 'check_fail')))[1] = 'handle', false) AS handled,
-           max(at) FILTER (WHERE action = 'handle') AS handled_at,
-           (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE action = 'handle'))[1] AS handle_deadline,
-           (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE deadline IS NOT NULL))[1] AS last_deadline
-    FROM steps WHERE tenure > 0 GROUP BY case_id, tenure
-)
-INSERT INTO case_tenure (case_id, tenure, department_code, dispatched_at, returned, reworked, extended, closed,
-                         handled, handled_at, due_at)
-SELECT case_id, tenure, department_code, dispatched_at, returned, reworked, extended, closed, handled, handled_at,
-       CASE WHEN handled THEN handle_deadline ELSE last_deadline END
-FROM tenures ORDER BY case_id, tenure
-$q$, ids)
-$f$;
+-- Recompute the tenures of the cases `ids` from their history: a tenure runs from one dispatch to the next.
+CREATE FUNCTION tenure_recount(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM case_tenure WHERE case_id = ANY(ids);
+    WITH steps AS (
+        SELECT h.case_id, h.id, h.at, h.action, h.department_code, h.deadline,
+               count(*) FILTER (WHERE h.action = 'dispatch') OVER (PARTITION BY h.case_id ORDER BY h.at, h.id) AS tenure
+        FROM case_history h WHERE h.case_id = ANY(ids)
+    ), tenures AS (
+        SELECT case_id, tenure,
+               min(at) FILTER (WHERE action = 'dispatch') AS dispatched_at,
+               min(department_code) FILTER (WHERE action = 'dispatch') AS department_code,
+               bool_or(action = 'return') AS returned,
+               bool_or(action = 'check_fail') AS reworked,
+               bool_or(action = 'approve_extension') AS extended,
+               bool_or(action = 'close') AS closed,
+               coalesce((array_agg(action ORDER BY at DESC, id DESC)
+                         FILTER (WHERE action IN ('handle', 'check_fail')))[1] = 'handle', false) AS handled,
+               max(at) FILTER (WHERE action = 'handle') AS handled_at,
+               (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE action = 'handle'))[1] AS handle_deadline,
+               (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE deadline IS NOT NULL))[1] AS last_deadline
+        FROM steps WHERE tenure > 0 GROUP BY case_id, tenure
+    )
+    INSERT INTO case_tenure (case_id, tenure, department_code, dispatched_at, returned, reworked, extended, closed,
+                             handled, handled_at, due_at)
+    SELECT case_id, tenure, department_code, dispatched_at, returned, reworked, extended, closed, handled,
+           handled_at, CASE WHEN handled THEN handle_deadline ELSE last_deadline END
+    FROM tenures ORDER BY case_id, tenure;
+END $$;
 
-CREATE FUNCTION history_day_statement(src text, suffix text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
-SELECT format($q$
-WITH s AS (SELECT x.d, x.action, (x.at AT TIME ZONE z.tz)::date AS day, c.district_code, c.district_name,
-                  c.street_code, c.street_name, c.community_code, c.community_name, c.grid_code, c.grid_name
-           FROM (%1$s) x JOIN event_case c ON c.id = x.case_id CROSS JOIN rollup_zone z
-           WHERE x.action IN ('report', 'register')),
-u AS (SELECT v.dim, v.code, v.name, s.day, s.action, s.d FROM s
-      CROSS JOIN LATERAL (VALUES ('D'::"char", s.district_code, s.district_name), ('s', s.street_code, s.street_name),
-                                 ('c', s.community_code, s.community_name), ('g', s.grid_code, s.grid_name)) v(dim, code, name))
-INSERT INTO history_day%2$s AS t (dim, code, name, day, action, n)
-SELECT dim, code, name, day, action, sum(d) FROM u GROUP BY dim, code, name, day, action HAVING sum(d) <> 0
-ORDER BY dim, code, day, action, name
-%3$s$q$, src, suffix, CASE WHEN suffix = '' THEN
-  'ON CONFLICT (dim, code, day, action, name) DO UPDATE SET n = t.n + EXCLUDED.n' ELSE '' END)
-$f$;
+-- report and register steps (d = +1 or -1 for history rows written or removed) into history_day's deltas.
+CREATE FUNCTION history_apply(ids bigint[], actions text[], ats timestamptz[], ds integer[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    zone text := (SELECT tz FROM rollup_zone);
+BEGIN
+    WITH s AS (SELECT x.d, x.action, (x.at AT TIME ZONE zone)::date AS day, c.district_code, c.district_name,
+                      c.street_code, c.street_name, c.community_code, c.community_name, c.grid_code, c.grid_name
+               FROM unnest(ids, actions, ats, ds) x(case_id, action, at, d) JOIN event_case c ON c.id = x.case_id
+               WHERE x.action IN ('report', 'register')),
+    u AS (SELECT v.dim, v.code, v.name, s.day, s.action, s.d FROM s
+          CROSS JOIN LATERAL (VALUES ('D'::"char", s.district_code, s.district_name), ('s', s.street_code, s.street_name),
+                                     ('c', s.community_code, s.community_name), ('g', s.grid_code, s.grid_name)) v(dim, code, name))
+    INSERT INTO history_day_delta (dim, code, name, day, action, n)
+    SELECT dim, code, name, day, action, sum(d) FROM u GROUP BY dim, code, name, day, action HAVING sum(d) <> 0;
+    IF cardinality(ids) > 1000 THEN
+        PERFORM pg_advisory_xact_lock(7402613);
+        PERFORM rollup_fold();
+    END IF;
+END $$;
 
 CREATE FUNCTION rollup_history_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    src text;
-    ids text;
-    nrows bigint;
-    suffix text := '_delta';
+    ids bigint[];
+    actions text[];
+    ats timestamptz[];
+    ds integer[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        src := 'SELECT n.*, 1 AS d FROM n';
-        SELECT count(*) INTO nrows FROM n;
+        SELECT array_agg(case_id), array_agg(action), array_agg(at), array_agg(1) INTO ids, actions, ats, ds FROM n;
     ELSIF TG_OP = 'DELETE' THEN
-        src := 'SELECT o.*, -1 AS d FROM o';
-        SELECT count(*) INTO nrows FROM o;
-    ELSE
-        src := 'SELECT o.*, -1 AS d FROM o UNION ALL SELECT n.*, 1 AS d FROM n';
-        SELECT count(*) INTO nrows FROM o JOIN n USING (id)
+        SELECT array_agg(case_id), array_agg(action), array_agg(at), array_agg(-1) INTO ids, actions, ats, ds FROM o;
+    ELSE  -- a history row's attachments may be set later: that changes nothing counted here
+        SELECT array_agg(v.case_id), array_agg(v.action), array_agg(v.at), array_agg(v.d) INTO ids, actions, ats, ds
+        FROM o JOIN n USING (id)
+        CROSS JOIN LATERAL (VALUES (o.case_id, o.action, o.at, -1), (n.case_id, n.action, n.at, 1)) v(case_id, action, at, d)
         WHERE (o.case_id, o.at, o.action, o.department_code, o.deadline)
               IS DISTINCT FROM (n.case_id, n.at, n.action, n.department_code, n.deadline);
     END IF;
-    IF nrows = 0 THEN
-        RETURN NULL;
+    IF ids IS NOT NULL THEN
+        PERFORM tenure_recount(ARRAY(SELECT DISTINCT unnest(ids)));
+        PERFORM history_apply(ids, actions, ats, ds);
     END IF;
-    ids := 'SELECT DISTINCT x.case_id FROM (' || src || ') x';
-    EXECUTE format('DELETE FROM case_tenure WHERE case_id IN (%s)', ids);
-    EXECUTE tenure_statement(ids);
-    IF nrows > 1000 THEN
-        PERFORM pg_advisory_xact_lock(7402613);
-        suffix := '';
-    END IF;
-    EXECUTE history_day_statement(src, suffix);
     RETURN NULL;
 END $$;
 
@@ -307,34 +321,15 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(7402613) THEN
         RETURN false;
     END IF;
-    WITH d AS (DELETE FROM case_cell_delta RETURNING *)
-    INSERT INTO case_cell AS t (level, day, dim, val, cx, cy, street_code, state, n, sx, sy)
-    SELECT level, day, dim, val, cx, cy, street_code, state, sum(n), sum(sx), sum(sy) FROM d
-    GROUP BY level, day, dim, val, cx, cy, street_code, state ORDER BY level, day, dim, val, cx, cy, street_code, state
-    ON CONFLICT (level, day, dim, val, cx, cy, street_code, state) DO UPDATE
-    SET n = t.n + EXCLUDED.n, sx = t.sx + EXCLUDED.sx, sy = t.sy + EXCLUDED.sy;
-    WITH d AS (DELETE FROM case_grid_delta RETURNING *)
-    INSERT INTO case_grid AS t (dim, val, grid_code, street_code, state, n)
-    SELECT dim, val, grid_code, street_code, state, sum(n) FROM d GROUP BY dim, val, grid_code, street_code, state
-    ORDER BY dim, val, grid_code, street_code, state
-    ON CONFLICT (dim, val, grid_code, street_code, state) DO UPDATE SET n = t.n + EXCLUDED.n;
-    WITH d AS (DELETE FROM case_day_delta RETURNING *)
-    INSERT INTO case_day AS t (dim, val, day, kind, n)
-    SELECT dim, val, day, kind, sum(n) FROM d GROUP BY dim, val, day, kind ORDER BY dim, val, day, kind
-    ON CONFLICT (dim, val, day, kind) DO UPDATE SET n = t.n + EXCLUDED.n;
-    WITH d AS (DELETE FROM history_day_delta RETURNING *)
-    INSERT INTO history_day AS t (dim, code, name, day, action, n)
-    SELECT dim, code, name, day, action, sum(n) FROM d GROUP BY dim, code, name, day, action
-    ORDER BY dim, code, day, action, name
-    ON CONFLICT (dim, code, day, action, name) DO UPDATE SET n = t.n + EXCLUDED.n;
+    PERFORM rollup_fold();
     RETURN true;
 END $$;
 
--- Recount every rollup from event_case and case_history (in the zone given, or the current one): after a change of the
--- deployment's time zone, or if rows were ever written with these triggers disabled.
+-- Recount every rollup from event_case and case_history (in the zone given, or the current one): after a change
+-- of the deployment's time zone, or if rows were ever written with these triggers disabled. 50,000 cases at a time.
 CREATE FUNCTION rollup_refresh(zone text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    stmt text;
+    lo bigint;
 BEGIN
     LOCK TABLE event_case, case_history IN SHARE MODE;  -- no case changes while the rollups are rebuilt
     PERFORM pg_advisory_xact_lock(7402613);
@@ -344,11 +339,20 @@ BEGIN
     END IF;
     TRUNCATE case_cell, case_grid, case_day, case_cell_delta, case_grid_delta, case_day_delta, case_tenure,
              history_day, history_day_delta;
-    FOREACH stmt IN ARRAY rollup_statements('SELECT e.*, 1 AS d FROM event_case e', '') LOOP
-        EXECUTE stmt;
+    FOR lo IN SELECT generate_series(0, coalesce(max(id), 0), 50000) FROM event_case LOOP
+        PERFORM rollup_apply(ARRAY(
+            SELECT ROW(1, status, category_code, department_code, ST_X(geom), ST_Y(geom), street_code, grid_code,
+                       created_at, dispatched_at, closed_at)::rollup_case
+            FROM event_case WHERE id >= lo AND id < lo + 50000));
+        PERFORM tenure_recount(ARRAY(SELECT DISTINCT case_id FROM case_history
+                                     WHERE case_id >= lo AND case_id < lo + 50000 AND action = 'dispatch'));
+        PERFORM history_apply(ids, actions, ats, ds)
+        FROM (SELECT array_agg(case_id) AS ids, array_agg(action) AS actions, array_agg(at) AS ats,
+                     array_agg(1) AS ds
+              FROM case_history WHERE case_id >= lo AND case_id < lo + 50000) h
+        WHERE ids IS NOT NULL;
+        PERFORM rollup_fold();
     END LOOP;
-    EXECUTE tenure_statement('SELECT DISTINCT case_id FROM case_history WHERE action = ''dispatch''');
-    EXECUTE history_day_statement('SELECT h.*, 1 AS d FROM case_history h', '');
 END $$;
 
 SELECT rollup_refresh();
