@@ -34,7 +34,9 @@ NOT_DUE = f"c.status IN {HELD_SQL} AND {DUE} >= now()"
 
 # Read first and on their own, through the partial index whatever the filters: a plan that combines that index
 # with another (created_at, the department's) reads far more than these few rows.
-NOT_DUE_CASES = f"not_due AS MATERIALIZED (SELECT * FROM event_case c WHERE {NOT_DUE})"
+NOT_DUE_CASES = f"""not_due AS MATERIALIZED (
+    SELECT c.geom, c.street_code, c.department_code, c.category_code, c.created_at, c.grid_code FROM event_case c
+    WHERE {NOT_DUE})"""
 
 # The map panel's filters over the rows of event_case `c` (the scope is in the rollup's key and repeated here).
 CASE_FILTERS = """

@@ -61,13 +61,20 @@ CREATE TABLE case_day (
 
 -- A small change appends its deltas here instead of updating the shared rows: no two transactions wait on (or
 -- deadlock over) the same counter. Readers add them up with the base rows; rollup_compact() folds them in.
-CREATE TABLE case_cell_delta (LIKE case_cell);
-CREATE TABLE case_grid_delta (LIKE case_grid);
-CREATE TABLE case_day_delta (LIKE case_day);
+-- Their rows come and go every worker tick: vacuumed often, and indexed as they are read, so that the dead rows a
+-- large fold leaves until then are not scanned by every view.
+CREATE TABLE case_cell_delta (LIKE case_cell) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
+CREATE TABLE case_grid_delta (LIKE case_grid) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
+CREATE TABLE case_day_delta (LIKE case_day) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
+CREATE INDEX case_cell_delta_idx ON case_cell_delta (level, day, dim, val, cx);
+CREATE INDEX case_grid_delta_idx ON case_grid_delta (dim, val);
+CREATE INDEX case_day_delta_idx ON case_day_delta (dim, val, day);
 
 -- The held cases by deadline (the map's and dashboard's "not yet overdue" part, the most overdue first); one
--- range without an OR for a missing deadline, which never falls due. The list as in dispatch/rollups.py HELD_SQL.
+-- range without an OR for a missing deadline, which never falls due, and what the map filters them by (an
+-- index-only read). The list as in dispatch/rollups.py HELD_SQL.
 CREATE INDEX event_case_held_due_idx ON event_case ((coalesce(deadline, 'infinity'::timestamptz)))
+    INCLUDE (deadline, geom, street_code, department_code, category_code, created_at, grid_code)
     WHERE status IN ('accepted', 'dispatched', 'extension_requested');
 -- The same per street and per department: the most overdue of a scope without reading the others'.
 CREATE INDEX event_case_held_street_due_idx ON event_case (street_code, (coalesce(deadline, 'infinity'::timestamptz)))
@@ -226,7 +233,9 @@ CREATE TABLE history_day (
     n      bigint NOT NULL,
     PRIMARY KEY (dim, code, day, action, name)
 );
-CREATE TABLE history_day_delta (LIKE history_day);
+CREATE TABLE history_day_delta (LIKE history_day)
+    WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
+CREATE INDEX history_day_delta_idx ON history_day_delta (dim, day);
 
 -- Recompute the tenures of the cases `ids` from their history: a tenure runs from one dispatch to the next.
 CREATE FUNCTION tenure_recount(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
