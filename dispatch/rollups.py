@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from dispatch.workflow import FINAL, WITH_DEPARTMENT
 
-LEVELS = (11, 13, 15, 17)   # the lattice levels the trigger counts (migration 0013)
+LEVELS = tuple(range(11, 18))  # the lattice levels the trigger counts (migration 0013): zoom 11 to 17
 COMPACT_LOCK = 7_402_613     # the advisory lock rollup_compact() and the bulk path share
 
 

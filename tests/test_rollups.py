@@ -216,7 +216,7 @@ def check_everything(conn) -> set:
     filters = [MapFilter(), MapFilter(major="01"), MapFilter(status="open"), MapFilter(status="overdue"),
                MapFilter(status="finished"), MapFilter(period=1), MapFilter(department="S-012-HWS"),
                MapFilter(street=ZUMIAO, status="overdue"), MapFilter(period=7, status="overdue")]
-    for zoom in (11, 12, 14, 16, 17):
+    for zoom in (10, 11, 12, 14, 16, 17):  # 10: cells made of 2 × 2 lattice cells of level 11
         for scope in scopes:
             for f in filters:
                 modes.add(check_map(conn, cases, DISTRICT, zoom, f, scope))

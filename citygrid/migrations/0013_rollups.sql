@@ -130,7 +130,7 @@ BEGIN
     c AS (SELECT l.level, v.day, v.dim, v.val, floor(s.lon / (90::float8 / (2::float8 ^ l.level)))::int AS cx,
                  floor(s.lat / (90::float8 / (2::float8 ^ l.level)))::int AS cy, s.street_code, s.state, s.d, s.lon,
                  s.lat
-          FROM s CROSS JOIN (VALUES (11), (13), (15), (17)) l(level)
+          FROM s CROSS JOIN (VALUES (11), (12), (13), (14), (15), (16), (17)) l(level)
           CROSS JOIN LATERAL (VALUES ('-infinity'::date, 'a'::"char", ''), ('-infinity', 'm', s.major),
                                      ('-infinity', 'd', s.department_code), (s.cday, 'a', '')) v(day, dim, val)
           WHERE v.val IS NOT NULL)
