@@ -92,8 +92,10 @@ CREATE TYPE rollup_case AS (d integer, status text, category_code text, departme
                             street_code text, grid_code text, created_at timestamptz, dispatched_at timestamptz,
                             closed_at timestamptz);
 
--- Fold the deltas into the base tables, in key order (the caller holds the advisory lock 7402613).
-CREATE FUNCTION rollup_fold() RETURNS void LANGUAGE plpgsql AS $$
+-- Fold the deltas into the base tables, in key order (the caller holds the advisory lock 7402613). These functions
+-- group up to a bulk statement's rows: enough memory to sort them without spilling to disk.
+CREATE FUNCTION rollup_fold() RETURNS void LANGUAGE plpgsql
+    SET work_mem = '64MB' AS $$
 BEGIN
     WITH d AS (DELETE FROM case_cell_delta RETURNING *)
     INSERT INTO case_cell AS t (level, day, dim, val, cx, cy, street_code, state, n, sx, sy)
@@ -120,7 +122,8 @@ END $$;
 -- The rollup rows of changed cases, appended as deltas (plans cached: static statements). A large change (a COPY,
 -- a bulk import) folds them in at once, under the lock rollup_compact takes, so the two never wait on each
 -- other's rows in a different order.
-CREATE FUNCTION rollup_apply(rs rollup_case[]) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION rollup_apply(rs rollup_case[]) RETURNS void LANGUAGE plpgsql
+    SET work_mem = '64MB' AS $$
 DECLARE
     zone text := (SELECT tz FROM rollup_zone);
 BEGIN
@@ -238,7 +241,8 @@ CREATE TABLE history_day_delta (LIKE history_day)
 CREATE INDEX history_day_delta_idx ON history_day_delta (dim, day);
 
 -- Recompute the tenures of the cases `ids` from their history: a tenure runs from one dispatch to the next.
-CREATE FUNCTION tenure_recount(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION tenure_recount(ids bigint[]) RETURNS void LANGUAGE plpgsql
+    SET work_mem = '64MB' AS $$
 BEGIN
     DELETE FROM case_tenure WHERE case_id = ANY(ids);
     WITH steps AS (
@@ -269,7 +273,7 @@ END $$;
 
 -- report and register steps (d = +1 or -1 for history rows written or removed) into history_day's deltas.
 CREATE FUNCTION history_apply(ids bigint[], actions text[], ats timestamptz[], ds integer[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET work_mem = '64MB' AS $$
 DECLARE
     zone text := (SELECT tz FROM rollup_zone);
 BEGIN
