@@ -119,9 +119,9 @@ BEGIN
     ON CONFLICT (dim, code, day, action, name) DO UPDATE SET n = t.n + EXCLUDED.n;
 END $$;
 
--- The rollup rows of changed cases, appended as deltas (plans cached: static statements). A large change (a COPY,
--- a bulk import) folds them in at once, under the lock rollup_compact takes, so the two never wait on each
--- other's rows in a different order.
+-- The rollup rows of changed cases, appended as deltas (plans cached: static statements), also for a large change
+-- (a COPY, a bulk import): folding them in there would double the import's time, so the worker's next
+-- rollup_compact() does it.
 CREATE FUNCTION rollup_apply(rs rollup_case[]) RETURNS void LANGUAGE plpgsql
     SET work_mem = '64MB' AS $$
 DECLARE
@@ -159,11 +159,6 @@ BEGIN
                WHERE w.day IS NOT NULL AND v.val IS NOT NULL)
     INSERT INTO case_day_delta (dim, val, day, kind, n)
     SELECT dim, val, day, kind, sum(d) FROM g GROUP BY dim, val, day, kind HAVING sum(d) <> 0;
-
-    IF cardinality(rs) > 1000 THEN
-        PERFORM pg_advisory_xact_lock(7402613);
-        PERFORM rollup_fold();
-    END IF;
 END $$;
 
 CREATE FUNCTION rollup_case_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -286,10 +281,6 @@ BEGIN
                                      ('c', s.community_code, s.community_name), ('g', s.grid_code, s.grid_name)) v(dim, code, name))
     INSERT INTO history_day_delta (dim, code, name, day, action, n)
     SELECT dim, code, name, day, action, sum(d) FROM u GROUP BY dim, code, name, day, action HAVING sum(d) <> 0;
-    IF cardinality(ids) > 1000 THEN
-        PERFORM pg_advisory_xact_lock(7402613);
-        PERFORM rollup_fold();
-    END IF;
 END $$;
 
 CREATE FUNCTION rollup_history_changed() RETURNS trigger LANGUAGE plpgsql AS $$
