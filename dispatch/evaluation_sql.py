@@ -11,7 +11,7 @@ periods (period, s, e) AS (VALUES ('current', %(start)s::timestamptz, %(end)s::t
                                   ('previous', %(prev_start)s::timestamptz, %(start)s::timestamptz))
 """
 
-# One row per tenure dispatched or due in either period, from case_tenure: migration 0013's tenure_statement()
+# One row per tenure dispatched or due in either period, from case_tenure: migration 0013's tenure_recount()
 # writes the tenure rule (its dispatch, return, rework, extension, close, standing report-back and deadline in
 # force) once, kept up to date by the trigger on case_history. On time and overdue are judged here, at `now`.
 TENURES = """

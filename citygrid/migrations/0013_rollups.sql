@@ -202,7 +202,7 @@ ALTER TABLE event_case ENABLE ALWAYS TRIGGER event_case_rollup_delete;
 
 -- The evaluation (docs/evaluation.md): each case's tenures, recomputed from its history whenever a history row of
 -- it is written, and report/register steps per day and region. The tenure rule is written once, here, in
--- tenure_statement(); dispatch/evaluation_sql.py reads its rows. A rule change is a migration that redefines it and
+-- tenure_recount(); dispatch/evaluation_sql.py reads its rows. A rule change is a migration that redefines it and
 -- calls rollup_refresh().
 CREATE TABLE case_tenure (
     case_id         bigint NOT NULL,
