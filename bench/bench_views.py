@@ -203,7 +203,8 @@ def p(values: list[float], q: float) -> float:
 
 
 def table(results: dict, pairs: int) -> str:
-    lines = ["| view | c | p50 100k ms | p95 100k ms | p50 1M ms | p95 1M ms | 1M/100k p95 (median of pairs, min–max) |",
+    lines = ["| view | c | p50 100k ms | p95 100k ms | p50 1M ms | p95 1M ms "
+             "| 1M/100k p95 (median of pairs, min–max) |",
              "|---|---|---|---|---|---|---|"]
     for c in sorted({c for (_, c) in results}):
         labels = sorted({label for (db, cc), rounds in results.items() if cc == c for r in rounds for label in r},
@@ -214,7 +215,8 @@ def table(results: dict, pairs: int) -> str:
             ratios = [p(b, .95) / p(a, .95) for a, b in zip(small, large)]
             flat_s, flat_l = sum(small, []), sum(large, [])
             lines.append(f"| {label} | {c} | {p(flat_s, .5):.1f} | {p(flat_s, .95):.1f} | {p(flat_l, .5):.1f} | "
-                         f"{p(flat_l, .95):.1f} | {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) |")
+                         f"{p(flat_l, .95):.1f} | {statistics.median(ratios):.2f} "
+                         f"({min(ratios):.2f}–{max(ratios):.2f}) |")
     return "\n".join(lines)
 
 

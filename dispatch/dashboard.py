@@ -104,7 +104,8 @@ def _from_rollups(cur, *, scope: dict, first: date, today: date) -> tuple[dict, 
     later = {kind: sum(n for (d, k), n in per_day.items() if k == kind and d >= today) for kind in "rdx"}
     cell = {"level": rollups.LEVELS[0], "cdim": "d" if dim == "d" else "a", "val": val if dim == "d" else ""}
     state = cur.execute(OPEN, {**cell, **scope}).fetchone()
-    counts = {"reported": later["r"], "dispatched": later["d"], "closed": later["x"], "open": int(state["open"]), "overdue": int(state["overdue"])}
+    counts = {"reported": later["r"], "dispatched": later["d"], "closed": later["x"], "open": int(state["open"]),
+              "overdue": int(state["overdue"])}
     return counts, per_day
 
 

@@ -67,7 +67,8 @@ agg AS (
            max(cx) FILTER (WHERE n > 0) AS cx1, min(cy) FILTER (WHERE n > 0) AS cy0, max(cy) FILTER (WHERE n > 0) AS cy1
     FROM r GROUP BY gx, gy
 ), """ + NOT_DUE_CASES + """, nd AS (
-    SELECT floor(ST_X(c.geom) / %(lsize)s)::int >> %(shift)s AS gx, floor(ST_Y(c.geom) / %(lsize)s)::int >> %(shift)s AS gy,
+    SELECT floor(ST_X(c.geom) / %(lsize)s)::int >> %(shift)s AS gx,
+           floor(ST_Y(c.geom) / %(lsize)s)::int >> %(shift)s AS gy,
            count(*) AS n, sum(ST_X(c.geom)) AS sx, sum(ST_Y(c.geom)) AS sy
     FROM not_due c
     WHERE floor(ST_X(c.geom) / %(lsize)s)::int BETWEEN %(x0)s AND %(x1)s
@@ -140,7 +141,7 @@ def own_outside_scope(conn: psycopg.Connection, *, me: str, scope: dict) -> bool
 
 def cells(conn: psycopg.Connection, *, params: dict, level: int, zoom: int, dim: str, val: str,
           since_day) -> list[dict]:
-    """Per output cell at `zoom`: all, open and overdue counts, coordinate sums and the lattice squares holding cases."""
+    """Per output cell at `zoom`: all, open and overdue counts, coordinate sums, the lattice squares with cases."""
     query, args = cells_query(params=params, level=level, zoom=zoom, dim=dim, val=val, since_day=since_day)
     serial(conn)
     return conn.cursor(row_factory=dict_row).execute(query, args).fetchall()

@@ -5,13 +5,11 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from psycopg.rows import dict_row
 
 from dispatch import rollups
 from dispatch.bulk_import import import_events
-from dispatch.cases import Request
 from dispatch.dashboard import dashboard
 from dispatch.evaluation import evaluate
 from dispatch.mapview import Box, MapFilter, cell_size, view
@@ -84,8 +82,8 @@ def _try(flow: Flow, rng, case, action: str, ids: list[int]) -> None:
 
 def bulk_import(conn, tmp_path) -> None:
     now = datetime.now(TZ).replace(microsecond=0)
-    rows = [[f"B{i}", CATEGORIES[i % 5], PLACES[i % 5][0] + i * 1e-4, PLACES[i % 5][1], (now - timedelta(days=i % 9)).isoformat(),
-             f"bulk {i}"] for i in range(12)]
+    rows = [[f"B{i}", CATEGORIES[i % 5], PLACES[i % 5][0] + i * 1e-4, PLACES[i % 5][1],
+             (now - timedelta(days=i % 9)).isoformat(), f"bulk {i}"] for i in range(12)]
     import_events(conn, path=write_csv(tmp_path / "bulk.csv", rows), mapping=MAPPING, policy=Policy(), by="test")
     conn.commit()
 
