@@ -15,7 +15,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from dispatch.deadlines import due as due_time, handling_hours, load_calendar
-from dispatch.evaluation_sql import BY, officer_query, unit_query
+from dispatch import rollups
+from dispatch.evaluation_sql import BY, DIMS, officer_query, unit_query
 from dispatch.models import Policy
 from gis.errors import InvalidInput
 
@@ -148,13 +149,15 @@ def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
         raise InvalidInput(str(exc)) from None
     before = previous_period(period)
     prev_start, _, _ = parse_period(before, tz=policy.tz)
-    params = {"start": start, "end": end, "prev_start": prev_start, "now": now}
+    params = {"start": start, "end": end, "prev_start": prev_start, "now": now, "dim": DIMS.get(by),
+              "start_day": start.date(), "end_day": end.date(), "prev_day": prev_start.date()}
     clock = _Clock(conn, policy)
     if by == "officer":
         columns, rows = OFFICER, _rows(conn, officer_query(), params, lambda r: _officer_values(r, clock))
     else:
         columns = HANDLING if by == "department" else INTAKE + HANDLING
-        rows = _rows(conn, unit_query(by), params, lambda r: _unit_values(r, clock))
+        days = by == "department" or rollups.zone(conn) == str(policy.tz)  # else the steps, one by one
+        rows = _rows(conn, unit_query(by, days=days), params, lambda r: _unit_values(r, clock))
     return Evaluation(period, before, by, start, end, prev_start, columns, rows)
 
 

@@ -11,34 +11,16 @@ periods (period, s, e) AS (VALUES ('current', %(start)s::timestamptz, %(end)s::t
                                   ('previous', %(prev_start)s::timestamptz, %(start)s::timestamptz))
 """
 
-# One row per tenure; `due_at` is the deadline in force at the standing report-back (or now, if none stands).
+# One row per tenure dispatched or due in either period, from case_tenure: migration 0013's tenure_recount()
+# writes the tenure rule (its dispatch, return, rework, extension, close, standing report-back and deadline in
+# force) once, kept up to date by the trigger on case_history. On time and overdue are judged here, at `now`.
 TENURES = """
-touched AS (
-    SELECT DISTINCT case_id FROM case_history WHERE at >= %(prev_start)s OR deadline >= %(prev_start)s
-), steps AS (
-    SELECT h.case_id, h.id, h.at, h.action, h.department_code, h.deadline,
-           count(*) FILTER (WHERE h.action = 'dispatch') OVER (PARTITION BY h.case_id ORDER BY h.at, h.id) AS tenure
-    FROM case_history h JOIN touched USING (case_id)
-), tenures AS (
-    SELECT case_id, tenure,
-           min(at) FILTER (WHERE action = 'dispatch') AS dispatched_at,
-           min(department_code) FILTER (WHERE action = 'dispatch') AS department_code,
-           bool_or(action = 'return') AS returned,
-           bool_or(action = 'check_fail') AS reworked,
-           bool_or(action = 'approve_extension') AS extended,
-           bool_or(action = 'close') AS closed,
-           coalesce((array_agg(action ORDER BY at DESC, id DESC)
-                     FILTER (WHERE action IN ('handle', 'check_fail')))[1] = 'handle', false) AS handled,
-           max(at) FILTER (WHERE action = 'handle') AS handled_at,
-           (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE action = 'handle'))[1] AS handle_deadline,
-           (array_agg(deadline ORDER BY at DESC, id DESC) FILTER (WHERE deadline IS NOT NULL))[1] AS last_deadline
-    FROM steps WHERE tenure > 0 GROUP BY case_id, tenure
-), dated AS (
-    SELECT tn.*, CASE WHEN tn.handled THEN tn.handle_deadline ELSE tn.last_deadline END AS due_at FROM tenures tn
-), t AS (
-    SELECT dated.*, handled AND handled_at <= due_at AS on_time,
-           NOT handled AND due_at < coalesce(%(now)s::timestamptz, now()) AS overdue
-    FROM dated
+t AS (
+    SELECT tn.*, tn.handled AND tn.handled_at <= tn.due_at AS on_time,
+           NOT tn.handled AND tn.due_at < coalesce(%(now)s::timestamptz, now()) AS overdue
+    FROM case_tenure tn
+    WHERE tn.dispatched_at >= %(prev_start)s AND tn.dispatched_at < %(end)s
+       OR tn.due_at >= %(prev_start)s AND tn.due_at < %(end)s
 )
 """
 
@@ -78,6 +60,27 @@ intake_agg AS (
     GROUP BY {code}, p.period
 )
 """
+
+# The same from the per-day rollup history_day (report and register steps per day of the rollups' zone, per unit):
+# a case is registered once (the workflow has no way back to the statuses register starts from), so the steps
+# are the cases.
+INTAKE_DAYS = """
+intake_agg AS (
+    SELECT h.code, min(h.name) AS name, p.period,
+           (sum(h.n) FILTER (WHERE h.action = 'report'))::bigint AS reported,
+           (sum(h.n) FILTER (WHERE h.action = 'register'))::bigint AS registered
+    FROM (SELECT code, name, day, action, n FROM history_day
+          WHERE dim = %(dim)s AND day >= %(prev_day)s AND day < %(end_day)s
+          UNION ALL
+          SELECT code, name, day, action, n FROM history_day_delta
+          WHERE dim = %(dim)s AND day >= %(prev_day)s AND day < %(end_day)s) h
+    JOIN (VALUES ('current', %(start_day)s::date, %(end_day)s::date),
+                 ('previous', %(prev_day)s::date, %(start_day)s::date)) p (period, s, e) ON h.day >= p.s AND h.day < p.e
+    GROUP BY h.code, p.period
+    HAVING sum(h.n) <> 0
+)
+"""
+DIMS = {"district": "D", "street": "s", "community": "c", "grid": "g"}
 
 REGION_SELECT = """
 SELECT coalesce(a.code, i.code) AS code, coalesce(a.name, i.name) AS name, coalesce(a.period, i.period) AS period,
@@ -129,15 +132,15 @@ UNITS = {
 BY = (*UNITS, "officer")
 
 
-def unit_query(by: str) -> sql.Composed:
-    """Every indicator per department or region, both periods, in one statement."""
+def unit_query(by: str, *, days: bool = True) -> sql.Composed:
+    """Every indicator per department or region, both periods, in one statement (`days`: intake from the rollup)."""
     code, name = UNITS[by]
     parts = [sql.SQL("WITH"), sql.SQL(PERIODS + ","), sql.SQL(TENURES + ","),
              sql.SQL(TENURE_AGG).format(code=code, name=name)]
     if by == "department":
         return sql.SQL(" ").join([*parts, sql.SQL(DEPARTMENT_SELECT)])
-    return sql.SQL(" ").join([*parts, sql.SQL(","), sql.SQL(INTAKE_AGG).format(code=code, name=name),
-                              sql.SQL(REGION_SELECT)])
+    intake = sql.SQL(INTAKE_DAYS) if days else sql.SQL(INTAKE_AGG).format(code=code, name=name)
+    return sql.SQL(" ").join([*parts, sql.SQL(","), intake, sql.SQL(REGION_SELECT)])
 
 
 def officer_query() -> sql.Composed:

@@ -1,9 +1,12 @@
 """The cases in a map view, aggregated on the server: the map never receives more than `limit` markers.
 
 A view is a box, a zoom level, the filters of the map's panel and the reader's scope. When at most `limit` cases
-match, the map gets them one by one (`points`). Otherwise it gets `cells`: the matching cases counted per square
-of about CELL_PX screen pixels at that zoom (one grouped scan in PostgreSQL), each with its open and overdue counts,
-the mean position of its cases and their extent (a click on a cell zooms to it).
+match, the map gets them one by one (`points`, always exact). Otherwise it gets `cells`: the matching cases counted
+per square of CELL_PX screen pixels at that zoom, each with its open and overdue counts (overdue as of the request),
+the mean position of its cases and its square (a click on a cell zooms to it). Up to zoom 17 the cells are read from
+the lattice rollups of migration 0013 (dispatch/rollups.py, docs/rollups.md), so a view costs the same at 100k or
+1M cases; deeper, for an officer's grids, or for filter combinations the rollups do not slice, they are counted
+case by case in one grouped scan.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import dict_row
 
+from dispatch import rollups
+from dispatch.rollups import FINAL_SQL, HELD_SQL, OVERDUE
 from gis.errors import InvalidInput
 
 CELL_PX = 64          # the side of a cell on screen, in pixels at the requested zoom
@@ -22,12 +27,12 @@ STATUS_FILTERS = ("open", "overdue", "finished")
 MAX_PERIOD_DAYS = 3660
 
 # The traffic light of a case a department holds (red: overdue, yellow: due soon); the export shares it.
-LIGHT = """CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
+LIGHT = f"""CASE WHEN c.status NOT IN {HELD_SQL} THEN NULL
             WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END"""
 
 # The reader's scope (or their own reports) and the map panel's filters; the export (dispatch/export.py) adds
 # its own day range to the same conditions.
-FILTERS = """
+FILTERS = f"""
       ((%(street)s::text IS NULL OR c.street_code = %(street)s)
        AND (%(department)s::text IS NULL OR c.department_code = %(department)s)
        AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))
@@ -36,10 +41,9 @@ FILTERS = """
   AND (%(f_department)s::text IS NULL OR c.department_code = %(f_department)s)
   AND (%(f_street)s::text IS NULL OR c.street_code = %(f_street)s)
   AND (%(status)s::text IS NULL
-       OR %(status)s = 'open' AND c.status NOT IN ('closed', 'rejected', 'merged')
-       OR %(status)s = 'finished' AND c.status IN ('closed', 'rejected', 'merged')
-       OR %(status)s = 'overdue' AND c.status IN ('dispatched', 'accepted', 'extension_requested')
-                                 AND now() > c.deadline)
+       OR %(status)s = 'open' AND c.status NOT IN {FINAL_SQL}
+       OR %(status)s = 'finished' AND c.status IN {FINAL_SQL}
+       OR %(status)s = 'overdue' AND {OVERDUE})
   AND (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s)
 """
 
@@ -55,15 +59,14 @@ SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description
        c.department_code, c.deadline, """ + LIGHT + """ AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
 """ + WHERE + """
-ORDER BY c.status IN ('closed', 'rejected', 'merged'), c.created_at DESC, c.id DESC  -- open cases first
+ORDER BY c.status IN """ + FINAL_SQL + """, c.created_at DESC, c.id DESC  -- open cases first
 LIMIT %(limit)s
 """
 
-CELLS = """
+CELLS = f"""
 SELECT count(*) AS count,
-       count(*) FILTER (WHERE c.status NOT IN ('closed', 'rejected', 'merged')) AS open,
-       count(*) FILTER (WHERE c.status IN ('dispatched', 'accepted', 'extension_requested')
-                          AND now() > c.deadline) AS overdue,
+       count(*) FILTER (WHERE c.status NOT IN {FINAL_SQL}) AS open,
+       count(*) FILTER (WHERE {OVERDUE}) AS overdue,
        round(avg(ST_X(c.geom))::numeric, 7)::float AS lon, round(avg(ST_Y(c.geom))::numeric, 7)::float AS lat,
        min(ST_X(c.geom)) AS west, min(ST_Y(c.geom)) AS south, max(ST_X(c.geom)) AS east, max(ST_Y(c.geom)) AS north
 FROM event_case c
@@ -130,17 +133,70 @@ def view(conn: psycopg.Connection, *, box: Box, zoom: int, filters: MapFilter, s
          limit: int, tz: ZoneInfo) -> dict:
     """{"mode": "points", "truncated", "cases": [rows]} or {"mode": "cells", "total", "cells": [rows]}.
 
-    At most two statements: a count that stops at limit + 1, then the points or the grouped cells. At the deepest
-    zoom the points are given even beyond the limit: the open and newest `limit` of them.
+    Up to zoom 17 the cells come from the lattice rollups (docs/rollups.md), and points are fetched when those
+    count at most `limit` cases; deeper, or for what the rollups do not slice, the cases are counted one by one.
     """
+    since = filters.since(tz)
     params = {"west": box.west, "south": box.south, "east": box.east, "north": box.north, "me": me,
               "major": filters.major or None, "f_department": filters.department or None,
-              "f_street": filters.street or None, "status": filters.status or None, "since": filters.since(tz),
+              "f_street": filters.street or None, "status": filters.status or None, "since": since,
               "limit": limit, "cell": cell_size(zoom), **scope}
+    slice_ = _rollup_slice(conn, zoom=zoom, filters=filters, scope=scope, me=me, tz=tz)
+    if slice_ is None:
+        return _exact(conn, params, zoom=zoom, limit=limit)
+    level, dim, val = slice_
+    since_day = since.date() if since is not None else None
+    raw = rollups.cells(conn, params=params, level=level, zoom=zoom, dim=dim, val=val, since_day=since_day)
+    cells = [c for c in (_cell(r, filters.status) for r in raw) if c["count"] > 0]
+    total = sum(c["count"] for c in cells)
+    if total <= limit:
+        rows = conn.cursor(row_factory=dict_row).execute(POINTS, params, prepare=False).fetchall()
+        return {"mode": "points", "truncated": False, "cases": rows}
+    return {"mode": "cells", "total": total, "cells": cells}
+
+
+def _rollup_slice(conn, *, zoom: int, filters: MapFilter, scope: dict, me: str,
+                  tz: ZoneInfo) -> tuple[int, str, str] | None:
+    """(level, dim, val) of the rollup rows that answer this view, or None if only a count of cases can."""
+    level = rollups.level_for(zoom)
+    departments = {d for d in (scope["department"], filters.department or None) if d is not None}
+    if level is None or scope["grids"] is not None or len(departments) > 1:
+        return None
+    if filters.period is not None and (departments or filters.major or rollups.zone(conn) != str(tz)):
+        return None
+    if departments and filters.major:
+        return None
+    if rollups.own_outside_scope(conn, me=me, scope=scope):
+        return None
+    if departments:
+        return level, "d", departments.pop()
+    return (level, "m", filters.major) if filters.major else (level, "a", "")
+
+
+def _cell(r: dict, status: str) -> dict:
+    """One output cell as the map draws it, for the status filter: counts, mean position and extent."""
+    if status == "open":
+        count, open_, overdue, sx, sy = r["o"], r["o"], r["v"], r["ox"], r["oy"]
+    elif status == "finished":
+        count, open_, overdue, sx, sy = r["a"] - r["o"], 0, 0, r["ax"] - r["ox"], r["ay"] - r["oy"]
+    elif status == "overdue":
+        count, open_, overdue, sx, sy = r["v"], r["v"], r["v"], r["vx"], r["vy"]
+    else:
+        count, open_, overdue, sx, sy = r["a"], r["o"], r["v"], r["ax"], r["ay"]
+    count = int(count)
+    lon, lat = (round(sx / count, 7), round(sy / count, 7)) if count > 0 else (None, None)
+    return {"count": count, "open": int(open_), "overdue": int(overdue), "lon": lon, "lat": lat,
+            **{k: r[k] for k in ("west", "south", "east", "north")}}
+
+
+def _exact(conn, params: dict, *, zoom: int, limit: int) -> dict:
+    """Count the cases in the box one by one: a count that stops at limit + 1, then the points or the cells.
+
+    Custom plans (prepare=False): a generic plan of these statements reads the whole GiST index."""
     cur = conn.cursor(row_factory=dict_row)
-    hits = cur.execute(COUNT, params).fetchone()["count"]
+    hits = cur.execute(COUNT, params, prepare=False).fetchone()["count"]
     if hits <= limit or zoom >= 19:
-        rows = cur.execute(POINTS, params).fetchall()
+        rows = cur.execute(POINTS, params, prepare=False).fetchall()
         return {"mode": "points", "truncated": hits > limit, "cases": rows}
-    cells = cur.execute(CELLS, params).fetchall()
+    cells = cur.execute(CELLS, params, prepare=False).fetchall()
     return {"mode": "cells", "total": sum(c["count"] for c in cells), "cells": cells}

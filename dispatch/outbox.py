@@ -11,7 +11,7 @@ from datetime import date, tzinfo
 import psycopg
 from psycopg.rows import dict_row
 
-from dispatch import case_repo
+from dispatch import case_repo, rollups
 from dispatch.deadlines import calendar_status
 
 ESCALATE = """
@@ -153,11 +153,12 @@ def warn_calendar(conn: psycopg.Connection, *, today: date) -> str | None:
 
 
 def run_once(conn: psycopg.Connection, *, today: date, tz: tzinfo) -> Tick:
-    """One worker tick: calendar warning, escalations, then delivery."""
+    """One worker tick: calendar warning, escalations, delivery, then the rollups' deltas folded in."""
     warn_calendar(conn, today=today)
     escalated = escalate(conn, tz=tz)
     tick = deliver(conn)
     tick.escalated = escalated
+    rollups.compact(conn)  # fold the map's and dashboard's deltas in, so reads stay small (docs/rollups.md)
     return tick
 
 
