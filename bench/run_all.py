@@ -1,8 +1,8 @@
 """Run every issue-10 benchmark in turn and write their tables into docs/performance.md.
 
 Each benchmark is its own process (a clean interpreter, its own databases, dropped at the end) and prints markdown;
-this script keeps what they print, with the machine and the time each took, between the RESULTS markers of
-docs/performance.md (the sizing guide above the markers is written by hand from these numbers).
+this script keeps what they print, with the machine and the time each took, in the results part of
+docs/performance.md, one section per benchmark (the sizing guide above it is written by hand from these numbers).
 
 Usage: .venv/bin/python bench/run_all.py [--quick] [--only NAME ...] [--no-write]
 """
@@ -64,24 +64,41 @@ def machine() -> str:
             f"PostgreSQL {version} (shared_buffers {shared})")
 
 
+def write(doc_path: Path, sections: dict[str, str], header: str) -> None:
+    """Put each benchmark's section between its own markers in the results part of the document, replacing an
+    earlier run of the same benchmark and keeping the others (so one benchmark can be re-run alone)."""
+    doc = doc_path.read_text(encoding="utf-8") if doc_path.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
+    head, _, rest = doc.partition(BEGIN)
+    body, _, tail = rest.partition(END)
+    for name, text in sections.items():
+        start, stop = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+        block = f"{start}\n{header}\n{text}\n{stop}"
+        if start in body:
+            before, _, after = body.partition(start)
+            body = before + block + after.partition(stop)[2]
+        else:
+            body = body.rstrip("\n") + "\n\n" + block + "\n"
+    doc_path.write_text(f"{head}{BEGIN}{body}{END}{tail}", encoding="utf-8")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="every benchmark at its smoke size")
-    ap.add_argument("--only", nargs="*", choices=sorted(PLAN), help="run just these")
+    ap.add_argument("--only", nargs="*", choices=sorted(PLAN), help="run just these (their sections are replaced)")
     ap.add_argument("--no-write", action="store_true", help="print, do not touch docs/performance.md")
     args = ap.parse_args(argv)
     started = time.monotonic()
-    parts = [run(name, args.quick) for name in (args.only or PLAN)]
-    header = (f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}; "
-              f"{'quick sizes; ' if args.quick else ''}{time.monotonic() - started:.0f} s in all.\n")
-    text = "\n".join([header, *parts])
-    print(text)
-    if not args.no_write and not args.only:
-        doc = DOC.read_text(encoding="utf-8") if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
-        head, _, rest = doc.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        DOC.write_text(f"{head}{BEGIN}\n\n{text}\n{END}{tail}", encoding="utf-8")
-        print(f"wrote {DOC}", file=sys.stderr)
+    where = machine()
+    sections = {}
+    for name in args.only or PLAN:
+        when = dt.datetime.now(dt.timezone.utc)
+        text = run(name, args.quick)
+        sections[name] = text
+        print(text, flush=True)
+        if not args.no_write:
+            write(DOC, {name: text}, f"_Measured {when:%Y-%m-%d %H:%M} UTC on {where}"
+                                     f"{'; quick sizes' if args.quick else ''}._\n")
+    print(f"all: {time.monotonic() - started:.0f} s", file=sys.stderr)
     return 0
 
 
