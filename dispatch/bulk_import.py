@@ -206,7 +206,7 @@ def import_events(conn: psycopg.Connection, *, path: str | os.PathLike, mapping:
     result.rows = len(table)
     tick("read", len(table), len(table))
     clock.lap("read")
-    ref = _reference(conn, mapping.source)
+    ref = reference(conn, mapping.source)
     reasons = _check(table, ref, mapping, policy)
     tick("check", len(table), len(table))
     clock.lap("check")
@@ -257,7 +257,9 @@ class _Stopwatch:
 
 
 @dataclass
-class _Reference:
+class Reference:
+    """What every row is checked, located and routed against, read once."""
+
     categories: dict
     aliases: dict[str, str]
     departments: dict[str, str]
@@ -274,12 +276,13 @@ class _Reference:
     rule_set_id: int | None
 
 
-def _reference(conn, source: str) -> _Reference:
+def reference(conn, source: str) -> Reference:
+    """The reference data of an import, read once."""
     release_id, names, parents, grid_codes, grid_shapes = bulk_repo.release(conn)
     if not release_id:
         raise InvalidInput("no grid release is active: import grids and run `citygrid grids release --activate`")
     zone_keys, zone_shapes = bulk_repo.zones(conn)
-    return _Reference(
+    return Reference(
         categories={c.code: c for c in events_repo.categories(conn)},
         aliases=bulk_repo.aliases(conn, source=source),
         departments={d.code: d.name for d in repo.departments(conn)},
@@ -290,7 +293,7 @@ def _reference(conn, source: str) -> _Reference:
 
 # ---- checks: each a vectorised mask; the first reason of a row is the one reported -----------------------------
 
-def _check(table: pd.DataFrame, ref: _Reference, mapping: Mapping, policy: Policy) -> pd.Series:
+def _check(table: pd.DataFrame, ref: Reference, mapping: Mapping, policy: Policy) -> pd.Series:
     reasons = pd.Series("", index=table.index, dtype=object)
 
     def flag(mask, text) -> None:
@@ -395,7 +398,7 @@ def _parse(text: pd.Series, together, alone) -> pd.Series:
 
 # ---- locate -----------------------------------------------------------------------------------------------------
 
-def _locate(table: pd.DataFrame, reasons: pd.Series, ref: _Reference, locator: Callable) -> None:
+def _locate(table: pd.DataFrame, reasons: pd.Series, ref: Reference, locator: Callable) -> None:
     ok = reasons == ""
     lon = np.full(len(table), np.nan)
     lat = np.full(len(table), np.nan)
@@ -416,10 +419,10 @@ def _locate(table: pd.DataFrame, reasons: pd.Series, ref: _Reference, locator: C
     street = community.map(ref.parents)
     table["community"], table["street"] = community.to_numpy(), street.to_numpy()
     table["district"] = street.map(ref.parents).to_numpy()
-    table["zones"] = _zones(lon, lat, where, ref)
+    table["zones"] = zones_of(lon, lat, where, ref)
 
 
-def _zones(lon, lat, where, ref: _Reference) -> np.ndarray:
+def zones_of(lon, lat, where, ref: Reference) -> np.ndarray:
     """For each point, the zones covering it as the locator lists them: [(layer, code, name)], layer then code."""
     out = np.empty(len(lon), dtype=object)
     out[:] = [()] * len(lon)
@@ -437,7 +440,7 @@ def _zones(lon, lat, where, ref: _Reference) -> np.ndarray:
 
 # ---- route and deadlines --------------------------------------------------------------------------------------
 
-def _route(good: pd.DataFrame, ref: _Reference) -> None:
+def _route(good: pd.DataFrame, ref: Reference) -> None:
     """Reports: the active rules, decided once per distinct category and place (the place as precise as the
     rules look: a rule set without grid rules does not tell grids apart). History: its department."""
     n = len(good)
@@ -446,19 +449,9 @@ def _route(good: pd.DataFrame, ref: _Reference) -> None:
     facts = [Facts(c, s, m, g, tuple((layer, code) for layer, code, _ in z))
              for c, s, m, g, z in zip(good["category_code"], good["street"], good["community"], good["grid"],
                                       good["zones"])]
-    used = {r.place_kind for r in ref.rules}
     cache: dict = {}
-    for i in np.flatnonzero(~good["is_history"].to_numpy()):
-        f = facts[i]
-        key = (f.category, f.street_code if "street" in used or any(r.recipient_kind == "street_unit"
-                                                                     for r in ref.rules) else None,
-               f.community_code if "community" in used else None, f.grid_code if "grid" in used else None,
-               f.zones if "zone" in used else None)
-        if key not in cache:
-            cache[key] = choose(ref.rules, f, ref.units)
-        found = cache[key]
-        if found.department_code is None:  # its explanation names the grid: decide this one on its own facts
-            found = choose(ref.rules, f, ref.units)
+    reports = np.flatnonzero(~good["is_history"].to_numpy())
+    for i, found in zip(reports, decide_many(ref, [facts[i] for i in reports], cache)):
         decision[i] = found
         department[i] = found.department_code
     good["department_out"] = department
@@ -470,7 +463,25 @@ def _route(good: pd.DataFrame, ref: _Reference) -> None:
     good["status_out"] = status
 
 
-def _deadlines(good: pd.DataFrame, ref: _Reference, policy: Policy) -> None:
+def decide_many(ref: Reference, facts: list[Facts], cache: dict) -> list:
+    """The routing decision of each case, decided once per distinct category and place (`cache` keeps them
+    across calls); a decision without a recipient is redone on the case's own facts, so it names its own grid."""
+    used = {r.place_kind for r in ref.rules}
+    street = "street" in used or any(r.recipient_kind == "street_unit" for r in ref.rules)
+    out = []
+    for f in facts:
+        key = (f.category, f.street_code if street else None, f.community_code if "community" in used else None,
+               f.grid_code if "grid" in used else None, f.zones if "zone" in used else None)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = choose(ref.rules, f, ref.units)
+        if found.department_code is None:
+            found = choose(ref.rules, f, ref.units)
+        out.append(found)
+    return out
+
+
+def _deadlines(good: pd.DataFrame, ref: Reference, policy: Policy) -> None:
     """Held cases get a deadline: reports from now (dispatched at import), history from their report time."""
     n = len(good)
     held = good["status_out"].isin(HELD).to_numpy()
@@ -501,7 +512,7 @@ def _deadlines(good: pd.DataFrame, ref: _Reference, policy: Policy) -> None:
 
 # ---- write ------------------------------------------------------------------------------------------------------
 
-def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str, tick: Progress,
+def _write(conn, good: pd.DataFrame, ref: Reference, mapping: Mapping, by: str, tick: Progress,
            clock: _Stopwatch) -> bool:
     n = len(good)
     if not n:
@@ -602,7 +613,7 @@ def _steps(good: pd.DataFrame, ids, times: dict, closed_out: list, reporter: str
             yield (i, closed, reporter, "import", "close", "checked", "closed", "", dep, None, empty, True)
 
 
-def _decision_rows(decisions: list[tuple[int, object, Facts]], ref: _Reference):
+def _decision_rows(decisions: list[tuple[int, object, Facts]], ref: Reference):
     encoded: dict[int, tuple] = {}
     for case_id, d, facts in decisions:
         key = id(d)
