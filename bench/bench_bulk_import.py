@@ -1,50 +1,50 @@
-"""Bulk import of N rows (default 1,000,000), located and routed, with history rows and indexes, three ways in
-one run, each into a fresh database cloned from the same Chancheng template:
+"""Bulk import of N rows (default 1,000,000), located and routed, with history rows and indexes, against two
+references in the same run, each run into a fresh database cloned from one Chancheng template:
 
-  (a) baseline: a plain COPY of the file's rows into a bare table (no checks, no locating, no indexes);
-  (b) the geopandas route: the same import, but locating with geopandas `sjoin` (predicate covered_by, lowest code
-      on shared edges), writing the same tables, history rows and indexes;
-  (c) candidate: `citygrid events import` as shipped (shapely STRtree `locate_many`, same everything else).
+  (a) plain COPY of the file's rows into a bare table (no checks, no locating, no indexes);
+  (b) geopandas: the same import, but locating with geopandas `sjoin` (covered_by, lowest code on shared edges),
+      writing the same tables, history rows and indexes;
+  (c) the platform: `dispatch.bulk_import.import_events` as `citygrid events import` runs it (streamed in chunks,
+      STRtree `locate_many`).
 
-(b) and (c) must write identical cases (checked with a digest of every case's place, zones, department, status,
-closing time and, for history rows, deadline; reports are dispatched at import time, so their deadlines differ
-by the minutes between the runs), and the same row counts of report, case_history and routing_decision.
+Runs alternate c, b, a, c, b, a… (`--pairs`, default 3); the per-pair ratios of rows/s are reported as median
+(min–max). (b) and (c) must write identical cases (a digest of every case's place, zones, department, status,
+closing time and, for history rows, deadline; reports are dispatched at import time, so their deadlines differ by
+the minutes between runs) and the same row counts. Each import runs in a child process, so its peak RSS is its
+own (VmHWM, read by the child); then (c) runs once on a 5M-row file (`--big`, skip with `--no-big`) for memory.
 
-Rows: 80% history (65% closed, 10% accepted, 5% rejected), 20% reports to route now; 0.5% of the points fall
-outside the district and are skipped. Usage: .venv/bin/python bench/bench_bulk_import.py [N]
-(DATABASE_URL: the server to use, default postgresql://postgres@127.0.0.1:5432/postgres).
+Rows: 80 % history (65 % closed, 10 % accepted, 5 % rejected), 20 % reports to route now; 0.5 % of the points
+fall outside the district and are skipped. Files are written to /tmp and deleted; databases are named
+cg_bench_bulk_* and dropped. Usage: .venv/bin/python bench/bench_bulk_import.py [N] [--quick] [--no-big]
+(CITYGRID_BENCH_SERVER or DATABASE_URL: the server, default postgresql://postgres@127.0.0.1:5432/postgres;
+only its databases named cg_bench_bulk_* are touched). A full run takes about 25 minutes on an idle 2-core
+machine (the 3 pairs at 1M about 13, the 5M run about 10), twice that under load.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from citygrid import migrate
-from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, load_chancheng
-from dispatch.bulk_import import Mapping, import_events
-from dispatch.departments import import_departments
-from dispatch.models import Policy
-from dispatch.rules import import_rules
-from events.service import import_categories
-from gis.locator import locate_many
-
-SERVER = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVER = (os.environ.get("CITYGRID_BENCH_SERVER") or os.environ.get("DATABASE_URL")
+          or "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN = uuid.uuid4().hex[:6]
-MAPPING = Mapping({"source_id": "id", "category": "type", "lon": "x", "lat": "y", "reported_at": "time",
-                   "description": "text", "status": "status", "closed_at": "closed", "department": "dept"},
-                  source="bench")
+COLUMNS = {"source_id": "id", "category": "type", "lon": "x", "lat": "y", "reported_at": "time",
+           "description": "text", "status": "status", "closed_at": "closed", "department": "dept"}
 DIGEST = """
 SELECT count(*), md5(string_agg(concat_ws('|', external_id, grid_code, street_code, department_code, status,
                                          -- a report's clock starts at its import: compare the history's
@@ -65,7 +65,13 @@ def admin(query, *args) -> None:
 
 
 def make_template() -> str:
-    name = f"cg_bench_{RUN}_template"
+    from citygrid import migrate
+    from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, load_chancheng
+    from dispatch.departments import import_departments
+    from dispatch.rules import import_rules
+    from events.service import import_categories
+
+    name = f"cg_bench_bulk_{RUN}_template"
     admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with psycopg.connect(url(name)) as conn:
         migrate.upgrade(conn)
@@ -76,49 +82,49 @@ def make_template() -> str:
     return name
 
 
-def clone(template: str, label: str) -> str:
-    name = f"cg_bench_{RUN}_{label}"
-    admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    return name
+def make_file(n: int, template: str, path: Path, block: int = 500_000) -> Path:
+    """N rows of a plausible 12345 export (history and fresh reports, a few outside), written block by block."""
+    import shapely
 
+    from gis.locator import locate_many
 
-def make_file(n: int, template: str, folder: Path) -> Path:
-    """N rows of a plausible 12345 export: history and fresh reports, inside the district (a few outside)."""
     rng = np.random.default_rng(2026)
     with psycopg.connect(url(template)) as conn:
         public = [r[0] for r in conn.execute("SELECT code FROM category WHERE public ORDER BY code")]
         departments = [r[0] for r in conn.execute("SELECT code FROM department ORDER BY code")]
         grids = conn.execute("SELECT g.code, ST_AsBinary(g.geom) FROM grid_feature g JOIN grid_release r "
                              "ON g.layer_id = r.grid_layer_id WHERE r.is_active").fetchall()
-    import shapely
     codes, shapes = [g[0] for g in grids], shapely.from_wkb([g[1] for g in grids])
-    lon, lat = [], []
-    while len(lon) < n:
-        x, y = rng.uniform(112.98, 113.16, n), rng.uniform(22.93, 23.08, n)
-        inside = pd.notna(locate_many(codes, shapes, x, y))
-        lon.extend(x[inside]), lat.extend(y[inside])
-    lon, lat = np.array(lon[:n]), np.array(lat[:n])
-    outside = rng.random(n) < 0.005
-    lon[outside] += 1.0  # skipped as outside the district
     now = datetime.now(timezone.utc)
-    reported = pd.to_datetime(now - pd.to_timedelta(rng.integers(3600, 365 * 86400, n), unit="s")).tz_convert(
-        "Asia/Shanghai")
-    kind = rng.random(n)
-    status = np.select([kind < 0.65, kind < 0.75, kind < 0.80], ["closed", "accepted", "rejected"], "")
-    closed = reported + pd.to_timedelta(rng.integers(600, 10 * 86400, n), unit="s")
-    closed = np.where((status == "closed") & (closed < now), closed.strftime("%Y-%m-%dT%H:%M:%S+08:00"), "")
-    status = np.where((status == "closed") & (closed == ""), "accepted", status)  # not closed yet
-    dept = np.where(np.isin(status, ["closed", "accepted"]), rng.choice(departments, n), "")
-    frame = pd.DataFrame({"id": [f"12345-{i:07d}" for i in range(n)], "type": rng.choice(public, n),
-                          "x": lon.round(7), "y": lat.round(7), "time": reported.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
-                          "text": "市民来电反映问题", "status": status, "closed": closed, "dept": dept})
-    path = folder / f"bench_{n}.csv"
-    frame.to_csv(path, index=False)
+    for start in range(0, n, block):
+        k = min(block, n - start)
+        lon, lat = [], []
+        while len(lon) < k:
+            x, y = rng.uniform(112.98, 113.16, k), rng.uniform(22.93, 23.08, k)
+            inside = pd.notna(locate_many(codes, shapes, x, y))
+            lon.extend(x[inside]), lat.extend(y[inside])
+        lon, lat = np.array(lon[:k]), np.array(lat[:k])
+        lon[rng.random(k) < 0.005] += 1.0  # skipped as outside the district
+        reported = pd.to_datetime(now - pd.to_timedelta(rng.integers(3600, 365 * 86400, k), unit="s")).tz_convert(
+            "Asia/Shanghai")
+        kind = rng.random(k)
+        status = np.select([kind < 0.65, kind < 0.75, kind < 0.80], ["closed", "accepted", "rejected"], "")
+        closed = reported + pd.to_timedelta(rng.integers(600, 10 * 86400, k), unit="s")
+        closed = np.where((status == "closed") & (closed < now), closed.strftime("%Y-%m-%dT%H:%M:%S+08:00"), "")
+        status = np.where((status == "closed") & (closed == ""), "accepted", status)  # not closed yet
+        dept = np.where(np.isin(status, ["closed", "accepted"]), rng.choice(departments, k), "")
+        frame = pd.DataFrame({"id": [f"12345-{i:07d}" for i in range(start, start + k)],
+                              "type": rng.choice(public, k), "x": lon.round(7), "y": lat.round(7),
+                              "time": reported.strftime("%Y-%m-%dT%H:%M:%S+08:00"), "text": "市民来电反映问题",
+                              "status": status, "closed": closed, "dept": dept})
+        frame.to_csv(path, index=False, mode="a" if start else "w", header=not start)
     return path
 
 
 def sjoin_locator(codes: list[str], shapes: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """(b): geopandas sjoin, covered_by, the lowest grid code where a point lies on a shared edge."""
+    import geopandas as gpd
+
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     grids = gpd.GeoDataFrame({"code": codes}, geometry=shapes, crs="EPSG:4326")
     joined = gpd.sjoin(points, grids, how="left", predicate="covered_by")
@@ -126,66 +132,124 @@ def sjoin_locator(codes: list[str], shapes: np.ndarray, lon: np.ndarray, lat: np
     return lowest.reindex(range(len(lon))).to_numpy(dtype=object)
 
 
-def plain_copy(name: str, path: Path) -> float:
-    """(a): the file's bytes into a bare table."""
-    with psycopg.connect(url(name)) as conn:
-        conn.execute("CREATE TABLE bare (id text, type text, x float8, y float8, time timestamptz, text text, "
-                     "status text, closed timestamptz, dept text)")
-        started = time.perf_counter()
-        with conn.cursor().copy("COPY bare FROM STDIN (FORMAT csv, HEADER true)") as copy, path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                copy.write(chunk)
-        conn.commit()
-        return time.perf_counter() - started
+def peak_rss_mb() -> float:
+    """This process's peak resident set size since its exec (VmHWM: getrusage's maxrss would include the memory
+    of the parent it was forked from)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
-def run_import(name: str, path: Path, locator) -> tuple[float, object, tuple]:
-    try:  # start each run from a clean checkpoint, so the one before does not leave its WAL to this one
-        admin("CHECKPOINT")
-    except psycopg.errors.InsufficientPrivilege:
-        pass
+def child(way: str, name: str, path: str) -> None:
+    """One import in this (child) process; prints its figures as JSON."""
     with psycopg.connect(url(name)) as conn:
         started = time.perf_counter()
-        result = import_events(conn, path=path, mapping=MAPPING, policy=Policy(), by="bench", locator=locator)
+        if way == "a":
+            conn.execute("CREATE TABLE bare (id text, type text, x float8, y float8, time timestamptz, text text, "
+                         "status text, closed timestamptz, dept text)")
+            with conn.cursor().copy("COPY bare FROM STDIN (FORMAT csv, HEADER true)") as copy, \
+                    open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    copy.write(chunk)
+            conn.commit()
+            print(json.dumps({"seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb()}))
+            return
+        from dispatch.bulk_import import Mapping, import_events
+        from dispatch.models import Policy
+        from gis.locator import locate_many
+
+        result = import_events(conn, path=path, mapping=Mapping(COLUMNS, source="bench"), policy=Policy(),
+                               by="bench", locator=sjoin_locator if way == "b" else locate_many)
         conn.commit()
         seconds = time.perf_counter() - started
         digest = conn.execute(DIGEST).fetchone()
-    return seconds, result, digest
+    print(json.dumps({"seconds": seconds, "stages": result.seconds, "imported": result.imported,
+                      "skipped": len(result.skipped), "digest": list(digest), "rss_mb": peak_rss_mb()}))
 
 
-def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    template = make_template()
-    made = [template]
+def run(way: str, template: str, path: Path, label: str) -> dict:
+    """Clone the template, run one import in a child process, drop the clone; its figures and peak RSS (MB)."""
+    name = f"cg_bench_bulk_{RUN}_{label}"
+    admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            t = time.perf_counter()
-            path = make_file(n, template, Path(folder))
-            print(f"{n:,} rows written to a {path.stat().st_size / 1e6:.0f} MB CSV in {time.perf_counter() - t:.1f} s")
-            runs = {}
-            for label in ("a", "b", "c"):
-                made.append(clone(template, label))
-            runs["a"] = (plain_copy(made[1], path), None, None)
-            runs["b"] = run_import(made[2], path, sjoin_locator)
-            runs["c"] = run_import(made[3], path, locate_many)
+        try:  # start each run from a clean checkpoint, so the one before does not leave its WAL to this one
+            admin("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        proc = subprocess.Popen([sys.executable, __file__, "--child", way, name, str(path)], stdout=subprocess.PIPE,
+                                text=True)
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"the {way} import failed (exit {proc.returncode})")
     finally:
-        for name in made:
-            admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    (a, _, _), (b, rb, db), (c, rc, dc) = runs["a"], runs["b"], runs["c"]
-    print(f"(a) plain COPY into a bare table:            {a:7.1f} s  {n / a:>9,.0f} rows/s")
-    print(f"(b) geopandas sjoin + COPY, same tables:      {b:7.1f} s  {n / b:>9,.0f} rows/s  stages {rb.seconds}")
-    print(f"(c) citygrid events import (STRtree + COPY):  {c:7.1f} s  {n / c:>9,.0f} rows/s  stages {rc.seconds}")
-    print(f"imported {rc.imported:,} ({rc.history:,} history, {rc.reports:,} reports: {rc.dispatched:,} dispatched), "
-          f"skipped {len(rc.skipped):,}; cases {dc[0]:,}, reports {dc[2]:,}, history rows {dc[3]:,}, "
-          f"routing decisions {dc[4]:,}")
-    print(f"identical output of (b) and (c): {db == dc}")
-    print(f"(c) is {b / c:.2f}x the speed of (b); (c) runs at {a / c:.2%} of the plain COPY's speed (a)")
-    copy_b = sum(v for k, v in rb.seconds.items() if k.startswith("copy"))
-    copy_c = sum(v for k, v in rc.seconds.items() if k.startswith("copy"))
-    print(f"locating: (b) {rb.seconds['locate']:.1f} s, (c) {rc.seconds['locate']:.1f} s; the shared COPY stages: "
-          f"(b) {copy_b:.1f} s, (c) {copy_c:.1f} s (the same work: their difference is the run-to-run noise)")
-    return 0 if db == dc else 1
+        admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def ratio_text(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}× ({min(values):.2f}–{max(values):.2f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="bulk import: the platform against plain COPY and geopandas")
+    parser.add_argument("n", nargs="?", type=int, default=1_000_000, help="rows of the paired runs")
+    parser.add_argument("--quick", action="store_true", help="50,000 rows, no 5M run (a smoke run)")
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--big", type=int, default=5_000_000, help="rows of the single run for memory")
+    parser.add_argument("--no-big", action="store_true", help="skip the run for memory")
+    parser.add_argument("--child", nargs=3, metavar=("WAY", "DB", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return 0
+    n = 50_000 if args.quick else args.n
+    template = make_template()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench_bulk_", dir="/tmp") as folder:
+            return _measure(args, n, template, Path(folder))
+    finally:
+        admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(template)))
+
+
+def _measure(args, n: int, template: str, folder: Path) -> int:
+    t = time.perf_counter()
+    path = make_file(n, template, folder / f"bench_{n}.csv")
+    print(f"{n:,} rows written to a {path.stat().st_size / 1e6:.0f} MB CSV in {time.perf_counter() - t:.1f} s",
+          flush=True)
+    runs = {"a": [], "b": [], "c": []}
+    for i in range(args.pairs):
+        for way in ("c", "b", "a"):
+            runs[way].append(run(way, template, path, f"{way}{i}"))
+            print(f"  pair {i + 1} ({way}): {n / runs[way][-1]['seconds']:,.0f} rows/s, "
+                  f"peak RSS {runs[way][-1]['rss_mb']:,.0f} MB", flush=True)
+    same = all(b["digest"] == c["digest"] for b, c in zip(runs["b"], runs["c"]))
+    print(f"\n## Bulk import, {n:,} rows (history included), {args.pairs} pairs\n")
+    print("| route | median s | median rows/s | peak RSS MB |\n|---|---|---|---|")
+    names = {"a": "(a) plain COPY into a bare table", "b": "(b) geopandas sjoin + the same checks, routing, COPY",
+             "c": "(c) citygrid events import (streamed, STRtree)"}
+    for way in ("a", "b", "c"):
+        seconds = statistics.median(r["seconds"] for r in runs[way])
+        print(f"| {names[way]} | {seconds:.1f} | {n / seconds:,.0f} | {max(r['rss_mb'] for r in runs[way]):,.0f} |")
+    c_over = {ref: [r["seconds"] / c["seconds"] for r, c in zip(runs[ref], runs["c"])] for ref in ("a", "b")}
+    print(f"\n(c) / (b) rows/s per pair: {ratio_text(c_over['b'])}; (c) / (a): {ratio_text(c_over['a'])}")
+    c = runs["c"][0]
+    print(f"identical output of (b) and (c): {same}; imported {c['imported']:,}, skipped {c['skipped']:,}; cases "
+          f"{c['digest'][0]:,}, reports {c['digest'][2]:,}, history rows {c['digest'][3]:,}, routing decisions "
+          f"{c['digest'][4]:,}")
+    print(f"(c) stages of pair 1 (s): {c['stages']}")
+    if not (args.quick or args.no_big):
+        path.unlink()
+        t = time.perf_counter()
+        big = make_file(args.big, template, folder / f"bench_{args.big}.csv")
+        print(f"\n{args.big:,} rows written to a {big.stat().st_size / 1e6:.0f} MB CSV in "
+              f"{time.perf_counter() - t:.1f} s", flush=True)
+        one = run("c", template, big, "big")
+        print(f"\n| (c) once, {args.big:,} rows | seconds | rows/s | peak RSS MB |\n|---|---|---|---|")
+        print(f"| citygrid events import | {one['seconds']:.1f} | {args.big / one['seconds']:,.0f} | "
+              f"{one['rss_mb']:,.0f} |")
+    return 0 if same else 1
 
 
 if __name__ == "__main__":
+    if __package__ in (None, ""):
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     raise SystemExit(main())

@@ -31,9 +31,11 @@ def events_import(
                                                                           "bad")] = False,
     layer: Annotated[Optional[str], typer.Option(help="the layer of a GeoPackage with several")] = None,
     show: Annotated[int, typer.Option(help="how many skipped rows to list")] = 50,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="rows read and written at a time: memory stays bounded "
+                                                        "whatever the file's size")] = 100_000,
 ) -> None:
     """Import reports (no status: registered and routed now) and history rows (with a status and the department
-    that handled them) from CSV, GeoJSON or GeoPackage; bad rows are listed and skipped."""
+    that handled them) from CSV, GeoJSON or GeoPackage, streamed in chunks; bad rows are listed and skipped."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from citygrid.app import policy
@@ -60,7 +62,8 @@ def events_import(
                 typer.echo(f"category mapping: {load_aliases(conn, path=categories, source=source)} code(s) "
                            f"for source {source}")
             result = import_events(conn, path=path, mapping=Mapping(columns, crs=crs, source=source, layer=layer),
-                                   policy=policy(cfg), by="cli", all_or_nothing=all_or_nothing, progress=tick)
+                                   policy=policy(cfg), by="cli", all_or_nothing=all_or_nothing, progress=tick,
+                                   chunk_rows=chunk_rows)
     for row, reason in result.skipped[:show]:
         typer.echo(f"skipped row {row}: {reason}")
     if len(result.skipped) > show:

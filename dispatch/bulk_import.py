@@ -1,11 +1,16 @@
 """Bulk import of reports and history: a file of independent rows, checked, located and routed set-wise, COPYed.
 
-Rows are read into a table (pandas), every check is a vectorised mask, the points are located among the unit grids
+The file is read in chunks of rows (`dispatch/bulk_read.py`: CSV, GeoPackage and Shapefile stream; GeoJSON is
+parsed whole), so memory stays bounded whatever its size; everything below is done per chunk, in one transaction
+(a savepoint of the caller's), and each chunk's rows go in with one COPY per table. Within a chunk, rows are a
+table (pandas), every check is a vectorised mask, the points are located among the unit grids
 in process (`gis.locator.locate_many`: STRtree with the locator's shared-edge rule), routing is decided once per
 distinct (category, place) and deadlines are counted by the vectorised clock. Cases, reports, history rows and
 routing decisions are streamed in with binary COPY, in the caller's transaction. Bad rows are reported (row
-number, reason) and skipped; with all_or_nothing one bad row refuses the whole file. Re-importing a file finds
-its rows again by (source, source id) and adds nothing. Design and measurements: docs/bulk.md.
+number, reason, counted across chunks) and skipped; with all_or_nothing one bad row refuses the whole file: the
+rest is only checked, and the chunks already written are rolled back with the savepoint. A source id repeated in
+the file is refused from its second row on, whichever chunk it is in; routing decisions are cached across
+chunks. Re-importing a file finds its rows again by (source, source id) and adds nothing. Design and measurements: docs/bulk.md.
 
 Two kinds of rows:
 - a **report** (no status): a problem to handle now. It is registered and routed by the active rules at import
@@ -24,7 +29,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +36,7 @@ import psycopg
 import shapely
 
 from dispatch import bulk_repo, case_repo, repo
+from dispatch.bulk_read import CHUNK, FIELDS, INEXACT, BulkFileError, Mapping, SeenIds, read_chunks
 from dispatch.deadlines import load_calendar
 from dispatch.models import Policy
 from dispatch.router import street_units
@@ -43,13 +48,8 @@ from gis.crs import parse_crs, points_to_wgs84
 from gis.errors import InvalidInput
 from gis.locator import locate_many
 
-FIELDS = ("source_id", "category", "lon", "lat", "crs", "reported_at", "description", "status", "closed_at",
-          "department")
-REQUIRED = ("source_id", "category", "reported_at")
 HISTORY_STATUSES = ("dispatched", "accepted", "closed", "rejected")
 HELD = ("dispatched", "accepted", "closed")
-# history rows `_steps` writes for a case that ends in each status
-STEPS_PER_STATUS = {"registered": 2, "dispatched": 3, "accepted": 4, "closed": 7, "rejected": 2}
 MAX_TEXT = 4000
 MAX_ID = 200
 SOURCE = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -57,25 +57,8 @@ SOURCE = re.compile(r"^[a-z0-9_-]{1,32}$")
 Progress = Callable[[str, int, int], None]  # (stage, rows done in this step, rows in the stage)
 
 
-class BulkFileError(InvalidInput):
-    """The file cannot be imported at all (unreadable, a mapped column missing); nothing was changed."""
-
-
 class BulkRefused(InvalidInput):
     """all_or_nothing: the file has bad rows, so nothing was imported."""
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """Which column of the file holds each field (default: the field's own name), and file-wide defaults."""
-
-    columns: dict[str, str] = field(default_factory=dict)
-    crs: str = "EPSG:4326"
-    source: str = "import"
-    layer: str | None = None  # of a GeoPackage with several layers
-
-    def column(self, name: str) -> str:
-        return self.columns.get(name, name)
 
 
 @dataclass
@@ -95,75 +78,6 @@ class BulkResult:
 
 
 # ---- reading ----------------------------------------------------------------------------------------------------
-
-def read_table(path: str | os.PathLike, mapping: Mapping) -> pd.DataFrame:
-    """The file as a table with one column per field present ('row': the row number a person would look for)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            rows = np.arange(len(raw)) + 2  # line numbers: the header is line 1
-            geometry = None
-        elif suffix in (".geojson", ".json", ".gpkg", ".shp"):
-            import pyogrio
-            layers = [name for name, _ in pyogrio.list_layers(path)]
-            if mapping.layer is None and len(layers) > 1:
-                raise BulkFileError(f"{path} has {len(layers)} layers ({', '.join(layers)}): name one with --layer")
-            if mapping.layer is not None and mapping.layer not in layers:
-                raise BulkFileError(f"{path} has no layer {mapping.layer!r}; its layers: {', '.join(layers)}")
-            raw = pyogrio.read_dataframe(path, layer=mapping.layer)
-            rows = np.arange(len(raw)) + 1  # feature numbers
-            geometry = raw.geometry if "geometry" in raw else None
-            raw = pd.DataFrame(raw.drop(columns="geometry", errors="ignore"))
-            raw = raw.apply(lambda column: column.map(_cell))
-        else:
-            raise BulkFileError(f"{path}: use a .csv, .geojson, .gpkg or .shp file, not {suffix or 'no suffix'}")
-    except BulkFileError:
-        raise
-    except Exception as exc:  # pandas and GDAL raise many kinds; the message is what a person needs
-        raise BulkFileError(f"cannot read {path}: {exc}; nothing was imported") from None
-    unknown = sorted(set(mapping.columns) - set(FIELDS))
-    if unknown:
-        raise BulkFileError(f"unknown field(s) in the mapping: {', '.join(unknown)}; fields are {', '.join(FIELDS)}")
-    table = pd.DataFrame({"row": rows})
-    for name in FIELDS:
-        column = mapping.column(name)
-        if column in raw.columns:
-            table[name] = raw[column].to_numpy()
-        elif name in mapping.columns:
-            raise BulkFileError(f"{path} has no column {column!r} (mapped to {name}); its columns are "
-                                f"{', '.join(map(str, raw.columns))}")
-    if geometry is not None and not {"lon", "lat"} <= set(table.columns):
-        points = shapely.get_type_id(geometry.values) == 0
-        table["lon"] = np.where(points, shapely.get_x(geometry.values), np.nan)
-        table["lat"] = np.where(points, shapely.get_y(geometry.values), np.nan)
-        table["not_point"] = ~points
-        if "crs" not in table.columns and geometry.crs is not None and "crs" not in mapping.columns:
-            table["crs"] = geometry.crs.to_string()
-    missing = [f for f in REQUIRED + ("lon", "lat") if f not in table.columns]
-    if missing:
-        raise BulkFileError(f"{path} lacks {', '.join(missing)}: name the columns with --map FIELD=COLUMN "
-                            f"(its columns are {', '.join(map(str, raw.columns))})")
-    return table
-
-
-def _cell(value) -> str:
-    """A vector file's attribute as text: whole numbers without '.0' (ids stored as numbers), missing as empty,
-    and a number too large to be exact in a float marked so the check can refuse it."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return ""
-    if isinstance(value, (float, np.floating)):
-        if abs(value) > 2 ** 53:
-            return f"{INEXACT}{value!r}"
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    if isinstance(value, (datetime, pd.Timestamp)):
-        return value.isoformat()
-    return str(value)
-
-
-INEXACT = "\x00inexact:"  # _cell's mark for a number a float cannot hold exactly (a NUL cannot come from a file)
-
 
 def read_aliases(path: str | os.PathLike) -> list[dict]:
     """A category mapping file: foreign_code, category[, foreign_name] (CSV or YAML)."""
@@ -196,53 +110,84 @@ def _check_source(source: str) -> None:
 
 def import_events(conn: psycopg.Connection, *, path: str | os.PathLike, mapping: Mapping, policy: Policy,
                   by: str, all_or_nothing: bool = False, progress: Progress | None = None,
-                  locator: Callable | None = None) -> BulkResult:
-    """Import a file of reports and/or history rows (see the module's docstring). The caller commits."""
+                  locator: Callable | None = None, chunk_rows: int = CHUNK) -> BulkResult:
+    """Import a file of reports and/or history rows (see the module's docstring), `chunk_rows` rows at a time.
+    The caller commits; a refused or failed import leaves nothing behind (its own savepoint)."""
     _check_source(mapping.source)
-    tick = progress or (lambda stage, done, total: None)
-    clock = _Stopwatch()
-    result = BulkResult()
-    table = read_table(path, mapping)
-    result.rows = len(table)
-    tick("read", len(table), len(table))
-    clock.lap("read")
-    ref = _reference(conn, mapping.source)
-    reasons = _check(table, ref, mapping, policy)
-    tick("check", len(table), len(table))
-    clock.lap("check")
-    _locate(table, reasons, ref, locator or locate_many)
-    tick("locate", len(table), len(table))
-    clock.lap("locate")
-    bad = reasons != ""
-    result.skipped = list(zip(table.loc[bad, "row"].astype(int).tolist(), reasons[bad].tolist()))
-    if all_or_nothing and result.skipped:
-        shown = "; ".join(f"row {r}: {why}" for r, why in result.skipped[:20])
-        raise BulkRefused(f"{len(result.skipped)} bad row(s), nothing was imported (--all-or-nothing): {shown}")
-    good = table[~bad].copy()
-    found = bulk_repo.already(conn, source=mapping.source, ids=good["source_id"].tolist())
-    result.already = int(good["source_id"].isin(found.keys()).sum())
-    good = good[~good["source_id"].isin(found.keys())].reset_index(drop=True)
-    clock.lap("dedupe")
-    _route(good, ref)
-    tick("route", len(good), len(good))
-    clock.lap("route")
-    _deadlines(good, ref, policy)
-    clock.lap("deadlines")
+    run = _Run(tick=progress or (lambda stage, done, total: None), locator=locator or locate_many)
+    total, chunks = read_chunks(path, mapping, size=chunk_rows)
+    run.ref = reference(conn, mapping.source)  # opens the caller's transaction: the block below is a savepoint
+    result = run.result
     try:
-        result.per_row_checks_skipped = _write(conn, good, ref, mapping, by, tick, clock)
+        with conn.transaction():
+            for table in chunks:
+                run.clock.lap("read")
+                run.tick("read", len(table), total)
+                _chunk(conn, table, run, mapping, policy, by, all_or_nothing, total)
+            if all_or_nothing and result.skipped:
+                shown = "; ".join(f"row {r}: {why}" for r, why in result.skipped[:20])
+                raise BulkRefused(f"{len(result.skipped)} bad row(s), nothing was imported (--all-or-nothing): "
+                                  f"{shown}")
+            _notify(conn, run.sent, result.unrouted)
     except psycopg.errors.UniqueViolation:
         raise BulkRefused("another import of some of the same rows (same source and source id) committed while "
                           "this one ran; nothing was imported: run it again, the rows already in will be "
                           "skipped") from None
-    _notify(conn, good)
-    result.imported = len(good)
-    result.history = int(good["is_history"].sum())
-    result.reports = result.imported - result.history
-    fresh = ~good["is_history"]
-    result.dispatched = int((fresh & (good["status_out"] == "dispatched")).sum())
-    result.unrouted = int((fresh & (good["status_out"] == "registered")).sum())
-    result.seconds = clock.laps
+    result.seconds = run.clock.laps
     return result
+
+
+@dataclass
+class _Run:
+    """What one import carries from chunk to chunk."""
+
+    tick: Progress
+    locator: Callable
+    ref: "Reference | None" = None
+    result: BulkResult = field(default_factory=BulkResult)
+    seen: SeenIds = field(default_factory=SeenIds)  # source ids met so far in the file
+    cache: dict = field(default_factory=dict)        # routing decisions per distinct category and place
+    sent: Counter = field(default_factory=Counter)   # reports dispatched per department, for one message each
+    fast: bool | None = None                         # bulk_repo.quiet, once
+    clock: "_Stopwatch" = field(default_factory=lambda: _Stopwatch())
+
+
+def _chunk(conn, table: pd.DataFrame, run: _Run, mapping: Mapping, policy: Policy, by: str,
+           all_or_nothing: bool, total: int) -> None:
+    """Check, locate, route and write one chunk (only check and locate once an all-or-nothing file is refused)."""
+    result, ref, n = run.result, run.ref, len(table)
+    result.rows += n
+    def done(stage: str) -> None:  # every stage's bar counts the file's rows
+        run.clock.lap(stage)
+        run.tick(stage, n, total)
+
+    reasons = _check(table, ref, mapping, policy, run.seen)
+    done("check")
+    _locate(table, reasons, ref, run.locator)
+    done("locate")
+    bad = reasons != ""
+    result.skipped += list(zip(table.loc[bad, "row"].astype(int).tolist(), reasons[bad].tolist()))
+    if all_or_nothing and result.skipped:
+        return
+    good = table[~bad].copy()
+    found = bulk_repo.already(conn, source=mapping.source, ids=good["source_id"].tolist())
+    result.already += int(good["source_id"].isin(found.keys()).sum())
+    good = good[~good["source_id"].isin(found.keys())].reset_index(drop=True)
+    run.clock.lap("dedupe")
+    _route(good, ref, run.cache)
+    done("route")
+    _deadlines(good, ref, policy)
+    run.clock.lap("deadlines")
+    if len(good) and run.fast is None:
+        run.fast = result.per_row_checks_skipped = bulk_repo.quiet(conn)  # no live-feed notification per row
+    _write(conn, good, ref, mapping, by, done)
+    fresh = ~good["is_history"]
+    result.imported += len(good)
+    result.history += int(good["is_history"].sum())
+    result.reports += int(fresh.sum())
+    result.dispatched += int((fresh & (good["status_out"] == "dispatched")).sum())
+    result.unrouted += int((fresh & (good["status_out"] == "registered")).sum())
+    run.sent.update(good.loc[fresh, "department_out"].dropna())
 
 
 class _Stopwatch:
@@ -252,12 +197,14 @@ class _Stopwatch:
 
     def lap(self, name: str) -> None:
         now = datetime.now().timestamp()
-        self.laps[name] = round(now - self._last, 3)
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 3)
         self._last = now
 
 
 @dataclass
-class _Reference:
+class Reference:
+    """What every row is checked, located and routed against, read once."""
+
     categories: dict
     aliases: dict[str, str]
     departments: dict[str, str]
@@ -274,12 +221,13 @@ class _Reference:
     rule_set_id: int | None
 
 
-def _reference(conn, source: str) -> _Reference:
+def reference(conn, source: str) -> Reference:
+    """The reference data of an import, read once."""
     release_id, names, parents, grid_codes, grid_shapes = bulk_repo.release(conn)
     if not release_id:
         raise InvalidInput("no grid release is active: import grids and run `citygrid grids release --activate`")
     zone_keys, zone_shapes = bulk_repo.zones(conn)
-    return _Reference(
+    return Reference(
         categories={c.code: c for c in events_repo.categories(conn)},
         aliases=bulk_repo.aliases(conn, source=source),
         departments={d.code: d.name for d in repo.departments(conn)},
@@ -290,7 +238,7 @@ def _reference(conn, source: str) -> _Reference:
 
 # ---- checks: each a vectorised mask; the first reason of a row is the one reported -----------------------------
 
-def _check(table: pd.DataFrame, ref: _Reference, mapping: Mapping, policy: Policy) -> pd.Series:
+def _check(table: pd.DataFrame, ref: Reference, mapping: Mapping, policy: Policy, seen: SeenIds) -> pd.Series:
     reasons = pd.Series("", index=table.index, dtype=object)
 
     def flag(mask, text) -> None:
@@ -306,8 +254,8 @@ def _check(table: pd.DataFrame, ref: _Reference, mapping: Mapping, policy: Polic
     sid = text["source_id"]
     flag(sid == "", "source id is empty")
     flag(sid.str.len() > MAX_ID, f"source id longer than {MAX_ID} characters")
-    first = table.groupby(sid)["row"].transform("first")
-    flag(sid.duplicated() & (sid != ""), "source id " + sid + " repeats row " + first.astype(str))
+    repeats, first = seen.first_rows(sid, table["row"])  # across chunks: the whole file so far
+    flag(repeats & (sid != ""), "source id " + sid + " repeats row " + pd.Series(first, index=table.index).astype(str))
     table["source_id"] = sid
     code = text["category"].map(lambda c: ref.aliases.get(c, c))
     flag(code == "", "category is empty")
@@ -395,7 +343,7 @@ def _parse(text: pd.Series, together, alone) -> pd.Series:
 
 # ---- locate -----------------------------------------------------------------------------------------------------
 
-def _locate(table: pd.DataFrame, reasons: pd.Series, ref: _Reference, locator: Callable) -> None:
+def _locate(table: pd.DataFrame, reasons: pd.Series, ref: Reference, locator: Callable) -> None:
     ok = reasons == ""
     lon = np.full(len(table), np.nan)
     lat = np.full(len(table), np.nan)
@@ -416,10 +364,10 @@ def _locate(table: pd.DataFrame, reasons: pd.Series, ref: _Reference, locator: C
     street = community.map(ref.parents)
     table["community"], table["street"] = community.to_numpy(), street.to_numpy()
     table["district"] = street.map(ref.parents).to_numpy()
-    table["zones"] = _zones(lon, lat, where, ref)
+    table["zones"] = zones_of(lon, lat, where, ref)
 
 
-def _zones(lon, lat, where, ref: _Reference) -> np.ndarray:
+def zones_of(lon, lat, where, ref: Reference) -> np.ndarray:
     """For each point, the zones covering it as the locator lists them: [(layer, code, name)], layer then code."""
     out = np.empty(len(lon), dtype=object)
     out[:] = [()] * len(lon)
@@ -437,7 +385,7 @@ def _zones(lon, lat, where, ref: _Reference) -> np.ndarray:
 
 # ---- route and deadlines --------------------------------------------------------------------------------------
 
-def _route(good: pd.DataFrame, ref: _Reference) -> None:
+def _route(good: pd.DataFrame, ref: Reference, cache: dict) -> None:
     """Reports: the active rules, decided once per distinct category and place (the place as precise as the
     rules look: a rule set without grid rules does not tell grids apart). History: its department."""
     n = len(good)
@@ -446,19 +394,8 @@ def _route(good: pd.DataFrame, ref: _Reference) -> None:
     facts = [Facts(c, s, m, g, tuple((layer, code) for layer, code, _ in z))
              for c, s, m, g, z in zip(good["category_code"], good["street"], good["community"], good["grid"],
                                       good["zones"])]
-    used = {r.place_kind for r in ref.rules}
-    cache: dict = {}
-    for i in np.flatnonzero(~good["is_history"].to_numpy()):
-        f = facts[i]
-        key = (f.category, f.street_code if "street" in used or any(r.recipient_kind == "street_unit"
-                                                                     for r in ref.rules) else None,
-               f.community_code if "community" in used else None, f.grid_code if "grid" in used else None,
-               f.zones if "zone" in used else None)
-        if key not in cache:
-            cache[key] = choose(ref.rules, f, ref.units)
-        found = cache[key]
-        if found.department_code is None:  # its explanation names the grid: decide this one on its own facts
-            found = choose(ref.rules, f, ref.units)
+    reports = np.flatnonzero(~good["is_history"].to_numpy())
+    for i, found in zip(reports, decide_many(ref, [facts[i] for i in reports], cache)):
         decision[i] = found
         department[i] = found.department_code
     good["department_out"] = department
@@ -470,7 +407,25 @@ def _route(good: pd.DataFrame, ref: _Reference) -> None:
     good["status_out"] = status
 
 
-def _deadlines(good: pd.DataFrame, ref: _Reference, policy: Policy) -> None:
+def decide_many(ref: Reference, facts: list[Facts], cache: dict) -> list:
+    """The routing decision of each case, decided once per distinct category and place (`cache` keeps them
+    across calls); a decision without a recipient is redone on the case's own facts, so it names its own grid."""
+    used = {r.place_kind for r in ref.rules}
+    street = "street" in used or any(r.recipient_kind == "street_unit" for r in ref.rules)
+    out = []
+    for f in facts:
+        key = (f.category, f.street_code if street else None, f.community_code if "community" in used else None,
+               f.grid_code if "grid" in used else None, f.zones if "zone" in used else None)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = choose(ref.rules, f, ref.units)
+        if found.department_code is None:
+            found = choose(ref.rules, f, ref.units)
+        out.append(found)
+    return out
+
+
+def _deadlines(good: pd.DataFrame, ref: Reference, policy: Policy) -> None:
     """Held cases get a deadline: reports from now (dispatched at import), history from their report time."""
     n = len(good)
     held = good["status_out"].isin(HELD).to_numpy()
@@ -501,12 +456,13 @@ def _deadlines(good: pd.DataFrame, ref: _Reference, policy: Policy) -> None:
 
 # ---- write ------------------------------------------------------------------------------------------------------
 
-def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str, tick: Progress,
-           clock: _Stopwatch) -> bool:
+def _write(conn, good: pd.DataFrame, ref: Reference, mapping: Mapping, by: str, clock) -> None:
+    """One binary COPY per table for the chunk's rows (one statement each: statement-level triggers fire once)."""
     n = len(good)
     if not n:
-        return False
-    fast = bulk_repo.quiet(conn)  # no live-feed notification per row; foreign keys unchecked if the role may (bulk_repo)
+        for stage in ("cases", "reports", "history", "routing"):
+            clock(stage)
+        return
     ids = bulk_repo.new_case_ids(conn, n)
     good["id"] = ids
     geoms = [bulk_repo.Geometry(g) for g in shapely.to_wkb(
@@ -534,28 +490,25 @@ def _write(conn, good: pd.DataFrame, ref: _Reference, mapping: Mapping, by: str,
             _texts(good["department_out"].where(good["status_out"].isin(HELD))), times["dispatched"],
             times["clock_start"], times["deadline"], times["yellow"], good["provisional"],
             _texts(good["time_limit"]), handled, closed_out, good["is_history"], good["source_id"]))
-    clock.lap("prepare")
+    clock("prepare")
     bulk_repo.copy_rows(conn, table="event_case", columns=bulk_repo.CASE_COLUMNS, types=bulk_repo.CASE_TYPES,
-                        rows=case_rows, progress=lambda k: tick("cases", k, n))
-    clock.lap("copy cases")
+                        rows=case_rows)
+    clock("cases")
     report_rows = ((int(i), cat, desc, g, float(x), float(y), crs, mapping.source, rep, reporter)
                    for i, cat, desc, g, x, y, crs, rep in zip(ids, good["category_code"], good["description"], geoms,
                                                               good["in_lon"], good["in_lat"], good["in_crs"],
                                                               times["reported"]))
     bulk_repo.copy_rows(conn, table="report", columns=bulk_repo.REPORT_COLUMNS, types=bulk_repo.REPORT_TYPES,
-                        rows=report_rows, progress=lambda k: tick("reports", k, n))
-    clock.lap("copy reports")
+                        rows=report_rows)
+    clock("reports")
     steps = _steps(good, ids, times, closed_out, reporter, by)
-    total = int(good["status_out"].map(STEPS_PER_STATUS).sum())
     bulk_repo.copy_rows(conn, table="case_history", columns=bulk_repo.HISTORY_COLUMNS,
-                        types=bulk_repo.HISTORY_TYPES, rows=steps, progress=lambda k: tick("history", k, total))
-    clock.lap("copy history")
+                        types=bulk_repo.HISTORY_TYPES, rows=steps)
+    clock("history")
     decisions = [(int(i), d, f) for i, d, f in zip(ids, good["decision"], good["facts"]) if d is not None]
     bulk_repo.copy_rows(conn, table="routing_decision", columns=bulk_repo.DECISION_COLUMNS,
-                        types=bulk_repo.DECISION_TYPES, rows=_decision_rows(decisions, ref),
-                        progress=lambda k: tick("routing", k, n))
-    clock.lap("copy decisions")
-    return fast
+                        types=bulk_repo.DECISION_TYPES, rows=_decision_rows(decisions, ref))
+    clock("routing")
 
 
 def _texts(series: pd.Series) -> list:
@@ -602,7 +555,7 @@ def _steps(good: pd.DataFrame, ids, times: dict, closed_out: list, reporter: str
             yield (i, closed, reporter, "import", "close", "checked", "closed", "", dep, None, empty, True)
 
 
-def _decision_rows(decisions: list[tuple[int, object, Facts]], ref: _Reference):
+def _decision_rows(decisions: list[tuple[int, object, Facts]], ref: Reference):
     encoded: dict[int, tuple] = {}
     for case_id, d, facts in decisions:
         key = id(d)
@@ -615,17 +568,13 @@ def _decision_rows(decisions: list[tuple[int, object, Facts]], ref: _Reference):
         yield (case_id, ref.rule_set_id, rule_id, dep, inputs, candidates, text)
 
 
-def _notify(conn, good: pd.DataFrame) -> None:
+def _notify(conn, sent: Counter, waiting: int) -> None:
     """One message per department for the reports just dispatched to it, and one to the dispatchers for the rest
     (not one per case)."""
-    fresh = good[~good["is_history"]]
-    if not len(fresh):
-        return
-    for dep, count in Counter(fresh["department_out"].dropna()).items():
+    for dep, count in sent.items():
         case_repo.notify(conn, kind="case", payload={
             "to": {"roles": ["handler", "dept_head"], "department": dep},
             "subject": f"{count} imported report(s) dispatched to you: see your queue"})
-    waiting = int(fresh["department_out"].isna().sum())
     if waiting:
         case_repo.notify(conn, kind="case", payload={
             "to": {"roles": ["dispatcher"]},

@@ -57,6 +57,15 @@ HISTORY_TYPES = ("int8", "timestamptz", "text", "text", "text", "text", "text", 
                  "jsonb", "bool")
 DECISION_COLUMNS = ("case_id", "rule_set_id", "rule_id", "department_code", "inputs", "candidates", "explanation")
 DECISION_TYPES = ("int8", "int4", "int4", "text", "jsonb", "jsonb", "text")
+# The binary COPY type of every column a bulk writer may send, by table (the generator sends more columns).
+TYPES = {
+    "event_case": {**dict(zip(CASE_COLUMNS, CASE_TYPES)), "version": "int4", "escalation_level": "int2",
+                   "return_count": "int4", "rework_count": "int4", "extension_count": "int4",
+                   "merged_into": "int8", "deadline_explicit": "bool", "urgent": "bool"},
+    "report": {**dict(zip(REPORT_COLUMNS, REPORT_TYPES)), "joined_case_id": "int8"},
+    "case_history": dict(zip(HISTORY_COLUMNS, HISTORY_TYPES)),
+    "routing_decision": {**dict(zip(DECISION_COLUMNS, DECISION_TYPES)), "at": "timestamptz"},
+}
 
 
 class Geometry(bytes):
@@ -129,9 +138,12 @@ def quiet(conn: psycopg.Connection) -> bool:
         return False
 
 
-def copy_rows(conn: psycopg.Connection, *, table: str, columns: tuple[str, ...], types: tuple[str, ...],
-              rows: Iterable[tuple], progress: Callable[[int], None] | None = None, every: int = 50_000) -> int:
-    """Binary COPY of rows (tuples in `columns` order); geometry as Geometry, jsonb as JsonbBytes."""
+def copy_rows(conn: psycopg.Connection, *, table: str, columns: tuple[str, ...], rows: Iterable[tuple],
+              types: tuple[str, ...] | None = None, progress: Callable[[int], None] | None = None,
+              every: int = 50_000) -> int:
+    """One binary COPY of rows (tuples in `columns` order; types default to TYPES); geometry as Geometry, jsonb
+    as JsonbBytes."""
+    types = types or tuple(TYPES[table][c] for c in columns)
     cur = conn.cursor()
     oids = {name: conn.execute(TYPE_OID, {"name": name}).fetchone()[0] for name in ("geometry", "jsonb")}
     for kind, oid in ((Geometry, oids["geometry"]), (JsonbBytes, oids["jsonb"])):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,35 +55,56 @@ class _Reference:
 
 def import_history(conn: psycopg.Connection, *, path: str | os.PathLike, by: str,
                    policy: Policy | None = None) -> HistoryImport:
-    """Import historical cases from JSON or JSON Lines; bad rows are skipped with a reason, good rows kept."""
-    rows = read_history_file(path)
+    """Import historical cases from JSON or JSON Lines; bad rows are skipped with a reason, good rows kept. JSON
+    Lines are read a line at a time (a file larger than memory is fine); a JSON list is parsed whole."""
+    rows = iter_history_file(path)
     policy = policy or Policy()
     ref = _Reference({c.code: c for c in events_repo.categories(conn)},
                      frozenset(d.code for d in repo.departments(conn)), load_calendar(conn), policy)
     result = HistoryImport()
-    for number, raw in rows:
-        try:
-            with conn.transaction():  # a SAVEPOINT: the caller's transaction is already open
-                result.imported.append(_import_one(conn, raw, ref, by))
-        except (InvalidInput, ValueError, psycopg.IntegrityError, psycopg.DataError) as exc:
-            result.skipped.append((number, str(exc)))
+    with conn.transaction():  # a savepoint: a line found not to be JSON halfway through leaves nothing behind
+        for number, raw in rows:
+            try:
+                with conn.transaction():  # and one per row: a bad row is skipped, the others stay
+                    result.imported.append(_import_one(conn, raw, ref, by))
+            except (InvalidInput, ValueError, psycopg.IntegrityError, psycopg.DataError) as exc:
+                result.skipped.append((number, str(exc)))
     return result
 
 
 def read_history_file(path: str | os.PathLike) -> list[tuple[int, object]]:
     """(row number, parsed value) for each case: a JSON list, or one JSON value per line of a .jsonl file."""
+    return list(iter_history_file(path))
+
+
+def iter_history_file(path: str | os.PathLike) -> Iterator[tuple[int, object]]:
+    """read_history_file one case at a time: JSON Lines stream; a JSON list is parsed whole."""
+    if os.fspath(path).lower().endswith((".jsonl", ".ndjson")):
+        return _lines(path)
     try:
         with open(path, encoding="utf-8-sig") as f:
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise HistoryFileError(f"cannot read the history file {path}: {exc}") from None
-    if os.fspath(path).lower().endswith((".jsonl", ".ndjson")):
-        return [(n, _json(line, f"{path} line {n}")) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     data = _json(text, str(path))
     if not isinstance(data, list):
         raise HistoryFileError(f"{path}: a JSON history file must be a list of cases ([{{...}}, ...]), "
                                f"not a {type(data).__name__}; or use JSON Lines (.jsonl), one case per line")
-    return list(enumerate(data, 1))
+    return iter(enumerate(data, 1))
+
+
+def _lines(path) -> Iterator[tuple[int, object]]:
+    try:
+        f = open(path, encoding="utf-8-sig")
+    except OSError as exc:
+        raise HistoryFileError(f"cannot read the history file {path}: {exc}") from None
+    with f:
+        try:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    yield n, _json(line, f"{path} line {n}")
+        except UnicodeDecodeError as exc:
+            raise HistoryFileError(f"cannot read the history file {path}: {exc}") from None
 
 
 def _json(text: str, where: str):

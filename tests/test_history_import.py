@@ -202,3 +202,14 @@ def test_the_callers_transaction_decides(conn, tmp_path):
     assert result.imported
     conn.rollback()
     assert conn.execute("SELECT count(*) FROM event_case").fetchone()[0] == 0
+
+
+def test_json_lines_stream_and_a_broken_line_late_in_the_file_leaves_nothing(conn, tmp_path):
+    path = write(tmp_path, [WEEKEND], name="history.jsonl")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"external_id": "late", \n')
+    with pytest.raises(HistoryFileError, match="line 2 is not valid JSON"):
+        import_history(conn, path=path, by="admin")  # the first line went in before the second was read
+    assert conn.execute("SELECT count(*) FROM event_case").fetchone()[0] == 0
+    good = write(tmp_path, [WEEKEND], name="good.jsonl")
+    assert len(import_history(conn, path=good, by="admin").imported) == 1
