@@ -43,11 +43,6 @@ def moved(calendar: Calendar, *, start: datetime, new_due: datetime, policy: Pol
     return yellow.due, yellow.provisional
 
 
-def handling_hours(calendar: Calendar, *, start: datetime, end: datetime, policy: Policy) -> float:
-    """Working hours between two instants (mean handling time)."""
-    return working_minutes(start, end, calendar=calendar, hours=policy.hours, tz=policy.tz) / 60
-
-
 def import_calendar(conn: psycopg.Connection, *, path: str | os.PathLike, by: str, policy: Policy) -> dict:
     """Replace the holidays and 调休 days of the years in a file, then recompute provisional deadlines."""
     days = parse_calendar_file(path)

@@ -11,13 +11,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
+import pandas as pd
 import psycopg
 from psycopg.rows import dict_row
 
-from dispatch.deadlines import due as due_time, handling_hours, load_calendar
+from dispatch.deadlines import due as due_time, load_calendar
 from dispatch import rollups
 from dispatch.evaluation_sql import BY, DIMS, officer_query, unit_query
 from dispatch.models import Policy
+from events.workclock_many import working_minutes_many
 from gis.errors import InvalidInput
 
 @dataclass(frozen=True)
@@ -174,9 +176,13 @@ class _Clock:
             self._calendar = load_calendar(self.conn)
         return self._calendar
 
-    def hours(self, start: datetime, end: datetime) -> float:
-        """Working hours from start to end."""
-        return handling_hours(self.calendar, start=start, end=end, policy=self.policy)
+    def mean_hours(self, starts: list[datetime], ends: list[datetime]) -> float | None:
+        """The mean of the working hours from each start to its end (all at once), or None for none."""
+        if not starts:
+            return None
+        minutes = working_minutes_many(pd.Series(starts), pd.Series(ends), calendar=self.calendar,
+                                       hours=self.policy.hours, tz=self.policy.tz)
+        return float(minutes.mean()) / 60
 
     def due(self, start: datetime, limit: str) -> datetime:
         """The due time of a limit counted from start."""
@@ -204,8 +210,7 @@ def _unit_values(r: dict, clock: _Clock) -> dict:
              handling_rate=_rate(v["handled"], v["due"]), on_time_rate=_rate(v["on_time"], v["due"]),
              rework_rate=_rate(v["reworked"], v["due"]), extension_rate=_rate(v["extended"], v["due"]),
              closure_rate=_rate(v["closed"], v["due"]), on_time_closure_rate=_rate(v["on_time_closed"], v["due"]))
-    spans = list(zip(r.get("spans_from") or [], r.get("spans_to") or []))
-    v["mean_handling_hours"] = sum(clock.hours(a, b) for a, b in spans) / len(spans) if spans else None
+    v["mean_handling_hours"] = clock.mean_hours(r.get("spans_from") or [], r.get("spans_to") or [])
     v["score"] = score(v)
     return v
 

@@ -163,3 +163,29 @@ def _times(span_us: np.ndarray, factor: float) -> np.ndarray:
 
 def _aware(local_us: np.ndarray, tz: tzinfo) -> pd.Series:
     return pd.Series(local_us.astype("datetime64[us]")).dt.tz_localize(tz)
+
+
+def working_minutes_many(starts: pd.Series, ends: pd.Series, *, calendar: Calendar, hours: OfficeHours,
+                         tz: tzinfo) -> np.ndarray:
+    """`workclock.working_minutes` for many (start, end) pairs of tz-aware instants: office minutes on working
+    days between each start and its end (0 where the end is not later)."""
+    a, b = (_local_us(pd.Series(pd.to_datetime(s), copy=False), tz) for s in (starts, ends))
+    if len(a) == 0:
+        return np.zeros(0)
+    margin = 30
+    while True:
+        first = _EPOCH + timedelta(days=int(min(a.min(), b.min()) // DAY_US) - 1)
+        last = _EPOCH + timedelta(days=int(max(a.max(), b.max()) // DAY_US) + margin)
+        try:
+            axis = _Axis(calendar, hours, first, last)
+            return np.maximum(axis.place(b) - axis.place(a), 0) / (60 * US)
+        except _OutOfRange:  # no office period after the last instant within the margin (long holidays)
+            if margin > 3660:
+                raise ValueError("no working day within 3660 days of the span's end") from None
+            margin *= 4
+
+
+def _local_us(at: pd.Series, tz: tzinfo) -> np.ndarray:
+    if at.dt.tz is None:
+        raise ValueError("the instants must be timezone-aware")
+    return at.dt.tz_convert(tz).dt.tz_localize(None).to_numpy("datetime64[us]").astype(np.int64)

@@ -60,3 +60,19 @@ def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         deadline_many(pd.Series([datetime(2026, 1, 5, 9)]), Limit.parse("4wh"), calendar=CAL, hours=OfficeHours(),
                       tz=TZ)
+
+
+def test_working_minutes_of_many_spans_equal_the_one_by_one_clock():
+    from events.workclock import working_minutes
+    from events.workclock_many import working_minutes_many
+
+    cal, hours = CAL, OfficeHours.parse("08:30-12:00,14:00-17:30")
+    rng = np.random.default_rng(3)
+    # around the 2026 National Day holiday and its 调休 Saturday, into the unknown 2027 and back
+    a = starts(400, 5, datetime(2026, 9, 20, tzinfo=TZ), 120)
+    b = [x + timedelta(minutes=int(m)) for x, m in zip(a, rng.integers(-600, 40 * 24 * 60, len(a)))]
+    b[:3] = a[:3]  # zero spans
+    many = working_minutes_many(pd.Series(a), pd.Series(b), calendar=cal, hours=hours, tz=TZ)
+    one = [working_minutes(x, y, calendar=cal, hours=hours, tz=TZ) for x, y in zip(a, b)]
+    assert list(many) == pytest.approx(one, abs=1e-9)
+    assert (many == 0).sum() >= 3 and many.max() > 1000
