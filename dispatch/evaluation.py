@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg.rows import dict_row
@@ -159,7 +160,7 @@ def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
     else:
         columns = HANDLING if by == "department" else INTAKE + HANDLING
         days = by == "department" or rollups.zone(conn) == str(policy.tz)  # else the steps, one by one
-        rows = _rows(conn, unit_query(by, days=days), params, lambda r: _unit_values(r, clock))
+        rows = _rows(conn, unit_query(by, days=days), params, _unit_values, prime=clock.mean_hours)
     return Evaluation(period, before, by, start, end, prev_start, columns, rows)
 
 
@@ -176,23 +177,36 @@ class _Clock:
             self._calendar = load_calendar(self.conn)
         return self._calendar
 
-    def mean_hours(self, starts: list[datetime], ends: list[datetime]) -> float | None:
-        """The mean of the working hours from each start to its end (all at once), or None for none."""
-        if not starts:
-            return None
-        minutes = working_minutes_many(pd.Series(starts), pd.Series(ends), calendar=self.calendar,
-                                       hours=self.policy.hours, tz=self.policy.tz)
-        return float(minutes.mean()) / 60
+    def mean_hours(self, rows: list[dict]) -> None:
+        """Set each row's mean working hours from its spans_from to its spans_to (epoch seconds; None for no
+        span), counted for all rows at once."""
+        def instants(key: str) -> pd.Series:
+            seconds = np.fromiter((x for r in rows for x in r.get(key) or []), dtype=np.float64)
+            return pd.Series(pd.to_datetime(np.round(seconds * 1e6).astype(np.int64), unit="us", utc=True))
+
+        starts, ends = instants("spans_from"), instants("spans_to")
+        minutes = working_minutes_many(starts, ends, calendar=self.calendar, hours=self.policy.hours,
+                                       tz=self.policy.tz) if len(starts) else []
+        at = 0
+        for r in rows:
+            n = len(r.get("spans_from") or [])
+            r["mean_handling_hours"] = float(minutes[at:at + n].mean()) / 60 if n else None
+            at += n
 
     def due(self, start: datetime, limit: str) -> datetime:
         """The due time of a limit counted from start."""
         return due_time(self.calendar, start=start, limit=limit, policy=self.policy).due
 
 
-def _rows(conn, query, params: dict, values) -> list[Row]:
-    """One round trip; each unit's current and previous figures side by side, ordered by code."""
+def _rows(conn, query, params: dict, values, prime=None) -> list[Row]:
+    """One round trip; each unit's current and previous figures side by side, ordered by code.
+
+    prime: called once with every fetched row before the figures are made (work done for all rows at once)."""
     found: dict[str, dict] = {}
-    for r in conn.cursor(row_factory=dict_row).execute(query, params).fetchall():
+    fetched = conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
+    if prime is not None:
+        prime(fetched)
+    for r in fetched:
         found.setdefault(r["code"], {"name": r["name"]})[r["period"]] = r
     return [Row(code, f["name"], values(f.get("current", {})), values(f.get("previous", {})))
             for code, f in sorted(found.items(), key=lambda kv: str(kv[0]))]
@@ -202,7 +216,7 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _unit_values(r: dict, clock: _Clock) -> dict:
+def _unit_values(r: dict) -> dict:
     keys = ("reported", "registered", "dispatched", "returned", "due", "handled", "on_time", "reworked",
             "extended", "closed", "on_time_closed", "overdue_pending")
     v = {k: r.get(k) or 0 for k in keys}
@@ -210,7 +224,7 @@ def _unit_values(r: dict, clock: _Clock) -> dict:
              handling_rate=_rate(v["handled"], v["due"]), on_time_rate=_rate(v["on_time"], v["due"]),
              rework_rate=_rate(v["reworked"], v["due"]), extension_rate=_rate(v["extended"], v["due"]),
              closure_rate=_rate(v["closed"], v["due"]), on_time_closure_rate=_rate(v["on_time_closed"], v["due"]))
-    v["mean_handling_hours"] = clock.mean_hours(r.get("spans_from") or [], r.get("spans_to") or [])
+    v["mean_handling_hours"] = r.get("mean_handling_hours")
     v["score"] = score(v)
     return v
 

@@ -37,8 +37,11 @@ tenure_agg AS (
            count(*) FILTER (WHERE f.is_due AND t.closed) AS closed,
            count(*) FILTER (WHERE f.is_due AND t.closed AND t.on_time) AS on_time_closed,
            count(*) FILTER (WHERE f.is_due AND t.overdue) AS overdue_pending,
-           array_agg(t.dispatched_at ORDER BY t.case_id, t.tenure) FILTER (WHERE f.is_due AND t.handled) AS spans_from,
-           array_agg(t.handled_at ORDER BY t.case_id, t.tenure) FILTER (WHERE f.is_due AND t.handled) AS spans_to
+           -- epoch seconds, not timestamps: the mean handling time counts them all at once in numpy
+           array_agg(extract(epoch FROM t.dispatched_at)::float8 ORDER BY t.case_id, t.tenure)
+               FILTER (WHERE f.is_due AND t.handled) AS spans_from,
+           array_agg(extract(epoch FROM t.handled_at)::float8 ORDER BY t.case_id, t.tenure)
+               FILTER (WHERE f.is_due AND t.handled) AS spans_to
     FROM t JOIN event_case c ON c.id = t.case_id
     LEFT JOIN department d ON d.code = t.department_code
     CROSS JOIN periods p

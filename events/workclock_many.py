@@ -169,7 +169,7 @@ def working_minutes_many(starts: pd.Series, ends: pd.Series, *, calendar: Calend
                          tz: tzinfo) -> np.ndarray:
     """`workclock.working_minutes` for many (start, end) pairs of tz-aware instants: office minutes on working
     days between each start and its end (0 where the end is not later)."""
-    a, b = (_local_us(pd.Series(pd.to_datetime(s), copy=False), tz) for s in (starts, ends))
+    a, b = (_local_us(s, tz) for s in (starts, ends))
     if len(a) == 0:
         return np.zeros(0)
     margin = 30
@@ -185,7 +185,10 @@ def working_minutes_many(starts: pd.Series, ends: pd.Series, *, calendar: Calend
             margin *= 4
 
 
-def _local_us(at: pd.Series, tz: tzinfo) -> np.ndarray:
-    if at.dt.tz is None:
+def _local_us(values: pd.Series, tz: tzinfo) -> np.ndarray:
+    at = pd.Series(pd.to_datetime(values), copy=False)
+    if at.dtype == object:  # aware instants with different UTC offsets
+        at = pd.Series(pd.to_datetime(values, utc=True), copy=False)
+    if len(at) and at.dt.tz is None:
         raise ValueError("the instants must be timezone-aware")
     return at.dt.tz_convert(tz).dt.tz_localize(None).to_numpy("datetime64[us]").astype(np.int64)
