@@ -26,8 +26,9 @@ PLAN = {
     "burst": ("bench_burst.py", [], "absolute targets"),
     "restart": ("bench_restart.py", [], "absolute targets"),
     "live": ("bench_live.py", [], "NOTIFY → LISTEN on PostgreSQL itself"),
-    "views": ("bench_views.py", [], "the same views at 100k cases"),
-    "bulk": ("bench_bulk_import.py", [], "plain COPY of the same file; geopandas sjoin + COPY"),
+    "views": ("bench_views.py", ["--setup"], "the same views at 100k cases"),
+    # the 5M-row run for memory takes ~20 minutes alone here: run it apart (bench_bulk_import.py --big 5000000)
+    "bulk": ("bench_bulk_import.py", ["--no-big"], "plain COPY of the same file; geopandas sjoin + COPY"),
     "sync_async": ("bench_sync_async.py", [], "sync vs async psycopg on the same request"),
 }
 
