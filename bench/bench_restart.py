@@ -64,7 +64,7 @@ def stop_cluster() -> None:
         pg_ctl("-m", "fast", "-w", "stop")
 
 
-async def client_loop(client, token, points, stop_at, acked, log, offset):
+async def client_loop(client, token, points, stop_at, acked, log, offset, label):
     """File reports one after another; each is retried with its own key until acknowledged."""
     i = offset
     while time.monotonic() < stop_at:
@@ -74,7 +74,7 @@ async def client_loop(client, token, points, stop_at, acked, log, offset):
             started = time.monotonic()
             try:
                 r = await client.post("/api/reports", json={"category": "0102", "lon": lon, "lat": lat,
-                                                            "description": "restart drill"},
+                                                            "description": label},
                                       headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
                 code, wait = r.status_code, float(r.headers.get("retry-after", 0.2) or 0.2)
             except httpx.HTTPError:
@@ -86,13 +86,13 @@ async def client_loop(client, token, points, stop_at, acked, log, offset):
             await asyncio.sleep(min(wait, 1.0) * 0.5)
 
 
-async def drill(base, token, points, clients, down_s):
+async def drill(base, token, points, clients, down_s, label):
     """Load for a while, stop the database for down_s seconds, start it, load on; the log and the times."""
     acked, log, marks = {}, [], {}
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         stop_at = time.monotonic() + 3 + down_s + 8
-        tasks = [asyncio.create_task(client_loop(client, token, points, stop_at, acked, log, k * 50))
+        tasks = [asyncio.create_task(client_loop(client, token, points, stop_at, acked, log, k * 50, label))
                  for k in range(clients)]
         await asyncio.sleep(3)
         marks["down"] = time.monotonic()
@@ -119,12 +119,13 @@ def main(argv=None) -> list[dict]:
         points = inside_points(url, 500, street="440604012")
         with serving(url) as base:
             for r in range(rounds):
-                acked, log, marks = asyncio.run(drill(base, tokens["officer"], points, clients, args.down))
+                label = f"restart drill {r + 1}"
+                acked, log, marks = asyncio.run(drill(base, tokens["officer"], points, clients, args.down, label))
                 with psycopg.connect(url) as conn:
                     found = conn.execute("SELECT count(*) FROM event_case WHERE id = ANY(%s)",
                                          (list(acked.values()),)).fetchone()[0]
-                    filed = conn.execute("SELECT count(*) FROM event_case WHERE description = 'restart drill'"
-                                         ).fetchone()[0]
+                    filed = conn.execute("SELECT count(*) FROM event_case WHERE description = %s",
+                                         (label,)).fetchone()[0]
                 first_ok = min((t + d for t, d, c in log if c < 400 and t + d >= marks["back"]), default=None)
                 while_down = [d for t, d, c in log if marks["down"] <= t < marks["back"] and c == 503]
                 rows.append({"round": r + 1, "acked": len(acked), "found": found, "filed": filed,
@@ -137,7 +138,7 @@ def main(argv=None) -> list[dict]:
         stop_cluster()
         shutil.rmtree(PGDATA, ignore_errors=True)
     print(f"\n### Database restart under {clients} retrying clients (database down {args.down:g} s)\n")
-    print("| round | acknowledged | of those in the database | cases filed (dupes: filed - acknowledged) | "
+    print("| round | acknowledged | of those in the database | cases filed this round (duplicates: filed − acknowledged) | "
           "first success after the database is back | 5xx other than 503 | no answer | 503s | "
           "p95 time to a 503 while down |")
     print("|---|---|---|---|---|---|---|---|---|")

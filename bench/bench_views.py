@@ -25,7 +25,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -34,13 +33,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
-import uvicorn
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from citygrid import migrate
-from citygrid.app import build_app
-from citygrid.settings import Settings
 from dispatch import rollups
 from dispatch.actor import Actor
 from dispatch.cases import act
@@ -83,19 +79,23 @@ def setup(db: str, n: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def serve(db: str) -> tuple[str, uvicorn.Server]:
+def serve(db: str) -> tuple[str, subprocess.Popen]:
+    """`citygrid serve` (its production settings: uvloop, httptools, the default 10 connections) on a free port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    # a pool as large as the threadpool: today a request takes a second connection for its token (issue 10 item 1,
-    # another part), and at c=8 with the panel's two parallel calls a pool of 8 runs dry (PoolTimeout)
-    settings = Settings(database_url=url_of(db), pool_max_size=40)
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1",
-                                           port=port, log_level="warning", access_log=False))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server
+    env = {**os.environ, "DATABASE_URL": url_of(db), "CITYGRID_ENV": "development"}
+    proc = subprocess.Popen([sys.executable, "-m", "citygrid", "serve", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                return base, proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"citygrid serve on {db} did not start")
 
 
 def leader_token(db: str) -> str:
@@ -276,7 +276,8 @@ def main(argv=None) -> int:
                                                                     panels))
     finally:
         for _, server in servers.values():
-            server.should_exit = True
+            server.terminate()
+            server.wait(timeout=15)
     print(f"## Map views and dashboard: {args.small} (A) against {args.large} (B), {pairs} pairs\n")
     print(table(results, pairs))
     print("\nGeneric plans checked (plan_cache_mode = force_generic_plan), scans only:\n")
