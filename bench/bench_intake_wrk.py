@@ -21,18 +21,17 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
 from benchdb import ROOT, drop_city, free_port, inside_points, machine, make_city
+from citygrid.procs import listens, running
 from web.accounts import add_user, issue_token
 
 STREETS = {"440604012": "祖庙", "440604010": "石湾", "440604011": "张槎", "440604100": "南庄"}
@@ -107,24 +106,10 @@ def served(app: str, url: str, flags: list[str], pool: int, app_dir: Path):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "CITYGRID_DB_CONNECTIONS": str(pool), "CITYGRID_ENV": "development",
            "CITYGRID_MEDIA_ROOT": tempfile.mkdtemp(prefix="bench_intake_media_")}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--factory", "--app-dir", str(app_dir),
-                             "--host", "127.0.0.1", "--port", str(port), *flags], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"{app} exited with {proc.returncode}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
+    with running([sys.executable, "-m", "uvicorn", app, "--factory", "--app-dir", str(app_dir), "--host",
+                  "127.0.0.1", "--port", str(port), *flags], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL, ready=listens(port)):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def run_wrk(wrk: str, port: int, script: Path, c: int, seconds: float) -> dict:

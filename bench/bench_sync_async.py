@@ -7,17 +7,18 @@ Usage: .venv/bin/python bench/bench_sync_async.py [--seconds 5] [--rounds 3] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 import httpx
 
-from benchdb import ROOT, drop_city, free_port, inside_points, make_city
+from benchdb import ROOT, drop_city, free_port, inside_points, make_city, serving
+from citygrid.procs import answers, running
 
 
 def wrk(url: str, token: str, c: int, seconds: int) -> float:
@@ -32,19 +33,13 @@ def wrk(url: str, token: str, c: int, seconds: int) -> float:
 
 
 def serve(url: str, factory: str):
+    """One of the two apps under uvicorn on a free port (a context manager yielding the child process)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", f"sync_async_app:{factory}", "--factory", "--port",
-                             str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                             "--log-level", "warning"], env=env, cwd=ROOT / "bench")
-    for _ in range(100):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-            return proc, port
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{factory} did not start")
+    return port, running([sys.executable, "-m", "uvicorn", f"sync_async_app:{factory}", "--factory", "--port",
+                          str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                          "--log-level", "warning"], env=env, cwd=ROOT / "bench",
+                         ready=answers(f"http://127.0.0.1:{port}/docs"))
 
 
 def main(argv=None) -> dict:
@@ -59,21 +54,20 @@ def main(argv=None) -> dict:
     url, tokens = make_city("bench_sync_async")
     results: dict = {}
     try:
-
         x, y = inside_points(url, 1, street="440604012")[0]
-        with serving_case(url, tokens, x, y):
-            pass
-        apps = {name: serve(url, name) for name in ("sync_app", "async_app")}
-        try:
+        with serving(url) as base:  # case 1, filed through the platform
+            httpx.post(f"{base}/api/reports", headers={"Authorization": f"Bearer {tokens['officer']}"},
+                       json={"category": "0102", "lon": x, "lat": y, "description": "case 1"})
+        with contextlib.ExitStack() as stack:
+            ports = {}
+            for name in ("sync_app", "async_app"):
+                ports[name], child = serve(url, name)
+                stack.enter_context(child)
             for c in (16, 64):
                 for _ in range(rounds):
-                    for name, (_, port) in apps.items():
+                    for name, port in ports.items():
                         results.setdefault((c, name), []).append(
                             wrk(f"http://127.0.0.1:{port}/case/1", tokens["leader"], c, seconds))
-        finally:
-            for proc, _ in apps.values():
-                proc.terminate()
-                proc.wait()
     finally:
         drop_city(url)
     print("\n### Sync psycopg (thread pool) vs async psycopg (event loop): token lookup + case read, req/s\n")
@@ -85,22 +79,6 @@ def main(argv=None) -> dict:
         print(f"| {c} | {statistics.median(s):.0f} | {statistics.median(a):.0f} | "
               f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f}) |")
     return results
-
-
-def serving_case(url, tokens, x, y):
-    """File one report through the platform, so that case 1 exists."""
-    from benchdb import serving
-
-    class _Once:
-        def __enter__(self):
-            self.cm = serving(url)
-            base = self.cm.__enter__()
-            httpx.post(f"{base}/api/reports", headers={"Authorization": f"Bearer {tokens['officer']}"},
-                       json={"category": "0102", "lon": x, "lat": y, "description": "case 1"})
-
-        def __exit__(self, *exc):
-            return self.cm.__exit__(*exc)
-    return _Once()
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ Usage: .venv/bin/python bench/bench_views.py [--setup] [--pairs 3] [--quick] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +37,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from citygrid import migrate
+from citygrid.procs import answers, free_port, running
 from dispatch import rollups
 from dispatch.actor import Actor
 from dispatch.cases import act
@@ -79,23 +80,14 @@ def setup(db: str, n: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def serve(db: str) -> tuple[str, subprocess.Popen]:
-    """`citygrid serve` (its production settings: uvloop, httptools, the default 10 connections) on a free port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url_of(db), "CITYGRID_ENV": "development"}
-    proc = subprocess.Popen([sys.executable, "-m", "citygrid", "serve", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def serve(db: str) -> tuple[str, object]:
+    """`citygrid serve` (its production settings: uvloop, httptools, the default 10 connections) on a free port:
+    its base URL and the context manager that runs it."""
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                return base, proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"citygrid serve on {db} did not start")
+    env = {**os.environ, "DATABASE_URL": url_of(db), "CITYGRID_ENV": "development"}
+    return base, running([sys.executable, "-m", "citygrid", "serve", "--port", str(port)], env=env, cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, ready=answers(f"{base}/api/health"))
 
 
 def leader_token(db: str) -> str:
@@ -258,6 +250,7 @@ def main(argv=None) -> int:
         setup(args.small, 100_000)
         setup(args.large, 1_000_000)
     dbs = {"small": args.small, "large": args.large}
+    stack = contextlib.ExitStack()
     servers = {k: serve(db) for k, db in dbs.items()}
     tokens = {k: leader_token(db) for k, db in dbs.items()}
     plan = views(args.small, args.quick)
@@ -266,6 +259,8 @@ def main(argv=None) -> int:
     rng = random.Random(3)
     results: dict = {}
     try:
+        for _, child in servers.values():
+            stack.enter_context(child)
         for c in levels:
             for k in dbs:  # warm both
                 run_round(servers[k][0], tokens[k], plan, 1, month, 1)
@@ -275,9 +270,7 @@ def main(argv=None) -> int:
                     results.setdefault((k, c), []).append(run_round(servers[k][0], tokens[k], plan, c, month,
                                                                     panels))
     finally:
-        for _, server in servers.values():
-            server.terminate()
-            server.wait(timeout=15)
+        stack.close()
     print(f"## Map views and dashboard: {args.small} (A) against {args.large} (B), {pairs} pairs\n")
     print(table(results, pairs))
     print("\nGeneric plans checked (plan_cache_mode = force_generic_plan), scans only:\n")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import numpy as np
 import psycopg
 from psycopg import sql
@@ -19,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from citygrid import migrate  # noqa: E402
+from citygrid.procs import answers, free_port, running  # noqa: E402,F401 (free_port: for the benchmarks)
 from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, SERVICE_ATTRIBUTES, load_chancheng  # noqa: E402
 from dispatch.departments import import_departments  # noqa: E402
 from dispatch.rules import import_rules  # noqa: E402
@@ -62,41 +61,16 @@ def drop_city(url: str, server: str = SERVER) -> None:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serving(url: str, *args: str, **settings: str):
     """`citygrid serve` (uvloop, httptools, no access log) on a free port; yields the base URL."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": url, "CITYGRID_ENV": "development",
            **{f"CITYGRID_{k.upper()}": v for k, v in settings.items()}}
-    proc = subprocess.Popen([sys.executable, "-m", "citygrid", "serve", "--port", str(port), *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("citygrid serve did not start")
+    with running([sys.executable, "-m", "citygrid", "serve", "--port", str(port), *args], env=env, cwd=ROOT,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, ready=answers(f"{base}/api/health")):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def inside_points(url: str, n: int, *, street: str | None = None, seed: int = 7) -> list[tuple[float, float]]:

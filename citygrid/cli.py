@@ -201,19 +201,12 @@ def demo(host: Host = None, port: Port = None, workers: Workers = None, access_l
 @contextlib.contextmanager
 def _worker_process(cfg: Settings):
     """`citygrid worker` as its own process (one worker however many server processes), stopped with the demo."""
-    import subprocess
+    from citygrid.procs import running
 
     # the demo runs a worker, so escalations and inbox messages happen as they would in production
-    proc = subprocess.Popen([sys.executable, "-m", "citygrid", "worker", "--quiet"])
-    typer.echo(f"worker: process {proc.pid}, a tick every {cfg.worker_interval_seconds:g} s")
-    try:
+    with running([sys.executable, "-m", "citygrid", "worker", "--quiet"]) as proc:
+        typer.echo(f"worker: process {proc.pid}, a tick every {cfg.worker_interval_seconds:g} s")
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _serve(cfg: Settings, host: str, port: int, *, workers: int = 1, access_log: bool = False) -> None:

@@ -2,7 +2,6 @@
 every request leaving this machine (and records it, so a test can assert none was tried)."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -11,18 +10,12 @@ from urllib.parse import urlparse
 import uvicorn
 
 from citygrid.app import build_app
+from citygrid.procs import free_port  # noqa: F401 (the tests import it from here)
 from citygrid.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LOCAL = {"127.0.0.1", "localhost"}
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

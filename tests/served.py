@@ -2,43 +2,21 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from contextlib import contextmanager
 
-import httpx
-
-from tests.browser import free_port
+from citygrid.procs import answers, free_port, running
 
 
 @contextmanager
-def served(database_url: str, **settings: str):
-    """`citygrid serve` on a free loopback port against `database_url`; yields its base URL.
+def served(database_url: str, *args: str, **settings: str):
+    """`citygrid serve` on a free loopback port against `database_url`; yields its base URL once it answers.
 
-    settings: extra CITYGRID_<NAME> environment values (e.g. db_connections="4")."""
+    args: more command-line options; settings: CITYGRID_<NAME> environment values (e.g. db_connections="4")."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "CITYGRID_ENV": "development",
            **{f"CITYGRID_{k.upper()}": v for k, v in settings.items()}}
-    proc = subprocess.Popen([sys.executable, "-m", "citygrid", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"citygrid serve stopped: {proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("citygrid serve did not answer within 30 s")
+    with running([sys.executable, "-m", "citygrid", "serve", "--port", str(port), *args], env=env,
+                 ready=answers(f"{base}/api/health")):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -5,8 +5,8 @@ process follows the new data. Also the cache itself: a notification drops a kind
 when the notification came is not kept."""
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citygrid.app import build_app
+from citygrid.procs import answers, free_port, running
 from citygrid.settings import Settings
 
 from dispatch.reference import Reference
@@ -29,42 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BODY = {"category": "0102", "lon": 113.12, "lat": 23.02, "description": "满溢"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def two_processes(chancheng_url, tmp_path):
     env = {**os.environ, "DATABASE_URL": chancheng_url, "CITYGRID_MEDIA_ROOT": str(tmp_path)}
-    ports, procs = [_free_port(), _free_port()], []
-    for port in ports:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "citygrid.app:build_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    try:
-        urls = [f"http://127.0.0.1:{p}" for p in ports]
-        for url in urls:
-            _wait_healthy(url)
+    ports = [free_port(), free_port()]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    with contextlib.ExitStack() as stack:
+        for port, url in zip(ports, urls):
+            stack.enter_context(running(
+                [sys.executable, "-m", "uvicorn", "citygrid.app:build_app", "--factory", "--host", "127.0.0.1",
+                 "--port", str(port), "--no-access-log"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, ready=answers(f"{url}/api/health"), timeout=30))
         yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=20)
-
-
-def _wait_healthy(url: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never answered")
 
 
 def _report(url: str, token: str, lon: float) -> dict:
