@@ -123,21 +123,6 @@ ORDER BY c.status IN ('closed', 'rejected', 'merged'), c.created_at DESC, c.id D
 LIMIT %(limit)s
 """
 
-# Per unit grid: open and overdue cases (all of them, not only those drawn as markers).
-GRID_LOAD = """
-SELECT c.grid_code,
-       count(*) FILTER (WHERE c.status NOT IN ('closed', 'rejected', 'merged')) AS open,
-       count(*) FILTER (WHERE c.status IN ('dispatched', 'accepted', 'extension_requested')
-                          AND now() > c.deadline) AS overdue
-FROM event_case c
-WHERE c.status NOT IN ('closed', 'rejected', 'merged')
-  AND (%(street)s::text IS NULL OR c.street_code = %(street)s)
-  AND (%(department)s::text IS NULL OR c.department_code = %(department)s)
-  AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))
-GROUP BY c.grid_code
-"""
-
-
 def category(conn: psycopg.Connection, *, code: str) -> Category | None:
     """One category by code."""
     return conn.cursor(row_factory=class_row(Category)).execute(CATEGORY, {"code": code}).fetchone()
@@ -198,10 +183,3 @@ def map_cases(conn: psycopg.Connection, *, limit: int, street: str | None = None
     """The newest cases for the map, within a scope (None: no limit on that dimension)."""
     params = {"limit": limit, "street": street, "department": department, "grids": grids}
     return conn.cursor(row_factory=dict_row).execute(MAP_CASES, params).fetchall()
-
-
-def grid_load(conn: psycopg.Connection, *, street: str | None = None, department: str | None = None,
-              grids: list[str] | None = None) -> dict[str, tuple[int, int]]:
-    """Grid code → (open cases, overdue cases), within a scope."""
-    params = {"street": street, "department": department, "grids": grids}
-    return {r[0]: (r[1], r[2]) for r in conn.execute(GRID_LOAD, params).fetchall()}
