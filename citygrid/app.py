@@ -23,7 +23,8 @@ def web_config(settings: Settings) -> WebConfig:
         db_connections=settings.db_connections, db_wait_seconds=settings.db_wait_seconds,
         policy=policy(settings), media_root=settings.media_root, max_photo_bytes=settings.max_photo_bytes,
         token_ttl_hours=settings.token_ttl_hours,
-        secure_cookies=settings.env == "production" or settings.https,
+        secure_cookies=settings.env == "production" or settings.https, https=settings.https,
+        stream_recheck_seconds=settings.stream_recheck_seconds,
         open311_public_read=settings.open311_public_read, open311_jurisdiction=settings.open311_jurisdiction,
         open311_contact=settings.open311_contact,
     )

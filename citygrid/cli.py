@@ -221,7 +221,8 @@ def _serve(cfg: Settings, host: str, port: int, *, workers: int = 1, access_log:
     tls = {"ssl_certfile": cfg.ssl_certfile, "ssl_keyfile": cfg.ssl_keyfile} if cfg.https else {}
     # an import string, so that each of several worker processes builds its own app (its pool, its LISTEN)
     uvicorn.run("citygrid.app:build_app", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=access_log, log_level="info", **tls)
+                loop="uvloop", http="httptools", access_log=access_log, log_level="info", **tls,
+                **cfg.proxy_options())
 
 
 def main() -> None:

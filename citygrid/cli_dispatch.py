@@ -74,6 +74,43 @@ def users_token(username: str, label: Annotated[str, typer.Option(help="what the
         typer.echo(issue_token(conn, username=username, label=label))
 
 
+@users_app.command("reset-password")
+def users_reset_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the new password from stdin "
+                                                  "(default: generate one and print it once)")] = False,
+) -> None:
+    """Set a new password (generated and printed once, or read from stdin); every token of the user is revoked."""
+    from web.accounts import reset_password
+
+    given = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with transaction(settings()) as conn:
+        generated = reset_password(conn, username=username, password=given)
+    typer.echo(f"password of {username} replaced; every token of {username} is revoked")
+    if generated:
+        typer.echo(f"new password (shown once): {generated}")
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str) -> None:
+    """Deactivate an account: sign-in refused, every token revoked (open live streams end)."""
+    from web.accounts import set_active
+
+    with transaction(settings()) as conn:
+        set_active(conn, username=username, active=False)
+    typer.echo(f"user {username} deactivated; every token of {username} is revoked")
+
+
+@users_app.command("activate")
+def users_activate(username: str) -> None:
+    """Activate an account again (the user signs in anew: old tokens stay revoked)."""
+    from web.accounts import set_active
+
+    with transaction(settings()) as conn:
+        set_active(conn, username=username, active=True)
+    typer.echo(f"user {username} activated")
+
+
 @dep_app.command("import")
 def departments_import(path: Path) -> None:
     """Load a department table (CSV or YAML); all or nothing."""

@@ -63,11 +63,21 @@ class Settings(BaseSettings):
     open311_jurisdiction: str = Field(default="", description="Open311 jurisdiction_id (default: the district "
                                       "code of the active grid release)")
     open311_contact: str = Field(default="", description="contact shown by Open311 discovery")
+    trusted_proxies: str = Field(default="", description="comma-separated addresses (or networks) of reverse "
+                                 "proxies whose X-Forwarded-For/-Proto are believed; empty trusts none, so the "
+                                 "sign-in throttle keys on the peer address itself")
+    stream_recheck_seconds: float = Field(default=60, gt=0, le=60, description="how often an open live stream "
+                                          "(/api/events) checks its token again besides the revocation notices")
 
     @property
     def https(self) -> bool:
         """Whether the app itself serves HTTPS."""
         return bool(self.ssl_certfile)
+
+    def proxy_options(self) -> dict:
+        """uvicorn's proxy-header options: X-Forwarded-* are read only from the proxies named in trusted_proxies."""
+        trusted = [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+        return {"proxy_headers": True, "forwarded_allow_ips": trusted} if trusted else {"proxy_headers": False}
 
     def base_map(self) -> tuple[str, str]:
         """The tile URL template and attribution of the chosen base map ('' for none)."""

@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 from pwdlib import PasswordHash
 
 from dispatch.actor import Actor, check_roles
-from gis.errors import DomainError, InvalidInput
+from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 _hasher = PasswordHash.recommended()
 # Checked when the user name is unknown, so a wrong name costs as long as a wrong password (no name probing).
@@ -71,7 +71,8 @@ WHERE NOT ok AND at > now() - %(window)s AND (username = %(username)s OR client 
 RECORD_ATTEMPT = "INSERT INTO login_attempt (username, client, ok) VALUES (%(username)s, %(client)s, %(ok)s)"
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """The stored form of a token (its SHA-256); also what a revocation notice names."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -125,7 +126,7 @@ def issue_token(conn: psycopg.Connection, *, username: str, label: str = "",
     if user is None or not user["active"]:
         raise InvalidInput(f"no active user {username!r}")
     token = "cg_" + secrets.token_urlsafe(32)
-    conn.execute(INSERT_TOKEN, {"user_id": user["id"], "token_hash": _digest(token), "label": label, "ttl": ttl})
+    conn.execute(INSERT_TOKEN, {"user_id": user["id"], "token_hash": token_digest(token), "label": label, "ttl": ttl})
     return token
 
 
@@ -155,7 +156,7 @@ def login(conn: psycopg.Connection, *, username: str, password: str, ttl: timede
 
 def actor_for_token(conn: psycopg.Connection, *, token: str) -> Actor:
     """The actor a bearer token stands for, or Unauthenticated."""
-    row = conn.execute(ACTOR_BY_TOKEN, {"token_hash": _digest(token), "touch_every": TOUCH_EVERY}).fetchone()
+    row = conn.execute(ACTOR_BY_TOKEN, {"token_hash": token_digest(token), "touch_every": TOUCH_EVERY}).fetchone()
     if row is None:
         raise Unauthenticated("the token is unknown, expired or revoked; log in again")
     username, roles, grids, street, department = row
@@ -164,21 +165,54 @@ def actor_for_token(conn: psycopg.Connection, *, token: str) -> Actor:
 
 def revoke(conn: psycopg.Connection, *, token: str) -> None:
     """Revoke a token (log out)."""
-    conn.execute(REVOKE, {"token_hash": _digest(token)})
+    conn.execute(REVOKE, {"token_hash": token_digest(token)})
 
 
 SET_PASSWORD = "UPDATE app_user SET password_hash = %(hash)s WHERE username = %(username)s RETURNING id"
+SET_ACTIVE = "UPDATE app_user SET active = %(active)s WHERE username = %(username)s RETURNING id"
+# Every revoked token is announced on `token_revoked` (migration 0014): open live streams made with it end at once.
 REVOKE_ALL = "UPDATE api_token SET revoked_at = now() WHERE user_id = %(user_id)s AND revoked_at IS NULL"
+MIN_PASSWORD = 10
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD} characters")
 
 
 def set_password(conn: psycopg.Connection, *, username: str, password: str) -> None:
     """Replace a user's password and revoke the user's tokens."""
-    if len(password) < 10:
-        raise InvalidInput("a password needs at least 10 characters")
+    _check_password(password)
     row = conn.execute(SET_PASSWORD, {"username": username, "hash": _hasher.hash(password)}).fetchone()
     if row is None:
-        raise InvalidInput(f"no user {username!r}")
+        raise NotFound(f"no user {username!r}")
     conn.execute(REVOKE_ALL, {"user_id": row[0]})  # a new password ends every session made with the old one
+
+
+def reset_password(conn: psycopg.Connection, *, username: str, password: str | None = None) -> str | None:
+    """An administrator's reset: the given password, or a generated one that is returned (show it once)."""
+    generated = None if password else secrets.token_urlsafe(12)
+    set_password(conn, username=username, password=password or generated)
+    return generated
+
+
+def change_password(conn: psycopg.Connection, *, username: str, old: str, new: str) -> None:
+    """A user's own change: the old password first; every token (this session's too) is revoked."""
+    user = conn.cursor(row_factory=dict_row).execute(USER_BY_NAME, {"username": username}).fetchone()
+    if user is None or not user["password_hash"] or not _hasher.verify(old, user["password_hash"]):
+        raise Forbidden("the old password is wrong")
+    set_password(conn, username=username, password=new)
+
+
+def set_active(conn: psycopg.Connection, *, username: str, active: bool, by: str | None = None) -> None:
+    """Deactivate (every token revoked, sign-in refused) or activate an account; `by` may not deactivate itself."""
+    if not active and by == username:
+        raise Conflict(f"{username} cannot deactivate their own account; another administrator can")
+    row = conn.execute(SET_ACTIVE, {"username": username, "active": active}).fetchone()
+    if row is None:
+        raise NotFound(f"no user {username!r}")
+    if not active:
+        conn.execute(REVOKE_ALL, {"user_id": row[0]})
 
 
 USER_COLUMNS = ("username", "display_name", "roles", "grid_codes", "street_code", "department_code", "password")

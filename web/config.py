@@ -23,6 +23,8 @@ class WebConfig:
     max_photo_bytes: int = 10 * 1024 * 1024
     token_ttl_hours: float = 12
     secure_cookies: bool = False
+    https: bool = False            # the app serves TLS itself (HSTS is sent); behind a trusted proxy, its scheme
+    stream_recheck_seconds: float = 60  # an open live stream checks its token at least this often
     open311_public_read: bool = True
     open311_jurisdiction: str = ""
     open311_contact: str = ""

@@ -57,10 +57,28 @@ def _from_cookie(request: Request) -> bool:
     return not request.headers.get("authorization", "").lower().startswith("bearer ")
 
 
+def csrf_matches(request: Request, sent: str) -> bool:
+    """Double submit: the value a form or header sent is the browser's CSRF cookie (set at sign-in)."""
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    return bool(expected) and secrets.compare_digest(sent.encode(), expected.encode())
+
+
+def new_csrf_value() -> str:
+    """A fresh CSRF cookie value (every sign-in gets one: a value planted before it does not survive)."""
+    return secrets.token_urlsafe(24)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the sign-in throttle counts it: the peer, or what a trusted proxy forwarded.
+
+    The rule is applied by uvicorn before the app sees the request: X-Forwarded-For is believed only from the
+    addresses in CITYGRID_TRUSTED_PROXIES (Settings.proxy_options), from nobody when it is empty."""
+    return request.client.host if request.client else "unknown"
+
+
 def _check_csrf(request: Request) -> None:
     """A page (cookie session) that changes something must echo the CSRF cookie in a header."""
-    sent, expected = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(sent, expected):
+    if not csrf_matches(request, request.headers.get(CSRF_HEADER, "")):
         raise Forbidden("missing or wrong CSRF token: a page must send the citygrid_csrf cookie's value in the "
                         "X-CSRF-Token header")
 
@@ -111,7 +129,7 @@ def sign_in_with_password(request: Request, conn: psycopg.Connection, *, usernam
                           ttl: timedelta) -> str:
     """Throttled sign-in on the request's one connection: a failure is recorded and committed before the refusal,
     so the rollback that follows the refusal keeps it (a failed login writes nothing else)."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     accounts.check_throttle(conn, username=username, client=client)
     try:
         token = accounts.login(conn, username=username, password=password, ttl=ttl)

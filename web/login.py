@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import secrets
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -11,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from web import accounts
-from web.deps import COOKIE, CSRF_COOKIE, Config, Conn, sign_in_with_password
+from web.deps import COOKIE, CSRF_COOKIE, Config, Conn, csrf_matches, new_csrf_value, sign_in_with_password
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,11 +29,16 @@ input,button{{font:inherit;width:100%;padding:.6rem;margin:.3rem 0;box-sizing:bo
 def _page(request: Request, config, *, error: str = "", username: str = "", status: int = 200,
           next_path: str = "") -> HTMLResponse:
     # double-submit CSRF: the same random value in a cookie and in the form; another site can set neither
-    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    token = request.cookies.get(CSRF_COOKIE) or new_csrf_value()
     response = HTMLResponse(PAGE.format(csrf=html.escape(token), username=html.escape(username),
                                         error=html.escape(error), next=html.escape(next_path)), status_code=status)
-    response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="strict", secure=config.secure_cookies)
+    _set_csrf(response, config, token)
     return response
+
+
+def _set_csrf(response, config, value: str) -> None:
+    # readable by the pages' scripts (they echo it in X-CSRF-Token); another site can neither read nor set it
+    response.set_cookie(CSRF_COOKIE, value, httponly=False, samesite="strict", secure=config.secure_cookies)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -54,8 +58,7 @@ async def login_submit(request: Request, conn: Conn, config: Config):
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     username, password = form.get("username", [""])[0], form.get("password", [""])[0]
     next_path = _local(form.get("next", [""])[0])
-    sent, expected = form.get("csrf", [""])[0], request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(sent, expected):
+    if not csrf_matches(request, form.get("csrf", [""])[0]):
         return _page(request, config, error="这个表单已过期，请重试 The form expired; please try again",
                      username=username, status=403, next_path=next_path)
     try:
@@ -67,4 +70,5 @@ async def login_submit(request: Request, conn: Conn, config: Config):
     response = RedirectResponse(next_path or "/", status_code=303)
     response.set_cookie(COOKIE, token, max_age=int(config.token_ttl_hours * 3600), httponly=True,
                         samesite="strict", secure=config.secure_cookies)
+    _set_csrf(response, config, new_csrf_value())  # rotated: a value planted before sign-in is worth nothing now
     return response

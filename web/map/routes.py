@@ -16,6 +16,7 @@ from web.accounts import Unauthenticated
 from web.api_admin import READERS_OF_STATISTICS
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
 from web.map.page import build_map
+from web.security import script_nonce, with_nonce
 from web.map.shift import points_to_gcj02, to_gcj02
 
 router = APIRouter()
@@ -46,7 +47,7 @@ def map_page(conn: Conn, config: Config, request: Request):
         dashboard=bool(actor.roles & READERS_OF_STATISTICS), timezone=config.timezone,
         case_limit=config.map_case_limit,
     )
-    return HTMLResponse(html)
+    return HTMLResponse(with_nonce(html, script_nonce(request)))  # folium's inline scripts run with the nonce
 
 
 @router.get("/api/map/cases")

@@ -12,6 +12,7 @@ from dispatch.actor import Actor
 from web.accounts import Unauthenticated
 from web.deps import CSRF_COOKIE, actor_of
 from web.pages.i18n import pick, translator
+from web.security import script_nonce
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # autoescape on: every value put into a page is HTML-escaped unless a template says otherwise
@@ -48,7 +49,7 @@ def render(request: Request, actor: Actor, template: str, *, status: int = 200, 
     lang = pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
     html = env.get_template(template).render(
         actor=actor, lang=lang, t=translator(lang), csrf=request.cookies.get(CSRF_COOKIE, ""),
-        path=request.url.path, **values)
+        path=request.url.path, nonce=script_nonce(request), **values)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") == lang:
         response.set_cookie("citygrid_lang", lang, samesite="strict", max_age=365 * 86400)

@@ -17,6 +17,7 @@ from dispatch.workflow import STEPS, SYSTEM_ROLE, WITH_DEPARTMENT, actions_from
 from events.errors import CaseNotFound
 from web.api import readable_case
 from web.deps import CSRF_COOKIE, Config, Conn
+from web.security import script_nonce
 from web.map.routes import cases_geojson
 from web.pages.common import env, page_actor, render
 from web.pages.i18n import TEXT, pick, translator
@@ -64,7 +65,7 @@ def notice(request: Request, actor: Actor, *, status: int, heading: str, message
     lang = _lang(request)
     t = translator(lang)
     html = NOTICE.render(actor=actor, lang=lang, t=t, csrf=request.cookies.get(CSRF_COOKIE, ""),
-                         path=request.url.path, heading=t(heading), message=t(message))
+                         path=request.url.path, nonce=script_nonce(request), heading=t(heading), message=t(message))
     return HTMLResponse(html, status_code=status)
 
 

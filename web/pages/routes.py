@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from web import accounts
-from web.deps import COOKIE, CSRF_COOKIE, Conn
+from web.deps import COOKIE, Conn, csrf_matches
 from web.pages.common import home_of, page_actor, render
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +25,7 @@ async def logout(request: Request, conn: Conn):
     """End the session: the token is revoked and the cookie cleared (the form carries the CSRF token)."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     token = request.cookies.get(COOKIE)
-    if token and form.get("csrf", [""])[0] == request.cookies.get(CSRF_COOKIE):
+    if token and csrf_matches(request, form.get("csrf", [""])[0]):
         await run_in_threadpool(accounts.revoke, conn, token=token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)

@@ -75,6 +75,12 @@
       window.citygrid.received = (window.citygrid.received || 0) + 1;
       window.citygrid.lastCase = c;
     });
+    source.addEventListener("signin", function (event) {  /* the token was revoked or expired: sign in again */
+      source.close();
+      window.citygrid.live = false;
+      window.citygrid.signinReason = JSON.parse(event.data).reason;
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    });
     source.onopen = function () { window.citygrid.live = true; };
     window.citygrid.source = source;
   }
