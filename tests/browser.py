@@ -48,6 +48,16 @@ def local_only(blocked: list):
     return guard
 
 
+def record_errors(page, errors: list, *, where: bool = False) -> None:
+    """Collect a page's uncaught script errors and Content-Security-Policy refusals (a blocked script, style,
+    image or request) in `errors`; where: prefix each with the page's URL."""
+    def add(text: str) -> None:
+        errors.append(f"{page.url}: {text}" if where else text)
+
+    page.on("pageerror", lambda exc: add(str(exc)))
+    page.on("console", lambda msg: add(msg.text) if "Content Security Policy" in msg.text else None)
+
+
 def sign_in_form(page, base: str, username: str, path: str) -> None:
     """The real sign-in form (password "<name>-password-1" from tests/people.py), coming back to `path`."""
     assert "/login?next=" in page.goto(f"{base}{path}").url

@@ -21,7 +21,7 @@ from dispatch.intake import submit_report
 from dispatch.models import Policy
 from events.media import LocalMediaStore, clean_photo
 from tests.people import actor, add_cast
-from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
+from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
 
 pytestmark = pytest.mark.browser
 
@@ -106,7 +106,7 @@ def open_as(server, browser):
         page = context.new_page()
         page.blocked, page.js_errors = [], []
         context.route("**/*", local_only(page.blocked))
-        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        record_errors(page, page.js_errors)
         sign_in_form(page, server.base, username, path)
         pages.append(page)
         return page
@@ -268,7 +268,7 @@ def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp
         context.route("**/*", local_only(blocked))
         page = context.new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        record_errors(page, errors)
         sign_in_form(page, base, "hws", "/queue")
         page.wait_for_function(f"() => window.cgQueueMap && window.cgQueueMap.markers[{case_id}]"
                                " && document.querySelectorAll('#queue-map path').length >= 2")

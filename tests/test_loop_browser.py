@@ -15,7 +15,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from citygrid.settings import Settings
 from tests.people import add_cast
-from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
+from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +68,7 @@ class People:
         self.pages: list = []
 
     def watch(self, page):
-        page.on("pageerror", lambda exc: self.js_errors.append(f"{page.url}: {exc}"))
+        record_errors(page, self.js_errors, where=True)
         self.pages.append(page)
         return page
 

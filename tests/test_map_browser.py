@@ -8,7 +8,7 @@ from playwright.sync_api import sync_playwright
 from citygrid.settings import Settings
 from dispatch.intake import submit_report
 from dispatch.models import Policy
-from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
+from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
 from tests.casecopies import add_copies
 from tests.people import actor, add_cast
 
@@ -30,7 +30,7 @@ def page():
         page = context.new_page()
         page.blocked = blocked
         errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        record_errors(page, errors)
         page.js_errors = errors
         yield page
         browser.close()
@@ -162,6 +162,19 @@ def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, a
     assert created in popup
     assert page.blocked == [] and page.js_errors == []
     page.screenshot(path=str(artifacts / "map-live.png"))
+
+
+@pytest.mark.browser
+def test_a_revoked_session_sends_the_open_map_to_sign_in(server, page):
+    base, url = server
+    sign_in(page, base, "leader", live=True)
+    with psycopg.connect(url) as conn:  # e.g. an administrator deactivated the account or reset its password
+        from web.accounts import set_password
+        set_password(conn, username="leader", password="leader-password-2")
+        conn.commit()
+    page.wait_for_url(f"{base}/login?next=%2Fmap", timeout=15_000)
+    assert page.locator("input[name=username]").count() == 1
+    assert page.blocked == [] and page.js_errors == []
 
 
 @pytest.mark.browser

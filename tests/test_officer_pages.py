@@ -12,7 +12,7 @@ from dispatch import case_repo
 from dispatch.cases import Request, act
 from dispatch.intake import submit_report
 from dispatch.models import Policy
-from tests.browser import ARGS, CHROMIUM, local_only, running_app, sign_in_form
+from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
 from tests.people import actor, add_cast
 
 HERE = {"latitude": 23.02, "longitude": 113.12}  # 祖庙街道: 0102 goes to S-012-HWS
@@ -38,7 +38,7 @@ def phone(server):
         context.route("**/*", local_only(blocked))
         page = context.new_page()
         page.blocked, page.js_errors = blocked, []
-        page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        record_errors(page, page.js_errors)
         yield page
         browser.close()
 
