@@ -232,6 +232,10 @@ def main() -> None:
     except (Failure, DomainError, StartupRefused) as exc:
         typer.echo(f"citygrid: error: {exc}", err=True)
         sys.exit(1)
+    except (psycopg.DataError, psycopg.IntegrityError) as exc:  # the primary message only: no row values, no hash
+        typer.echo(f"citygrid: error: the database refused a value: {exc.diag.message_primary}; nothing was "
+                   "changed", err=True)
+        sys.exit(1)
 
 
 @cat_app.command("export")

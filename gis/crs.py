@@ -1,6 +1,7 @@
 """Coordinate systems: any EPSG code via pyproj, plus GCJ-02 (vectorised, with a precise inverse)."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -18,23 +19,47 @@ _A = 6378245.0
 _EE = 0.00669342162296594323
 
 
+# The accepted forms, exactly: a bare EPSG number, AUTHORITY:CODE, an OGC URN, or WKT (1 or 2). A PROJ string
+# (+proj=…), a name ("WGS 84", which pyproj looks up and may find ambiguous), JSON or anything with a stray
+# character is refused rather than guessed at.
+AUTHORITY_CODE = re.compile(r"[A-Za-z]{2,10}:[0-9A-Za-z_]{1,20}")
+OGC_URN = re.compile(r"urn:ogc:def:crs:[A-Za-z]{2,10}:[0-9.]*:[0-9A-Za-z_]{1,20}", re.IGNORECASE)
+WKT_START = re.compile(r"(GEOGCS|PROJCS|GEOCCS|COMPD_CS|GEOGCRS|GEODCRS|GEODETICCRS|PROJCRS|PROJECTEDCRS|"
+                       r"COMPOUNDCRS|BOUNDCRS|VERTCRS|ENGCRS)\s*\[", re.IGNORECASE)
+ACCEPTED = "an EPSG code such as 4326, 4490 or 32649 (or EPSG:4326), an authority string such as OGC:CRS84, WKT, "\
+           "or 'gcj02'"
+
+
 @lru_cache(maxsize=64)  # pyproj takes ~0.1 ms to read a CRS; intake parses one per report
 def parse_crs(text: str | int | None) -> str:
-    """Normalise a user's CRS to 'gcj02' or 'EPSG:n' (or a WKT/PROJ string pyproj understands)."""
+    """Normalise a user's CRS to 'gcj02' or 'EPSG:n' (or the WKT of a CRS without an EPSG code)."""
     if text is None or str(text).strip() == "":
-        raise UnknownCRS("no coordinate system given: pass an EPSG code (e.g. 4326) or 'gcj02'")
+        raise UnknownCRS(f"no coordinate system given: pass {ACCEPTED}")
     raw = str(text).strip()
     if raw.lower() in {"gcj02", "gcj-02", "gcj"}:
         return GCJ02
-    candidate = f"EPSG:{raw}" if raw.isdigit() else raw
     try:
-        crs = CRS.from_user_input(candidate)
+        crs = _exact(raw)
     except CRSError:
-        raise UnknownCRS(
-            f"unknown coordinate system {raw!r}: use an EPSG code such as 4326, 4490 or 32649, or 'gcj02'"
-        ) from None
+        crs = None
+    if crs is None:
+        raise UnknownCRS(f"unknown coordinate system {raw[:80]!r}: use {ACCEPTED}") from None
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+def _exact(raw: str) -> CRS | None:
+    """The CRS of one of the accepted forms, or None for any other text."""
+    if raw.isascii() and raw.isdigit():
+        return CRS.from_epsg(int(raw))
+    if AUTHORITY_CODE.fullmatch(raw):
+        authority, code = raw.split(":")
+        return CRS.from_authority(authority.upper(), code)
+    if OGC_URN.fullmatch(raw):
+        return CRS.from_user_input(raw)
+    if WKT_START.match(raw) and raw.endswith("]") and "\x00" not in raw:
+        return CRS.from_wkt(raw)
+    return None
 
 
 @lru_cache(maxsize=64)

@@ -28,7 +28,7 @@ def read_layer(path: str | os.PathLike, *, crs: str | None = None) -> tuple[gpd.
     if crs:
         return gdf, parse_crs(crs)
     if gdf.crs is not None:
-        return gdf, parse_crs(gdf.crs.to_string())
+        return gdf, parse_crs(_file_crs(gdf.crs))
     raise GridFileError(f"{path} does not say its coordinate system: pass --crs (an EPSG code or gcj02)")
 
 
@@ -119,3 +119,9 @@ def as_multipolygons(geoms: np.ndarray) -> np.ndarray:
     return np.array(
         [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geoms], dtype=object
     )
+
+
+def _file_crs(crs) -> str:
+    """A file's own CRS as one of the forms parse_crs takes: its authority code, else its WKT."""
+    authority = crs.to_authority()
+    return ":".join(authority) if authority else crs.to_wkt()

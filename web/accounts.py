@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -47,6 +48,9 @@ SELECT username, roles, grid_codes, street_code, department_code FROM hit
 TOUCH_EVERY = timedelta(minutes=1)
 REVOKE = "UPDATE api_token SET revoked_at = now() WHERE token_hash = %(token_hash)s AND revoked_at IS NULL"
 COUNT_USERS = "SELECT count(*) FROM app_user"
+# The rule of app_user.username (its CHECK in citygrid/migrations/0004_dispatch.sql), stated here for the message.
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{2,64}")
+USERNAME_RULE = "2-64 characters of A-Z a-z 0-9 _ . @ - (no spaces)"
 
 
 class Unauthenticated(DomainError):
@@ -80,6 +84,7 @@ def add_user(conn: psycopg.Connection, *, username: str, roles: list[str], passw
              display_name: str = "", grid_codes: list[str] = (), street_code: str | None = None,
              department_code: str | None = None) -> int:
     """Create an account; the password is stored as an Argon2 hash."""
+    check_username(username)
     try:
         check_roles(list(roles))
     except ValueError as exc:
@@ -96,6 +101,13 @@ def add_user(conn: psycopg.Connection, *, username: str, roles: list[str], passw
     if row is None:
         raise InvalidInput(f"user {username!r} already exists")
     return row[0]
+
+
+def check_username(username: str) -> str:
+    """A user name the database takes, or InvalidInput stating the rule."""
+    if not USERNAME.fullmatch(username):
+        raise InvalidInput(f"user name {username!r} is not allowed: use {USERNAME_RULE}")
+    return username
 
 
 SCOPE_CHECK = """
@@ -240,8 +252,10 @@ def import_users(conn: psycopg.Connection, *, path) -> tuple[list[tuple[str, str
                          grid_codes=_split(row.get("grid_codes", "")), street_code=row.get("street_code") or None,
                          department_code=row.get("department_code") or None)
             created.append((row["username"], generated))
-        except (InvalidInput, psycopg.DataError) as exc:
+        except InvalidInput as exc:
             skipped.append((line, str(exc)))
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:  # the primary message: never the row (a hash)
+            skipped.append((line, f"the database refused the row: {exc.diag.message_primary}"))
     return created, skipped
 
 

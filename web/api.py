@@ -92,7 +92,8 @@ async def create_report(_: Slot, policy: CurrentPolicy, body: ReportIn, request:
 def _file(request: Request, response: Response, policy, body: ReportIn, idempotency_key: str | None) -> ReportOut:
     with request.app.state.db.connection() as conn, _pipelined_transaction(conn) as pipeline:
         actor = actor_of(request, conn)  # round trip 1
-        claim = idempotency.queue_claim(conn, username=actor.username, key=idempotency_key) \
+        claim = idempotency.queue_claim(conn, username=actor.username, key=idempotency_key, fingerprint=(
+            idempotency.fingerprint(request.method, request.url.path, body.model_dump(mode="json")))) \
             if idempotency_key is not None else None
         pending = prepare(conn, actor=actor, policy=policy, category_code=body.category, lon=body.lon,
                           lat=body.lat, crs=body.crs, description=body.description, urgent=body.urgent,

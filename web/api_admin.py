@@ -5,7 +5,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dispatch import repo
 from dispatch.actor import Actor
@@ -117,7 +117,7 @@ class RuleSetIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     rules: list[RuleIn] = Field(min_length=1, max_length=5000)
-    activate: bool = True
+    activate: StrictBool = True
 
 
 class RuleCheckIn(BaseModel):

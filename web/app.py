@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dispatch.reference import Reference
 from events.media import LocalMediaStore
-from web import api, api_accounts, api_admin, api_cases, api_export, errors, live, login
+from web import api, api_accounts, api_admin, api_cases, api_export, errors, inputs, live, login
 from web.security import SecurityHeaders, script_nonce, with_nonce
 from web.pages import desk
 from web.pages import routes as pages
@@ -52,6 +52,7 @@ def create_app(config: WebConfig, *, connection_class: type[psycopg.Connection] 
     app.state.config = config
     app.state.media = LocalMediaStore(config.media_root)
     errors.register(app)
+    app.add_middleware(inputs.RefuseUnstorableText)  # NUL and lone surrogates: a 422 before any route runs
     app.include_router(api.router)
     app.include_router(api_cases.router)
     app.include_router(api_admin.router)

@@ -64,6 +64,16 @@ async def _database_handler(request: Request, exc: psycopg.OperationalError) -> 
                         status_code=503, headers={"Retry-After": "2"})
 
 
+async def _data_handler(request: Request, exc: psycopg.DataError) -> JSONResponse:
+    # a value the database cannot store or read (a NUL, a number or date out of range): nothing was committed;
+    # logged by class and SQLSTATE only, never the statement's values or a traceback
+    log.warning("data refused by the database on %s %s: %s (%s)", request.method, request.url.path,
+                type(exc).__name__, exc.sqlstate or "no sqlstate")
+    return JSONResponse({"error": "InvalidInput", "message": "a value cannot be stored (a NUL character, or a "
+                                                             "number or date out of range); nothing was changed"},
+                        status_code=422)
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"error": "InternalError", "message": "internal error; it has been logged"},
@@ -79,4 +89,5 @@ def register(app: FastAPI) -> None:
                 psycopg.errors.LockNotAvailable):
         app.add_exception_handler(cls, _contention_handler)
     app.add_exception_handler(psycopg.OperationalError, _database_handler)
+    app.add_exception_handler(psycopg.DataError, _data_handler)  # UntranslatableCharacter, NumericValueOutOfRange…
     app.add_exception_handler(Exception, _unexpected_handler)

@@ -4,9 +4,15 @@ The claim is an INSERT in the request's own transaction: a retry that arrives wh
 waits on the key's unique index and then sees the stored answer; if the first failed (rolled back), the retry
 simply does the work. The claim and the read of the stored answer are two statements (the read must take its
 snapshot after the wait), sent together so that in a pipeline they cost no round trip of their own.
+
+A key stands for one request: its fingerprint (sha256 of method, path and the canonical body) is stored with
+it, and a retry whose fingerprint differs is refused with 422 IdempotencyKeyReused (as payment APIs do) instead
+of silently replaying the answer to another request.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import psycopg
@@ -15,12 +21,22 @@ from psycopg.types.json import Jsonb
 from gis.errors import InvalidInput
 
 CLAIM = """
-INSERT INTO idempotency_key (username, key) VALUES (%(username)s, %(key)s)
+INSERT INTO idempotency_key (username, key, fingerprint) VALUES (%(username)s, %(key)s, %(fingerprint)s)
 ON CONFLICT (username, key) DO NOTHING RETURNING 1
 """
-STORED = "SELECT response FROM idempotency_key WHERE username = %(username)s AND key = %(key)s"
+STORED = "SELECT response, fingerprint FROM idempotency_key WHERE username = %(username)s AND key = %(key)s"
 STORE = "UPDATE idempotency_key SET response = %(response)s WHERE username = %(username)s AND key = %(key)s"
 MAX_KEY = 200
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """The key was first used for a different request."""
+
+
+def fingerprint(method: str, path: str, body: dict) -> str:
+    """sha256 of the method, the path and the body as canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
 
 
 def check_key(key: str) -> str:
@@ -36,26 +52,33 @@ class Claim:
 
     claimed: psycopg.Cursor
     stored: psycopg.Cursor
+    fingerprint: str
 
     def earlier(self) -> dict | None:
-        """None if this request owns the key now; else the stored answer of the request that used it first."""
+        """None if this request owns the key now; else the stored answer of the request that used it first
+        (IdempotencyKeyReused if that was a different request)."""
         if self.claimed.fetchone():
             return None
-        return self.stored.fetchone()[0]
+        response, first = self.stored.fetchone()
+        if first is not None and first != self.fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was already used for a different request; nothing "
+                                       "was filed: use a new key for a new request (the same key only to retry "
+                                       "the very same request)")
+        return response
 
 
-def queue_claim(conn: psycopg.Connection, *, username: str, key: str) -> Claim:
+def queue_claim(conn: psycopg.Connection, *, username: str, key: str, fingerprint: str) -> Claim:
     """Send the claim of a key and the read of its stored answer without waiting (InvalidInput for a bad key)."""
-    params = {"username": username, "key": check_key(key)}
+    params = {"username": username, "key": check_key(key), "fingerprint": fingerprint}
     claimed, stored = conn.cursor(), conn.cursor()
     claimed.execute(CLAIM, params)
     stored.execute(STORED, params)
-    return Claim(claimed, stored)
+    return Claim(claimed, stored, fingerprint)
 
 
-def claim(conn: psycopg.Connection, *, username: str, key: str) -> dict | None:
+def claim(conn: psycopg.Connection, *, username: str, key: str, fingerprint: str) -> dict | None:
     """None if this request owns the key now; else the stored answer of the request that used it first."""
-    return queue_claim(conn, username=username, key=key).earlier()
+    return queue_claim(conn, username=username, key=key, fingerprint=fingerprint).earlier()
 
 
 def store(conn: psycopg.Connection, *, username: str, key: str, response: dict) -> None:

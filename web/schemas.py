@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 
 class ReportIn(BaseModel):
@@ -14,9 +14,11 @@ class ReportIn(BaseModel):
     category: str = Field(description="4-digit category code, e.g. 0102 (暴露垃圾)", examples=["0102"])
     lon: float = Field(description="longitude (or x in a projected CRS)", examples=[113.1225])
     lat: float = Field(description="latitude (or y in a projected CRS)", examples=[23.0120])
-    crs: str = Field(default="EPSG:4326", description="EPSG code of lon/lat, or gcj02 for Amap/Tencent/phone SDKs")
+    crs: str = Field(default="EPSG:4326", description="EPSG code of lon/lat (4326 or EPSG:4326), an authority "
+                     "string (OGC:CRS84), WKT, or gcj02 for Amap/Tencent/phone SDKs; PROJ strings are refused")
     description: str = Field(default="", max_length=4000)
-    urgent: bool = Field(default=False, description="use the category's urgent time limit")
+    urgent: StrictBool = Field(default=False, description="use the category's urgent time limit (JSON true or "
+                               "false only: \"yes\" or 1 is refused)")
     attachments: list[int] = Field(default=[], max_length=9, description="photo ids from POST /api/media (1-9)")
 
 

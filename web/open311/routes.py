@@ -23,6 +23,7 @@ from dispatch.actor import Actor
 from dispatch.intake import submit_report
 from gis.errors import DomainError, Forbidden, NotFound, OutsideDistrict
 from web.db import Unavailable
+from web.inputs import unstorable
 from web.open311 import clients, repo
 from web.open311.formats import FORMATS, Open311Error, error, render
 
@@ -90,7 +91,7 @@ def _admit(conn, request: Request, params, *, key_required: bool) -> dict | None
     """Check the jurisdiction and the key, and count a keyed call against its rate."""
     config = request.app.state.config
     items = params.multi_items() if hasattr(params, "multi_items") else params.items()
-    if "\x00" in request.url.path or any("\x00" in f"{k}{v}" for k, v in items):
+    if unstorable(request.url.path) or any(unstorable(f"{k}{v}") for k, v in items):
         raise Open311Error(400, "a field or the path holds a NUL character")
     _check_jurisdiction(conn, config, params.get("jurisdiction_id"))
     key = params.get("api_key") or ""
@@ -304,7 +305,7 @@ async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
     for name, value in pairs:
         if not isinstance(value, str):
             raise Open311Error(400, f"{name}: files are not taken; send media_url, a link")
-        if "\x00" in name or "\x00" in value:
+        if unstorable(name) or unstorable(value):
             raise Open311Error(400, "a field holds a NUL character")
         fields.setdefault(name, []).append(value)
     return fields
