@@ -48,11 +48,12 @@ def create_app(config: WebConfig, *, connection_class: type[psycopg.Connection] 
 
     app = FastAPI(title="citygrid", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Grid-based urban governance: one shared map that runs a city.")
-    app.add_middleware(SecurityHeaders, tile_url=config.tile_url, https=config.https)
     app.state.config = config
     app.state.media = LocalMediaStore(config.media_root)
     errors.register(app)
     app.add_middleware(inputs.RefuseUnstorableText)  # NUL and lone surrogates: a 422 before any route runs
+    # added last, so outermost: every answer carries the headers, the refusals above included
+    app.add_middleware(SecurityHeaders, tile_url=config.tile_url, https=config.https)
     app.include_router(api.router)
     app.include_router(api_cases.router)
     app.include_router(api_admin.router)
