@@ -36,7 +36,7 @@ async def burst(base: str, tokens: dict, points: list, n: int) -> tuple[list[int
                         "west": 112.95, "south": 22.9, "east": 113.2, "north": 23.1, "zoom": 13})
                 else:
                     r = await client.get("/api/cases", params={"queue": "department"},
-                                         headers=_auth(tokens["handler"]))
+                                         headers=_auth(tokens["hws"]))
                 code = r.status_code
             except httpx.HTTPError:
                 code = 0  # no answer at all

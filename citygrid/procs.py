@@ -2,6 +2,8 @@
 and benchmarks run (`citygrid serve`, uvicorn apps)."""
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -18,6 +20,29 @@ def stop(proc: subprocess.Popen, *, timeout: float = 15) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def kill9(proc: subprocess.Popen) -> list[int]:
+    """SIGKILL a child and every process it started (a server's workers), each by its id, as a crash would;
+    returns the ids killed."""
+    pids = [proc.pid, *_descendants(proc.pid)]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+    return pids
+
+
+def _descendants(pid: int) -> list[int]:
+    """The children of a process, their children and so on (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except FileNotFoundError:
+        return []
+    return [d for c in children for d in (c, *_descendants(c))]
 
 
 @contextmanager

@@ -16,17 +16,12 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from citygrid import migrate
-from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, SERVICE_ATTRIBUTES, load_chancheng
-from dispatch.departments import import_departments
-from dispatch.rules import import_rules
-from events.service import import_categories
-from web.open311.attributes import import_attributes
+from tests.drills.common import seed_chancheng
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 SERVER_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
 RUN = uuid.uuid4().hex[:8]
-WIDTHS = (6, 3, 3, 2)
 
 
 def url_for(dbname: str) -> str:
@@ -84,11 +79,7 @@ def chancheng_template(databases, bare_template) -> str:
     the sample Open311 service attributes."""
     name = databases.create(template=bare_template, suffix="chancheng")
     with psycopg.connect(url_for(name)) as conn:
-        load_chancheng(conn, widths=WIDTHS)
-        import_categories(conn, path=CATEGORIES)
-        import_departments(conn, path=DEPARTMENTS)
-        import_rules(conn, path=RULES, by="conftest")
-        import_attributes(conn, path=SERVICE_ATTRIBUTES)
+        seed_chancheng(conn, by="conftest")
         conn.commit()
     return name
 
