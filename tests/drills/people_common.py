@@ -12,7 +12,8 @@ from citygrid.demo import CATEGORIES, DEPARTMENTS, GRIDS, RULES, SERVICE_ATTRIBU
 from dispatch.departments import import_departments
 from dispatch.rules import import_rules
 from events.service import import_categories
-from tests.conftest import WIDTHS, Databases
+from tests.conftest import Databases
+from tests.drills.common import WIDTHS
 from web.open311.attributes import import_attributes
 
 
