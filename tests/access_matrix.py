@@ -110,10 +110,11 @@ PAGES = [
 ]
 PAGE_REFUSED = {403, 404}
 
-# Endpoints anyone may call without an account (sign-in and sign-out themselves, the health check), and the live
+# Endpoints anyone may call without an account (sign-in and sign-out themselves, the health check, the API's own
+# documentation pages, as FastAPI serves them by default), and the live
 # stream (every signed-in role; filtered per case: tests/drills/access.py checks who gets which event).
 OPEN_ONES = {("GET", "/api/health"), ("POST", "/api/tokens"), ("DELETE", "/api/tokens/current"),
-             ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+             ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/docs"), ("GET", "/redoc")}
 STREAMS = {("GET", "/api/events")}
 
 

@@ -393,7 +393,7 @@ def test_the_dashboard_exports_the_cases_the_map_filters_show(world, tmp_path, a
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         sign_in_form(page, base, "leader", "/map")
-        page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.filtersReady && "
+        page.wait_for_function("() => window.citygrid && window.citygrid.ready && window.citygrid.filtersReady && "
                                "window.citygrid.views >= 1 && !window.citygrid.busy", timeout=30_000)
         views = page.evaluate("() => window.citygrid.views")
         page.select_option("select[name=street]", SHIWAN)

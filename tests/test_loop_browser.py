@@ -123,7 +123,7 @@ def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
 
     # 1. The leader opens the map: live, and no cases yet.
     leader = people.sign_in("leader", "/map")
-    leader.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.live"
+    leader.wait_for_function("() => window.citygrid && window.citygrid.ready && window.citygrid.live"
                              " && window.citygrid.views >= 1 && window.citygrid.dashboard", timeout=30_000)
     assert leader.evaluate(MARKER_COUNT) == 0
     grid = db(url, "SELECT code FROM grid_feature f JOIN grid_release r ON f.layer_id = r.grid_layer_id "
@@ -134,14 +134,14 @@ def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
 
     # 2. The grid officer reports from a phone: GPS pin, category by search, description, one photo.
     officer = people.sign_in("officer", "/m", **PHONE)
-    officer.wait_for_function("document.getElementById('m-coords').textContent.startsWith('113.12')")
+    officer.wait_for_function("() => document.getElementById('m-coords').textContent.startsWith('113.12')")
     expect(officer.locator("#m-place")).to_contain_text("祖庙")
     officer.fill("#m-cat-search", "0102")
     officer.click("#m-cat-list button[data-code='0102']")
     expect(officer.locator("#m-cat-chosen")).to_contain_text("0102")
     officer.fill("#m-desc", DESCRIPTION)
     officer.set_input_files("#m-photos input[type=file]", jpeg(tmp_path, "before.jpg", "olive"))
-    officer.wait_for_function("document.querySelectorAll('#m-photos .m-thumb').length === 1"
+    officer.wait_for_function("() => document.querySelectorAll('#m-photos .m-thumb').length === 1"
                               " && !document.querySelector('#m-photos .m-thumb span')")  # uploaded
     officer.click("#m-submit")
     result = officer.locator("#m-result")

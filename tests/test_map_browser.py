@@ -39,7 +39,7 @@ def page():
 def sign_in(page, base: str, username: str, *, live: bool = False) -> None:
     """Use the real sign-in form, as a person would; wait for the map's first view of the cases (and the feed)."""
     sign_in_form(page, base, username, "/map")
-    page.wait_for_function("window.citygrid && window.citygrid.ready && window.citygrid.views >= 1 && "
+    page.wait_for_function("() => window.citygrid && window.citygrid.ready && window.citygrid.views >= 1 && "
                            "!window.citygrid.busy"
                            + (" && window.citygrid.live" if live else ""), timeout=30_000)
 
@@ -202,7 +202,7 @@ def test_filters_narrow_the_cases_and_apply_to_live_updates(server, page):
     file_report(url, category="0201", lon=113.1187, lat=23.0300, description="ads")     # 02 宣传广告
     file_report(url, category="0102", lon=113.1180, lat=22.9870, description="石湾")   # waits for intake
     sign_in(page, base, "leader", live=True)
-    page.wait_for_function("window.citygrid.filtersReady", timeout=30_000)
+    page.wait_for_function("() => window.citygrid.filtersReady", timeout=30_000)
     select_and_wait(page, "major", "01")
     assert page.evaluate("() => window.citygrid.shown") == 2
     select_and_wait(page, "street", "440604012")
@@ -242,12 +242,12 @@ def test_many_cases_cluster_when_zoomed_out_and_a_heat_map_toggles(server, page,
     assert zoomed_out["singles"] < 100  # clusters, not 400 markers
     page.screenshot(path=str(artifacts / "map-clusters.png"))
     page.evaluate("() => window.citygrid.map.setView([23.02, 113.12], 17, {animate: false})")
-    page.wait_for_function("document.querySelectorAll('.marker-cluster').length === 0", timeout=15_000)
+    page.wait_for_function("() => document.querySelectorAll('.marker-cluster').length === 0", timeout=15_000)
     assert page.evaluate(CLUSTER_COUNT)["singles"] > 0
     page.evaluate("() => window.citygrid.map.setZoom(12, {animate: false})")
-    page.wait_for_function("window.citygrid.filtersReady", timeout=15_000)
+    page.wait_for_function("() => window.citygrid.filtersReady", timeout=15_000)
     page.check("input[name=heat]")
-    page.wait_for_function("window.citygrid.heat && document.querySelector('canvas.leaflet-heatmap-layer')",
+    page.wait_for_function("() => window.citygrid.heat && document.querySelector('canvas.leaflet-heatmap-layer')",
                            timeout=15_000)
     page.screenshot(path=str(artifacts / "map-heat.png"))
     assert page.blocked == [] and page.js_errors == []

@@ -63,7 +63,7 @@ def attach(page, scope: str, path: str, count: int = 1) -> None:
 
 def fill_report(page, tmp_path, description: str, category: str = "0102") -> None:
     """Wait for the GPS pin, pick the category by search, describe, add one photo, submit."""
-    page.wait_for_function("document.getElementById('m-coords').textContent.startsWith('113.12')")
+    page.wait_for_function("() => document.getElementById('m-coords').textContent.startsWith('113.12')")
     page.fill("#m-cat-search", category)
     page.click(f"#m-cat-list button[data-code='{category}']")
     page.fill("#m-desc", description)
@@ -89,7 +89,7 @@ def test_an_officer_reports_with_a_photo(server, phone, tmp_path, artifacts):
     base, url = server
     sign_in(phone, base, "officer")
     assert "坐标系 WGS84 (EPSG:4326)" in phone.inner_text("#m-crs")
-    phone.wait_for_function("document.querySelectorAll('#m-map path.leaflet-interactive, #m-map path').length >= 4")
+    phone.wait_for_function("() => document.querySelectorAll('#m-map path.leaflet-interactive, #m-map path').length >= 4")
     fill_report(phone, tmp_path, "垃圾桶满溢")
     case_id = shown_case(phone)
     assert cases(url) == [(case_id, "dispatched", "S-012-HWS")]
@@ -254,18 +254,18 @@ def test_without_gps_a_tap_places_the_pin(server, phone, tmp_path):
     sign_in(phone, base, "officer")
     phone.context.clear_permissions()  # the officer refused GPS
     phone.goto(f"{base}/m?lang=en")
-    phone.wait_for_function("document.getElementById('m-gps').textContent.startsWith('No GPS position')")
+    phone.wait_for_function("() => document.getElementById('m-gps').textContent.startsWith('No GPS position')")
     assert phone.inner_text("h1") == "Report an issue" and "WGS84 (EPSG:4326)" in phone.inner_text("#m-crs")
     assert phone.inner_text("#m-coords") == "—"
-    phone.wait_for_function("document.querySelectorAll('#m-map path').length >= 4")
+    phone.wait_for_function("() => document.querySelectorAll('#m-map path').length >= 4")
     phone.tap("#m-map", position={"x": 200, "y": 120})
-    phone.wait_for_function("document.getElementById('m-coords').textContent.startsWith('113.')")
-    phone.wait_for_function("document.getElementById('m-place').textContent.length > 0")
+    phone.wait_for_function("() => document.getElementById('m-coords').textContent.startsWith('113.')")
+    phone.wait_for_function("() => document.getElementById('m-place').textContent.length > 0")
     assert phone.inner_text("#m-gps") == "Position set by hand"
     assert phone.get_attribute("#m-place", "class") == "cg-muted"  # located inside the district
     (tmp_path / "not-a-photo.jpg").write_text("hello")
     phone.set_input_files("#m-photos input[type=file]", str(tmp_path / "not-a-photo.jpg"))
-    phone.wait_for_function("document.querySelector('#m-photos .cg-error').textContent.includes('not-a-photo.jpg: ')")
+    phone.wait_for_function("() => document.querySelector('#m-photos .cg-error').textContent.includes('not-a-photo.jpg: ')")
     assert phone.locator("#m-photos .m-thumb").count() == 0  # the API's refusal is shown, the thumbnail dropped
     assert phone.js_errors == []
 
@@ -290,12 +290,12 @@ def test_on_a_gcj02_base_map_the_pin_is_drawn_shifted_and_the_page_still_sends_w
         errors: list[str] = []
         phone.on("pageerror", lambda exc: errors.append(str(exc)))
         sign_in(phone, base, "officer")
-        phone.wait_for_function("document.getElementById('m-coords').textContent.startsWith('113.12')")
+        phone.wait_for_function("() => document.getElementById('m-coords').textContent.startsWith('113.12')")
         assert phone.inner_text("#m-coords") == "113.120000, 23.020000"  # what is sent: the GPS fix, WGS84
         drawn = phone.evaluate("() => { const p = window.cgOfficerMap.marker().getLatLng(); return [p.lng, p.lat]; }")
         x, y = wgs84_to_gcj02(113.12, 23.02)
         assert abs(drawn[0] - float(x)) < 1e-7 and abs(drawn[1] - float(y)) < 1e-7  # drawn on the GCJ-02 tiles
-        phone.wait_for_function("document.querySelectorAll('#m-map path').length >= 4")
+        phone.wait_for_function("() => document.querySelectorAll('#m-map path').length >= 4")
         # the street outlines too: a vertex as drawn is the API's (WGS84) vertex, shifted
         pair = phone.evaluate("""async () => {
             const api = await (await fetch('/api/layers/street')).json(), f = api.features[0];
@@ -307,7 +307,7 @@ def test_on_a_gcj02_base_map_the_pin_is_drawn_shifted_and_the_page_still_sends_w
         assert pair[1] is not None and abs(pair[1][0] - float(x)) < 1e-7 and abs(pair[1][1] - float(y)) < 1e-7
         # a tap at a point of the GCJ-02 map keeps (and sends) the WGS84 point under it
         phone.evaluate("() => window.cgOfficerMap.map.fire('click', {latlng: L.latLng(23.03, 113.13)})")
-        phone.wait_for_function("document.getElementById('m-gps').textContent.length > 0 && "
+        phone.wait_for_function("() => document.getElementById('m-gps').textContent.length > 0 && "
                                 "!document.getElementById('m-coords').textContent.startsWith('113.120000')")
         lon, lat = (float(v) for v in phone.inner_text("#m-coords").split(", "))
         want = gcj02_to_wgs84(113.13, 23.03)
