@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 import psycopg
 
@@ -28,6 +28,13 @@ def due(calendar: Calendar, *, start: datetime, limit: str, policy: Policy) -> D
                         yellow_fraction=policy.yellow_fraction)
     except ValueError as exc:  # a limit or a span the clock refuses (years long, or no working days at all)
         raise InvalidInput(f"cannot count the deadline: {exc}") from None
+
+
+def provisional_note(deadline: datetime, *, tz: tzinfo) -> str:
+    """What a provisional deadline means, for people and other systems (zh + en)."""
+    year = deadline.astimezone(tz).year
+    return (f"期限为暂定：{year}年节假日安排尚未导入，导入后重新计算 the deadline is provisional: the holiday calendar "
+            f"of {year} is not known yet, and the deadline is counted again when it is imported")
 
 
 def moved(calendar: Calendar, *, start: datetime, new_due: datetime, policy: Policy) -> tuple[datetime, bool]:

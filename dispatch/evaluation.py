@@ -142,8 +142,9 @@ def previous_period(text: str) -> str:
 
 
 def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
-             now: datetime | None = None) -> Evaluation:
-    """The indicators of `period` per unit (`by`: department, district, street, community, grid or officer)."""
+             now: datetime | None = None, street: str | None = None) -> Evaluation:
+    """The indicators of `period` per unit (`by`: department, district, street, community, grid or officer);
+    with `street`, only the regions inside it or the officers of it."""
     if by not in BY:
         raise InvalidInput(f"cannot evaluate by {by!r}: use one of {', '.join(BY)}")
     try:
@@ -153,7 +154,7 @@ def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
     before = previous_period(period)
     prev_start, _, _ = parse_period(before, tz=policy.tz)
     params = {"start": start, "end": end, "prev_start": prev_start, "now": now, "dim": DIMS.get(by),
-              "start_day": start.date(), "end_day": end.date(), "prev_day": prev_start.date()}
+              "start_day": start.date(), "end_day": end.date(), "prev_day": prev_start.date(), "street": street}
     clock = _Clock(conn, policy)
     if by == "officer":
         columns, rows = OFFICER, _rows(conn, officer_query(), params, lambda r: _officer_values(r, clock))
@@ -161,6 +162,8 @@ def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
         columns = HANDLING if by == "department" else INTAKE + HANDLING
         days = by == "department" or rollups.zone(conn) == str(policy.tz)  # else the steps, one by one
         rows = _rows(conn, unit_query(by, days=days), params, _unit_values, prime=clock.mean_hours)
+        if street is not None:  # region codes begin with their street's code
+            rows = [r for r in rows if str(r.code).startswith(street)]
     return Evaluation(period, before, by, start, end, prev_start, columns, rows)
 
 

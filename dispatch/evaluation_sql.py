@@ -97,7 +97,8 @@ DEPARTMENT_SELECT = "SELECT a.* FROM tenure_agg a"
 
 # Per officer: reports filed (and how many of those cases stand rejected), and each check with what decides
 # whether it was on time: the check deadline stored with the report-back, else the case's (if it is that
-# report-back's), else the handle time and the category's check limit to count it again.
+# report-back's), else the handle time and the category's check limit to count it again. With a street, only the
+# officers whose account lies in it (its street, or a unit grid of it: grid codes begin with their street's code).
 OFFICERS = """
 WITH {periods}, reports AS (
     SELECT c.reporter AS code, p.period, count(*) AS reports, count(*) FILTER (WHERE c.status = 'rejected') AS rejected
@@ -123,6 +124,8 @@ SELECT coalesce(r.code, k.code) AS code, coalesce(u.display_name, r.code, k.code
        k.check_limit
 FROM reports r FULL JOIN checks k ON k.code = r.code AND k.period = r.period
 LEFT JOIN app_user u ON u.username = coalesce(r.code, k.code)
+WHERE %(street)s::text IS NULL OR u.street_code = %(street)s::text
+   OR EXISTS (SELECT FROM unnest(u.grid_codes) g WHERE left(g, length(%(street)s::text)) = %(street)s::text)
 """
 
 UNITS = {

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from dispatch.actor import SYSTEM, Actor, acting_role
 from dispatch.cases import dispatch_columns, routed_detail
+from dispatch.deadlines import provisional_note
 from dispatch.notices import notice, unrouted_notice
 from dispatch.models import Policy
 from dispatch.router import facts_of
@@ -85,6 +86,8 @@ def _dispatch(plan: Plan, case: dict, ref: Lookups, now: datetime, policy: Polic
         plan.notices.append(payload)
     plan.status, plan.department_code = step.target, department
     plan.notes.append(f"dispatched to {department} by the rules")
+    if columns["deadline_provisional"]:
+        plan.notes.append(provisional_note(columns["deadline"], tz=policy.tz))
 
 
 def _row(case: dict, step, source: str, actor: Actor, role: str, note: str, **more) -> dict:

@@ -47,6 +47,7 @@ MATRIX = [
     ("get", "/api/cases/{case}/duplicates", None, EVERYONE),
     ("get", "/api/media/{photo}", None, EVERYONE),
     ("get", "/api/evaluation?period=2026-11", None, CENTRE),
+    ("get", "/api/evaluation?period=2026-11&by=officer", None, {"leader"}),
     ("get", "/api/dashboard", None, CENTRE),
     ("get", "/api/export?format=csv", None, CENTRE),
     ("get", "/api/admin/calendar", None, {"admin"}),

@@ -237,6 +237,24 @@ def test_a_trusted_system_registers_and_routes_at_once(o311):
     same_fields(token, xml_items(o311.get(f"/open311/v2/tokens/{body[0]['token']}.xml").content, "token"))
 
 
+def test_a_provisional_deadline_is_said_in_service_notice(o311):
+    # A 300-working-day limit from today always reaches past the last year of the known holiday calendar.
+    with psycopg.connect(o311.url) as conn:
+        conn.execute("UPDATE category SET time_limit = '300wd' WHERE code = '0102'")
+    body = post(o311, "trusted").json()
+    case_id = body[0]["service_request_id"]
+    year = case_row(o311.url, int(case_id))["deadline"].astimezone(TZ).year
+    assert "provisional" in body[0]["service_notice"] and f"{year}年节假日" in body[0]["service_notice"]
+    request = o311.get(f"/open311/v2/requests/{case_id}.json").json()[0]
+    assert request["expected_datetime"].startswith(str(year))
+    assert f"the holiday calendar of {year} is not known yet" in request["service_notice"]
+    xml = xml_items(o311.get(f"/open311/v2/requests/{case_id}.xml").content, "requests.json")[0]
+    assert xml["service_notice"] == request["service_notice"]
+    with psycopg.connect(o311.url) as conn:  # once counted on a known calendar, the notice goes
+        conn.execute("UPDATE event_case SET deadline_provisional = false WHERE id = %s", (int(case_id),))
+    assert o311.get(f"/open311/v2/requests/{case_id}.json").json()[0]["service_notice"] is None
+
+
 def test_a_public_channel_waits_for_verification(o311):
     response = post(o311, "hotline", fmt="xml")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/xml")

@@ -77,12 +77,34 @@ def test_photos_of_other_departments_are_not_found(api):
 def test_a_street_leader_sees_only_street_statistics(api):
     report(api)
     period = datetime.now().strftime("%Y-%m")
-    for by in ("department", "district", "officer"):
+    for by in ("department", "district"):
         answer = api.get("/api/evaluation", params={"period": period, "by": by}, headers=api.as_("leader_shiwan"))
         assert answer.status_code == 403 and "street 440604010 only" in answer.json()["message"]
     streets = api.get("/api/evaluation", params={"period": period, "by": "street"},
                       headers=api.as_("leader_shiwan")).json()["rows"]
     assert {r["code"] for r in streets} <= {"440604010"}
+
+
+def officers(api, who):
+    period = datetime.now().strftime("%Y-%m")
+    return api.get("/api/evaluation", params={"period": period, "by": "officer"}, headers=api.as_(who))
+
+
+def test_per_officer_statistics_are_for_leaders_a_street_leader_sees_the_officers_of_their_street(api):
+    report(api)                                                     # officer: 祖庙
+    report(api, who="officer2", lon=113.1180, lat=22.9870)          # officer2: 石湾
+    assert {r["code"] for r in officers(api, "leader").json()["rows"]} == {"officer", "officer2"}
+    assert {r["code"] for r in officers(api, "leader_shiwan").json()["rows"]} == {"officer2"}
+    for who in ("hws_head", "dispatcher", "shift", "admin", "disp_shiwan"):
+        answer = officers(api, who)
+        assert answer.status_code == 403 and "per grid officer" in answer.json()["message"], who
+
+
+def test_every_department_head_reads_the_department_ranking(api):
+    report(api)
+    period = datetime.now().strftime("%Y-%m")
+    answer = api.get("/api/evaluation", params={"period": period}, headers=api.as_("hws_head"))
+    assert answer.status_code == 200 and "S-012-HWS" in {r["code"] for r in answer.json()["rows"]}
 
 
 @pytest.mark.parametrize("body, message", [

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dispatch import repo
-from dispatch.actor import Actor
-from dispatch.actor import scope_filter
+from dispatch.actor import Actor, evaluation_street, require_statistics_reader, scope_filter
 from dispatch.dashboard import dashboard
 from dispatch.evaluation import evaluate
 from dispatch.deadlines import calendar_status, recompute_provisional
@@ -152,35 +151,21 @@ def check_rule_set(conn: Conn, actor: CurrentActor, body: RuleCheckIn) -> dict:
                    start=body.since, end=body.until)
 
 
-READERS_OF_STATISTICS = frozenset({"leader", "admin", "shift_leader", "dispatcher", "dept_head"})
-
-
 @router.get("/evaluation")
 def evaluation(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
                period: str = Query(description="2026-11 (month), 2026-W47 (ISO week), 2026-11-26 (day) or 2026"),
                by: str = Query(default="department", description="department, street, community, grid or officer")
                ) -> dict:
     """综合评价: the indicators per unit for a period, with the previous period (环比) and the change."""
-    if not actor.roles & READERS_OF_STATISTICS:
-        raise Forbidden(f"{actor.username} may not read the statistics: it needs the role leader, admin, "
-                        "shift_leader, dispatcher or dept_head")
-    if actor.street_code and by not in ("street", "community", "grid"):
-        raise Forbidden(f"{actor.username} sees the statistics of street {actor.street_code} only: "
-                        "use by=street, community or grid")
-    result = evaluate(conn, period=period, by=by, policy=policy)
-    rows = result.rows
-    if actor.street_code:
-        rows = [r for r in rows if str(r.code).startswith(actor.street_code)]
+    result = evaluate(conn, period=period, by=by, policy=policy, street=evaluation_street(actor, by=by))
     return {"period": result.period, "previous_period": result.previous_period, "by": by,
             "columns": [asdict(c) for c in result.columns],
             "rows": [{"code": r.code, "name": r.name, "current": r.current, "previous": r.previous,
-                      "change": {c.key: r.change(c.key) for c in result.columns}} for r in rows]}
+                      "change": {c.key: r.change(c.key) for c in result.columns}} for r in result.rows]}
 
 
 @router.get("/dashboard")
 def dashboard_figures(conn: Conn, actor: CurrentActor, policy: CurrentPolicy) -> dict:
     """Beside the leader's map: today's counts, the ten most overdue open cases, cases per day (30 days)."""
-    if not actor.roles & READERS_OF_STATISTICS:
-        raise Forbidden(f"{actor.username} may not read the dashboard: it needs the role leader, admin, "
-                        "shift_leader, dispatcher or dept_head")
+    require_statistics_reader(actor, what="read the dashboard")
     return dashboard(conn, tz=policy.tz, scope=scope_filter(actor))

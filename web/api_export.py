@@ -7,10 +7,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from dispatch import export
-from dispatch.actor import can_read, scope_filter
+from dispatch.actor import can_read, require_statistics_reader, scope_filter
 from dispatch.mapview import MapFilter
-from gis.errors import Forbidden
-from web.api_admin import READERS_OF_STATISTICS
 from web.deps import Conn, CurrentActor, CurrentPolicy
 
 router = APIRouter(prefix="/api")
@@ -33,9 +31,7 @@ def export_cases(
 ) -> Response:
     """The cases in the reader's scope with their grid chain, routing, status, deadline and times, as a download;
     the filters are the map's, plus a range of report days (docs/export.md)."""
-    if not actor.roles & READERS_OF_STATISTICS:
-        raise Forbidden(f"{actor.username} may not export cases: it needs the role leader, admin, shift_leader, "
-                        "dispatcher or dept_head")
+    require_statistics_reader(actor, what="export cases")
     export.check_format(fmt)
     filters = export.ExportFilter(MapFilter(major, department, street, status, period),
                                   since=export.parse_day(since, name="since"),

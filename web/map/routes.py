@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from dispatch.actor import can_read, scope_filter
+from dispatch.actor import STATISTICS_READERS, can_read, scope_filter
 from dispatch.mapview import Box, MapFilter, view
 from dispatch.rollups import grid_load as rollup_grid_load
 
@@ -13,7 +13,6 @@ from gis import repo as gis_repo
 from gis.errors import NoActiveRelease, NotFound
 from gis.models import LEVELS
 from web.accounts import Unauthenticated
-from web.api_admin import READERS_OF_STATISTICS
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
 from web.map.page import build_map
 from web.security import script_nonce, with_nonce
@@ -44,7 +43,7 @@ def map_page(conn: Conn, config: Config, request: Request):
         layers=layers, bounds=_bounds(district), gcj02=config.tile_crs == "gcj02",
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
-        dashboard=bool(actor.roles & READERS_OF_STATISTICS), timezone=config.timezone,
+        dashboard=bool(actor.roles & STATISTICS_READERS), timezone=config.timezone,
         case_limit=config.map_case_limit,
     )
     return HTMLResponse(with_nonce(html, script_nonce(request)))  # folium's inline scripts run with the nonce

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dispatch import bulk_repo
 from dispatch.actor import Actor
+from dispatch.deadlines import provisional_note
 from dispatch.intake import submit_report
 from gis.errors import DomainError, Forbidden, NotFound, OutsideDistrict
 from web.db import Unavailable
@@ -183,7 +184,9 @@ def as_request(row: dict, *, base_url: str, tz: ZoneInfo) -> dict:
     return {
         "service_request_id": str(row["id"]), "status": "closed" if finished else "open", "status_notes": notes,
         "service_name": row["category_name"], "service_code": row["category_code"],
-        "description": row["description"] or None, "agency_responsible": row["agency"], "service_notice": None,
+        "description": row["description"] or None, "agency_responsible": row["agency"],
+        "service_notice": provisional_note(row["deadline"], tz=tz) if row["deadline_provisional"] and not finished
+        else None,
         "requested_datetime": _iso(row["created_at"], tz),
         "updated_datetime": _iso(row["closed_at"] if finished and row["closed_at"] else row["updated_at"], tz),
         "expected_datetime": _iso(row["deadline"], tz),
