@@ -8,12 +8,8 @@ input; a new one is one more line.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import re
-import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +18,7 @@ from shapely.geometry import Point, Polygon, box
 
 from citygrid.demo import GRIDS
 from tests.drills.bad_common import Outcome, Watch
+from tests.drills.common import cli
 
 SOURCE = "drill"
 HEADER = "source_id,category,lon,lat,crs,reported_at,description,status,closed_at,department"
@@ -88,31 +85,6 @@ def events_file(folder: Path) -> tuple[Path, dict[int, tuple[str, str, str]]]:
     path = folder / "events.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path, expected
-
-
-def cli(url: str, *args) -> tuple[int | str, str]:
-    """Run `citygrid ARGS` in this process as the command line does (citygrid.cli.main); (exit code, or 'crash'
-    with the exception for an error main does not turn into a one-line reason; its output)."""
-    from citygrid.cli import main
-
-    out = io.StringIO()
-    saved_argv, saved_url = sys.argv, os.environ.get("DATABASE_URL")
-    sys.argv, os.environ["DATABASE_URL"] = ["citygrid", *map(str, args)], url
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            main()
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    except Exception as exc:  # a traceback for the operator: the command line's 500
-        code = f"crash: {type(exc).__name__}: {exc}"
-    finally:
-        sys.argv = saved_argv
-        if saved_url is None:
-            del os.environ["DATABASE_URL"]
-        else:
-            os.environ["DATABASE_URL"] = saved_url
-    return code, out.getvalue()
 
 
 def _cases(url: str, source: str) -> tuple[int, set[str]]:

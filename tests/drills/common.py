@@ -2,9 +2,12 @@
 accounts, made outside pytest; points inside the district; targets and whether a figure meets one."""
 from __future__ import annotations
 
+import contextlib
+import io
 import operator
 import os
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 
@@ -78,6 +81,31 @@ def serving(url: str, *args: str, **settings: str):
     """`citygrid serve` on a free loopback port, without its output; yields the base URL once it answers."""
     with server(url, free_port(), *args, quiet=True, **settings) as (base, _):
         yield base
+
+
+def cli(url: str, *args) -> tuple[int | str, str]:
+    """Run `citygrid ARGS` in this process as the command line does (citygrid.cli.main); (exit code, or 'crash'
+    with the exception for an error main does not turn into a one-line reason; its output)."""
+    from citygrid.cli import main
+
+    out = io.StringIO()
+    saved_argv, saved_url = sys.argv, os.environ.get("DATABASE_URL")
+    sys.argv, os.environ["DATABASE_URL"] = ["citygrid", *map(str, args)], url
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except Exception as exc:  # a traceback for the operator: the command line's 500
+        code = f"crash: {type(exc).__name__}: {exc}"
+    finally:
+        sys.argv = saved_argv
+        if saved_url is None:
+            del os.environ["DATABASE_URL"]
+        else:
+            os.environ["DATABASE_URL"] = saved_url
+    return code, out.getvalue()
 
 
 def inside_points(url: str, n: int, *, street: str | None = None, seed: int = 7) -> list[tuple[float, float]]:
