@@ -41,6 +41,26 @@ def changed(before: dict, after: dict) -> list[str]:
     return sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
 
 
+@dataclass(frozen=True)
+class Id:
+    """An id made by the drill's setup (bad_inputs.World.ids), put in when the line is sent."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad request and the word its answer's message must contain."""
+
+    area: str
+    what: str
+    who: str | None
+    method: str
+    path: str
+    says: str
+    send: dict = field(default_factory=dict)  # httpx request arguments: json, content, data, files, params, headers
+
+
 class Watch:
     """The database's digest, taken again after each input, so what each one changed is known (an autocommit
     connection: every digest sees what was committed up to then)."""

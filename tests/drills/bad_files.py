@@ -174,8 +174,8 @@ FILES = [
     ("grids", "two units overlapping", "overlaps",
      lambda: _set(_streets(), 0, geometry=_streets().geometry[0].union(_streets().geometry[1].buffer(-0.001))),
      STREET, ".geojson"),
-    ("grids", "a gap in the coverage", "gap", lambda: _set(_streets(), 0, geometry=_streets().geometry[0].buffer(-0.002)),
-     STREET, ".geojson"),
+    ("grids", "a gap in the coverage", "gap",
+     lambda: _set(_streets(), 0, geometry=_streets().geometry[0].buffer(-0.002)), STREET, ".geojson"),
     ("grids", "a unit outside its parent", "outside its parent", lambda: _set(_streets(), 0, geometry=box(0, 0, 1, 1)),
      STREET, ".geojson"),
     ("grids", "a code of the wrong length", "must be 9 digits", lambda: _set(_streets(), 0, code="12"), STREET,
@@ -223,7 +223,8 @@ FILES = [
     ("csv files", "--chunk-rows 0", "chunk-rows", f"{HEADER}\n", ("events", "import", "{file}", "--chunk-rows", "0"),
      ".csv"),
     ("csv files", "--all-or-nothing with one bad row", "nothing was imported",
-     f"{HEADER}\na1,0102,113.12,23.02,,2026-10-01T09:00+08:00,ok,,,\na2,9999,113.12,23.02,,2026-10-01T09:00+08:00,x,,,\n",
+     f"{HEADER}\na1,0102,113.12,23.02,,2026-10-01T09:00+08:00,ok,,,\n"
+     "a2,9999,113.12,23.02,,2026-10-01T09:00+08:00,x,,,\n",
      ("events", "import", "{file}", "--all-or-nothing", "--source", "allornothing"), ".csv"),
 ]
 

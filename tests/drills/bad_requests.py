@@ -2,41 +2,18 @@
 
 Each line is one bad input: the area, what is wrong with it, who sends it, the request, and a word the answer's
 message must contain (so a vague "invalid request" does not pass). A new bad input is one more line. `Id("name")`
-stands for an id the drill made (a case in some state, a photo); tests/drills/bad_inputs.py runs the lines.
+stands for an id the drill made (a case in some state, a photo); tests/drills/bad_inputs.py runs the lines. The
+photos are in tests/drills/bad_photos.py.
 """
 from __future__ import annotations
 
-import io
-import struct
-import zlib
-from dataclasses import dataclass, field
-
-from PIL import Image
+from tests.drills.bad_common import Bad, Id
+from tests.drills.bad_photos import PHOTOS
 
 NAN, INF = float("nan"), float("inf")
 REPORT = {"category": "0102", "lon": 113.12, "lat": 23.02}
 LATER = "2027-03-01T17:30:00+08:00"
 JSON = "application/json"
-
-
-@dataclass(frozen=True)
-class Id:
-    """An id made by the drill's setup (bad_inputs.World.ids), put in when the line is sent."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Bad:
-    """One bad request and the word its answer's message must contain."""
-
-    area: str
-    what: str
-    who: str | None
-    method: str
-    path: str
-    says: str
-    send: dict = field(default_factory=dict)  # httpx request arguments: json, content, data, files, params, headers
 
 
 # ---- one-line builders ------------------------------------------------------------------------------------------
@@ -51,11 +28,6 @@ def raw(area: str, what: str, says: str, path: str, content, kind: str = JSON, w
         **headers) -> Bad:
     """A POST whose body is sent as it is, with its content type."""
     return Bad(area, what, who, "POST", path, says, {"content": content, "headers": {"content-type": kind, **headers}})
-
-
-def photo(what: str, says: str, data, kind: str = "image/jpeg") -> Bad:
-    """POST /api/media by a handler; data: bytes or a function that makes them (big files are made when sent)."""
-    return Bad("photos", what, "hws", "POST", "/api/media", says, {"content": data, "headers": {"content-type": kind}})
 
 
 def action(what: str, says: str, case: str, name: str, body=None, who: str = "hws") -> Bad:
@@ -76,68 +48,6 @@ def o311(what: str, says: str, key: bool = True, fmt: str = "json", **form) -> B
         data["api_key"] = Id("api_key")
     return Bad("open311", what, None, "POST", f"/open311/v2/requests.{fmt}", says, {"data": data})
 
-
-# ---- photos that are not acceptable -----------------------------------------------------------------------------
-
-def picture(fmt: str, size=(64, 48), **save) -> bytes:
-    """A small real image in `fmt`, with some texture so that JPEG has bytes to cut."""
-    image = Image.effect_noise(size, 40).convert("RGB")
-    out = io.BytesIO()
-    image.save(out, fmt, **save)
-    return out.getvalue()
-
-
-def animated_png() -> bytes:
-    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
-    out = io.BytesIO()
-    frames[0].save(out, "PNG", save_all=True, append_images=frames[1:])
-    return out.getvalue()
-
-
-def png_bomb(width: int = 40_000, height: int = 40_000) -> bytes:
-    """A PNG header that promises width × height pixels, with a few bytes of data: decoding it would take GBs."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + \
-        chunk(b"IEND", b"")
-
-
-def jpeg_giant() -> bytes:
-    """A small JPEG whose frame header claims 60,000 × 60,000 pixels."""
-    data = bytearray(picture("JPEG"))
-    at = data.index(b"\xff\xc0") + 5  # SOF0: marker, length (2), precision (1), then height and width
-    data[at:at + 4] = struct.pack(">HH", 60_000, 60_000)
-    return bytes(data)
-
-
-def too_large() -> bytes:
-    """A valid JPEG padded past the 10 MB limit (the padding after its end marker)."""
-    return picture("JPEG") + b"\0" * (10 * 1024 * 1024)
-
-
-SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'
-HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 64
-
-PHOTOS = [
-    photo("an empty body", "empty", b""),
-    photo("text, not an image", "not an image", b"this is a photo, honestly"),
-    photo("an HTML page labelled image/jpeg", "not an image", b"<html><script>alert(1)</script></html>"),
-    photo("SVG with a script", "not an image", SVG, "image/svg+xml"),
-    photo("SVG labelled image/png", "not an image", SVG, "image/png"),
-    photo("a truncated JPEG (the upload cut off)", "damaged", lambda: picture("JPEG")[:400]),
-    photo("a truncated PNG", "not an image", lambda: picture("PNG")[:30]),
-    photo("a JPEG cut after its header", "damaged", lambda: picture("JPEG")[:200]),
-    photo("a decompression bomb (PNG of 1.6 gigapixels)", "pixels", png_bomb, "image/png"),
-    photo("a JPEG whose header claims 60000 × 60000 pixels", "pixels", jpeg_giant),
-    photo("a GIF", "GIF", lambda: picture("GIF"), "image/gif"),
-    photo("a BMP", "BMP", lambda: picture("BMP"), "image/bmp"),
-    photo("a TIFF", "TIFF", lambda: picture("TIFF"), "image/tiff"),
-    photo("an animated PNG", "animated", animated_png, "image/png"),
-    photo("a HEIC photo (iPhone default)", "HEIC", HEIC, "image/heic"),
-    photo("larger than 10 MB", "larger than the limit", too_large),
-    photo("a multipart form instead of the photo", "multipart", b"--x\r\n\r\n--x--\r\n", "multipart/form-data; boundary=x"),
-]
 
 # ---- reports ----------------------------------------------------------------------------------------------------
 
@@ -199,13 +109,23 @@ REPORTS = [
 
 # ---- workflow actions: each on a case in the state that lets the check be reached ---------------------------------
 
+def approve(what: str, says: str, deadline=None) -> Bad:
+    """The shift leader approves the drill's extension request with this new deadline (None: none given)."""
+    return action(what, says, "extension", "approve_extension", {} if deadline is None else {"new_deadline": deadline},
+                  "shift")
+
+
+HWS_PHOTO, OFFICER_PHOTO, NO_PHOTO = Id("photo_hws"), Id("photo_officer"), 987654321
 WORKFLOW = [
     action("close a case that is only dispatched", "cannot", "dispatched", "close", who="shift"),
     action("accept a closed case", "cannot", "closed", "accept"),
-    action("handle a case not yet accepted", "cannot", "dispatched", "handle", {"note": "done", "attachments": [Id("photo_hws")]}),
+    action("handle a case not yet accepted", "cannot", "dispatched", "handle",
+           {"note": "done", "attachments": [HWS_PHOTO]}),
     action("check a case that is not handled", "cannot", "accepted", "check_ok", who="officer"),
-    action("approve an extension nobody asked for", "cannot", "accepted", "approve_extension", {"new_deadline": LATER}, "shift"),
-    action("dispatch a case a department holds", "cannot", "accepted", "dispatch", {"department_code": "S-012-HWS"}, "dispatcher"),
+    action("approve an extension nobody asked for", "cannot", "accepted", "approve_extension",
+           {"new_deadline": LATER}, "shift"),
+    action("dispatch a case a department holds", "cannot", "accepted", "dispatch",
+           {"department_code": "S-012-HWS"}, "dispatcher"),
     action("reopen an open case", "cannot", "accepted", "reopen", {"note": "again"}, "shift"),
     action("an action that does not exist", "action", "dispatched", "finish"),
     action("return without a reason", "reason", "dispatched", "return"),
@@ -213,31 +133,38 @@ WORKFLOW = [
     action("reject without a reason", "reason", "reported", "reject", who="intake"),
     action("ask for more time without a reason", "reason", "accepted", "request_extension"),
     action("refuse an extension without a reason", "reason", "extension", "refuse_extension", who="shift"),
-    action("report back without a note", "reason", "accepted", "handle", {"attachments": [Id("photo_hws")]}),
+    action("report back without a note", "reason", "accepted", "handle", {"attachments": [HWS_PHOTO]}),
     action("report back without a photo", "photo", "accepted", "handle", {"note": "cleaned up"}),
-    action("report back with an unknown photo", "unknown", "accepted", "handle", {"note": "done", "attachments": [987654321]}),
-    action("report back with another user's photo", "not yours", "accepted", "handle", {"note": "done", "attachments": [Id("photo_officer")]}),
+    action("report back with an unknown photo", "unknown", "accepted", "handle",
+           {"note": "done", "attachments": [NO_PHOTO]}),
+    action("report back with another user's photo", "not yours", "accepted", "handle",
+           {"note": "done", "attachments": [OFFICER_PHOTO]}),
     action("fail a check without a reason", "reason", "handled", "check_fail", who="officer"),
     action("reopen without a reason", "reason", "closed", "reopen", who="shift"),
     action("a note of 4,001 characters", "note", "dispatched", "return", {"note": "x" * 4001}),
     action("a note as a number", "note", "dispatched", "return", {"note": 42}),
     action("an unknown field in the body", "reason_code", "dispatched", "return", {"note": "x", "reason_code": 3}),
     action("a stale version", "changed since", "dispatched", "accept", {"version": 1}),
-    action("approve an extension without a new deadline", "new_deadline", "extension", "approve_extension", who="shift"),
-    action("a new deadline without a time zone", "timezone", "extension", "approve_extension", {"new_deadline": "2027-03-01T17:30:00"}, "shift"),
-    action("a new deadline in the past", "later than", "extension", "approve_extension", {"new_deadline": "2020-01-01T00:00:00+08:00"}, "shift"),
-    action("a new deadline two years ahead", "within a year", "extension", "approve_extension", {"new_deadline": "2099-01-01T00:00:00+08:00"}, "shift"),
-    action("a new deadline that is not a date", "new_deadline", "extension", "approve_extension", {"new_deadline": "next Friday"}, "shift"),
-    action("a new deadline on 30 February", "new_deadline", "extension", "approve_extension", {"new_deadline": "2027-02-30T10:00:00+08:00"}, "shift"),
-    action("a requested deadline in the past", "later than", "accepted", "request_extension", {"note": "more time", "new_deadline": "2020-01-01T00:00:00+08:00"}),
-    action("dispatch to an unknown department", "unknown department", "returned", "dispatch", {"department_code": "NOPE"}, "dispatcher"),
+    approve("approve an extension without a new deadline", "new_deadline"),
+    approve("a new deadline without a time zone", "timezone", "2027-03-01T17:30:00"),
+    approve("a new deadline in the past", "later than", "2020-01-01T00:00:00+08:00"),
+    approve("a new deadline two years ahead", "within a year", "2099-01-01T00:00:00+08:00"),
+    approve("a new deadline that is not a date", "new_deadline", "next Friday"),
+    approve("a new deadline on 30 February", "new_deadline", "2027-02-30T10:00:00+08:00"),
+    action("a requested deadline in the past", "later than", "accepted", "request_extension",
+           {"note": "more time", "new_deadline": "2020-01-01T00:00:00+08:00"}),
+    action("dispatch to an unknown department", "unknown department", "returned", "dispatch",
+           {"department_code": "NOPE"}, "dispatcher"),
     action("merge without naming the case", "into_case_id", "reported", "merge", who="intake"),
-    action("merge into a closed case", "merge into an open case", "reported", "merge", {"into_case_id": Id("closed")}, "intake"),
-    action("merge into a case that does not exist", "no case", "reported", "merge", {"into_case_id": 987654321}, "intake"),
+    action("merge into a closed case", "merge into an open case", "reported", "merge",
+           {"into_case_id": Id("closed")}, "intake"),
+    action("merge into a case that does not exist", "no case", "reported", "merge", {"into_case_id": 987654321},
+           "intake"),
     action("a case id that does not exist", "no case", "missing", "accept"),
-    Bad("workflow", "a case id that is not a number", "hws", "POST", "/api/cases/abc/actions/accept", "case_id", {"json": {}}),
-    Bad("workflow", "a body that is a JSON array", "hws", "POST", "/api/cases/{dispatched}/actions/return", "dictionary",
-        {"content": "[1, 2]", "headers": {"content-type": JSON}}),
+    Bad("workflow", "a case id that is not a number", "hws", "POST", "/api/cases/abc/actions/accept", "case_id",
+        {"json": {}}),
+    Bad("workflow", "a body that is a JSON array", "hws", "POST", "/api/cases/{dispatched}/actions/return",
+        "dictionary", {"content": "[1, 2]", "headers": {"content-type": JSON}}),
 ]
 
 # ---- Open311 ----------------------------------------------------------------------------------------------------
@@ -266,7 +193,8 @@ OPEN311 = [
     o311("a required attribute missing (0406 depth_cm)", "required", service_code="0406"),
     o311("a number attribute that is text", "not a number", service_code="0406", **{"attribute[depth_cm]": "deep"}),
     o311("a number attribute NaN", "finite", service_code="0406", **{"attribute[depth_cm]": "nan"}),
-    o311("a singlevaluelist attribute outside its list", "not one of", service_code="0401", **{"attribute[size]": "huge"}),
+    o311("a singlevaluelist attribute outside its list", "not one of", service_code="0401",
+         **{"attribute[size]": "huge"}),
     o311("a multivaluelist attribute outside its list", "not among", service_code="0505",
          **{"attribute[blocking][]": "moon"}),
     o311("a string attribute of 201 characters", "at most", service_code="0107", **{"attribute[plate]": "粤" * 201}),

@@ -140,6 +140,15 @@ def result(figures: dict, targets: dict[str, str]) -> dict:
             "ok": all(met(figures.get(name), target) for name, target in targets.items())}
 
 
+def main(run) -> int:
+    """A drill module's command line ([--quick]): its figures and what went wrong printed; 1 if a target was missed."""
+    outcome = run(quick="--quick" in sys.argv)
+    show(outcome)
+    for line in outcome.get("wrong", []):
+        print("  wrong:", line)
+    return 0 if outcome["ok"] else 1
+
+
 def show(outcome: dict) -> None:
     """Print one drill's figures (for `python -m tests.drills.<name>`)."""
     for name, value in outcome["figures"].items():

@@ -23,9 +23,10 @@ from playwright.sync_api import sync_playwright
 
 from tests.access_matrix import OPEN_PAGES, PAGES, ROLES
 from tests.browser import ARGS, CHROMIUM, local_only, record_errors
-from tests.drills.common import result, serving, show
+from tests.drills.common import main, result, serving
 from tests.drills.people_common import chancheng_database
-from tests.drills.xss_world import World, accounts, expectations, payload_files, plant, Plants
+from tests.drills.xss_payloads import Plants, payload_files
+from tests.drills.xss_world import World, accounts, expectations, plant
 from tests.people import bearer
 from web.deps import COOKIE, CSRF_COOKIE
 
@@ -203,10 +204,10 @@ def _reads(world: World):
     return reads
 
 
-def drill(url: str, base: str, tokens: dict, plants: Plants, media_root: str, *, quick: bool) -> tuple[dict, Tally]:
+def drill(url: str, base: str, tokens: dict, plants: Plants, *, quick: bool) -> tuple[dict, Tally]:
     """Plant (imports and HTTP) in a served Chancheng database whose reference files held payloads, browse, and
     return the figures with the tally behind them."""
-    world = World(base, url, tokens, plants, media_root)
+    world = World(base, url, tokens, plants)
     world.reads = _reads(world)
     with tempfile.TemporaryDirectory() as folder:
         plant(world, Path(folder), imported_rows=QUICK_IMPORTED_ROWS if quick else IMPORTED_ROWS)
@@ -227,11 +228,18 @@ def figures(world: World, tally: Tally, quick: bool) -> dict:
             "CSP violations": len(tally.csp),
             "requests leaving the machine": sum(n for page, n in tally.off_machine.items() if page not in CDN_PAGES),
             "requests leaving the machine from the API docs (their CDN)": sum(tally.off_machine[p] for p in CDN_PAGES),
-            "planted texts shown as text": tally.shown, "planted texts not shown": len(tally.not_shown)}
+            "planted texts shown as text": tally.shown, "planted texts not shown": len(tally.not_shown),
+            "script errors (but the API docs')": len(_script_errors(tally))}
 
 
-TARGETS = {"listed pages × roles not opened": "= 0", "dialogs": "= 0", "injected elements": "= 0", "CSP violations": "= 0",
-           "requests leaving the machine": "= 0", "planted texts not shown": "= 0", "planted texts shown as text": ">= 1"}
+TARGETS = {"listed pages × roles not opened": "= 0", "dialogs": "= 0", "injected elements": "= 0",
+           "CSP violations": "= 0", "requests leaving the machine": "= 0", "planted texts not shown": "= 0",
+           "planted texts shown as text": ">= 1", "script errors (but the API docs')": "= 0"}
+
+
+def _script_errors(tally: Tally) -> list[str]:
+    """Uncaught script errors of the pages, but those of the API docs, whose scripts are on the CDN refused here."""
+    return [e for e in tally.errors if not any(f"{page}?" in e.split(": ")[0] for page in CDN_PAGES)]
 
 
 def run(quick: bool = False) -> dict:
@@ -242,14 +250,11 @@ def run(quick: bool = False) -> dict:
         with chancheng_database("xss", **files) as url:
             tokens = accounts(url, plants)
             with serving(url, media_root=media_root) as base:
-                found, tally = drill(url, base, tokens, plants, media_root, quick=quick)
-    wrong = [*tally.dialogs, *tally.injected, *tally.csp[:20], *tally.not_shown[:20], *tally.errors[:10]]
+                found, tally = drill(url, base, tokens, plants, quick=quick)
+    dialogs = [(page, n, plants.field_of(n)) for page, n in tally.dialogs]
+    wrong = [*dialogs, *tally.injected, *tally.csp[:20], *tally.not_shown[:20], *_script_errors(tally)[:10]]
     return {**result(found, {name: target for name, target in TARGETS.items() if name in found}), "wrong": wrong}
 
 
 if __name__ == "__main__":
-    outcome = run(quick="--quick" in sys.argv)
-    show(outcome)
-    for line in outcome["wrong"]:
-        print("  found:", line)
-    sys.exit(0 if outcome["ok"] else 1)
+    sys.exit(main(run))

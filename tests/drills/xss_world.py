@@ -1,10 +1,11 @@
-"""The stored-XSS drill's world: payloads in every text a user can set, through the channel each text comes by.
+"""The stored-XSS drill's world: payloads (tests/drills/xss_payloads.py) in every text a user can set, through the
+channel each text comes by.
 
 Files an operator imports (category, department, rule and grid names, a zone layer, an events CSV), accounts with
 display names, and over HTTP against the served app: reports (descriptions), every workflow note (return,
 extension, refusal, report back, failed check, reopen, the reject reason), Open311 fields (description, names,
 e-mail, attributes, media_url) and a calendar's day names. Each planted text carries a numbered payload of
-every kind (see KINDS), so a dialog's number or an injected element's id names the field it came from.
+every kind (see xss_payloads.KINDS), so a dialog's number or an injected element's id names the field it came from.
 
 `expectations` then reads back from the database which planted texts each view must show as text: a case page
 its description, category, department, places, notes and routing rules; a map popup its description and
@@ -22,89 +23,14 @@ import httpx
 import psycopg
 from PIL import Image
 
-from citygrid.demo import CATEGORIES, CHANCHENG_LAYERS, DEPARTMENTS, GRIDS, RULES
 from dispatch.outbox import deliver
 from gis.service import import_zone_layer
 from tests.drills.common import cli, inside_points
+from tests.drills.xss_payloads import MARK, Plants
 from tests.people import CAST, bearer
 from web.accounts import add_user, issue_token
 from web.api_cases import QUEUES
 from web.open311.clients import add_client
-
-# Every planted text holds each of these that fits (a script tag, handlers on injected elements, attribute and
-# tag breakers each followed by a script, a javascript: URL, a template literal); {n} numbers the text.
-KINDS = (
-    "<script>alert({n})</script>",
-    "<img id=xss-{n} src=x onerror=alert({n})>",
-    '"><svg id=xss-{n} onload=alert({n})>',
-    "'><script>alert({n})</script>",
-    "javascript:alert({n})",
-    "</textarea><script>alert({n})</script>",
-    "' onmouseover='alert({n})' data-x='",
-    "</title></script><script>alert({n})</script><img id=xss-{n} src=x onerror=alert({n})>",
-    "${{alert({n})}}",
-)
-MARK = "xss"
-
-
-class Plants:
-    """The numbered payloads handed out: n → (the field it went into, its text)."""
-
-    def __init__(self) -> None:
-        self.texts: dict[int, tuple[str, str]] = {}
-
-    def __call__(self, field_name: str, *, limit: int = 400) -> str:
-        """A new payload for `field_name`: the marker and as many kinds as fit in `limit` characters."""
-        n = len(self.texts) + 1
-        text = f"{MARK}{n}:"
-        for kind in KINDS:
-            more = f"{text} {kind.format(n=n)}"
-            if len(more) > limit:
-                break
-            text = more
-        self.texts[n] = (field_name, text)
-        return text
-
-    def field_of(self, n: int) -> str:
-        return self.texts.get(n, ("?", ""))[0]
-
-
-def _rewrite_csv(source: Path, target: Path, change) -> None:
-    with source.open(encoding="utf-8") as f:
-        lines = [line for line in f if not line.startswith("#")]
-    rows = list(csv.DictReader(lines))
-    for row in rows:
-        change(row)
-    with target.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def payload_files(plants: Plants, folder: Path) -> dict[str, Path]:
-    """Copies of the shipped reference files with a payload added to every name: categories (and their major
-    categories), departments, routing rules, and the four grid levels."""
-    majors: dict[str, str] = {}
-
-    def category(row: dict) -> None:
-        row["name"] = f"{row['name']} {plants('category name')}"
-        majors.setdefault(row["major_code"], f"{row['major_name']} {plants('major category name')}")
-        row["major_name"] = majors[row["major_code"]]
-
-    files = {"categories": folder / "categories.csv", "departments": folder / "departments.csv",
-             "rules": folder / "rules.csv", "grids": folder / "grids"}
-    _rewrite_csv(CATEGORIES, files["categories"], category)
-    _rewrite_csv(DEPARTMENTS, files["departments"],
-                 lambda row: row.update(name=f"{row['name']} {plants('department name')}"))
-    _rewrite_csv(RULES, files["rules"], lambda row: row.update(name=f"{row['name']} {plants('rule name')}"))
-    files["grids"].mkdir()
-    for level, filename, _ in CHANCHENG_LAYERS:
-        data = json.loads((GRIDS / filename).read_text(encoding="utf-8"))
-        for feature in data["features"]:
-            feature["properties"]["name"] = f"{feature['properties']['name']} {plants(f'{level} name')}"
-        (files["grids"] / filename).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    return files
-
 
 # ---- over HTTP, as people and client systems set them ----------------------------------------------------------
 
@@ -114,7 +40,6 @@ class World:
     url: str
     tokens: dict
     plants: Plants
-    media_root: str
     cases: dict = field(default_factory=dict)  # label → case id
     reads: object = None                        # (user, case id) → whether the user may read the case
 
@@ -182,7 +107,8 @@ def plant_cases(channel: Channel) -> dict[str, int]:
                                ("handle", "hws", {"note": True, "photo": True}),
                                ("check_fail", "officer", {"note": True}),
                                ("handle", "hws", {"note": True, "photo": True}),
-                               ("check_ok", "officer", {}), ("close", "shift", {}), ("reopen", "shift", {"note": True})]:
+                               ("check_ok", "officer", {}), ("close", "shift", {}),
+                               ("reopen", "shift", {"note": True})]:
         channel.act(c["A"], action, who, **extra)
     c["B"] = channel.report("intake", "0102", 113.1187, 23.0300)
     channel.act(c["B"], "reject", "intake", note=True)
