@@ -246,6 +246,9 @@ def _check(table: pd.DataFrame, ref: Reference, mapping: Mapping, policy: Policy
         if mask.any():
             reasons[mask] = text[mask] if isinstance(text, pd.Series) else text
 
+    if "ragged" in table:  # a CSV row with more fields than the header (dispatch/bulk_read.py): nothing else to check
+        flag(table["ragged"].notna(), table["ragged"])
+
     text = {name: table[name].fillna("").astype(str).str.strip() if name in table else
             pd.Series("", index=table.index) for name in FIELDS if name not in ("lon", "lat")}
     for name, values in text.items():

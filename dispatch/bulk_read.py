@@ -9,7 +9,10 @@ across chunks. Repeated source ids across chunks are found by `SeenIds`.
 """
 from __future__ import annotations
 
+import csv
 import os
+import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,14 +98,69 @@ def _csv_total(path: Path) -> int:
 
 
 def _csv_chunks(path: Path, mapping: Mapping, size: int) -> Iterator[pd.DataFrame]:
-    start, chunks = 0, 0
-    with pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", chunksize=size) as reader:
-        for raw in reader:
-            yield table_of(raw, np.arange(start, start + len(raw)) + 2, None, mapping, path)  # header: line 1
-            start, chunks = start + len(raw), chunks + 1
-        if not chunks:  # a header without rows: still check its columns
-            yield table_of(pd.read_csv(path, dtype=str, nrows=0, encoding="utf-8-sig"), np.arange(0), None,
-                           mapping, path)
+    """Chunks of rows numbered as lines (the header is line 1). A row with more fields than the header is not
+    read but reported ('ragged' column) in the chunk where its number falls, so it is skipped as a bad row.
+    index_col=False keeps pandas from taking the extra leading fields of a long first row as an index (which
+    shifts every value one column over); such leading rows are skipped by number, as pandas would cut them short."""
+    header = pd.read_csv(path, dtype=str, nrows=0, encoding="utf-8-sig").columns
+    ragged = _long_leading_rows(path, len(header))  # row number → reason, until a chunk places it
+    first, chunks = 2, 0
+    with pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", chunksize=size, index_col=False,
+                     on_bad_lines="warn", skiprows=[row - 1 for row in ragged]) as reader:
+        while (raw := _next_chunk(reader, ragged, path)) is not None:
+            rows = _numbers(first, len(raw), ragged)
+            first, chunks = (int(rows[-1]) + 1 if len(rows) else first), chunks + 1
+            yield _with_ragged(table_of(raw, rows, None, mapping, path), ragged, below=first)
+    if ragged or not chunks:  # rows skipped after the last one read, or a header without rows (check its columns)
+        yield _with_ragged(table_of(pd.DataFrame(columns=header), np.arange(0), None, mapping, path), ragged,
+                           below=None)
+
+
+SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+TOO_MANY = "the row has {saw} fields, the header {expected} (a comma inside a value needs quotes)"
+
+
+def _long_leading_rows(path: Path, fields: int) -> dict[int, str]:
+    """The first rows of the file that have more fields than the header (until one that has not)."""
+    found = {}
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        rows = csv.reader(f)
+        next(rows, None)
+        for number, row in enumerate(rows, 2):
+            if len(row) <= fields:
+                break
+            found[number] = TOO_MANY.format(saw=len(row), expected=fields)
+    return found
+
+
+def _next_chunk(reader, ragged: dict[int, str], path: Path) -> pd.DataFrame | None:
+    """The next chunk, recording in `ragged` the rows pandas skipped for having too many fields (it says so only
+    in warnings)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        raw = next(reader, None)
+    for message in (str(w.message) for w in caught if issubclass(w.category, pd.errors.ParserWarning)):
+        for line, expected, saw in SKIPPED_LINE.findall(message):
+            ragged[int(line)] = TOO_MANY.format(saw=saw, expected=expected)
+        if "loss of data" in message:  # pandas cut a row short after all: refuse rather than lose values
+            raise BulkFileError(f"{path}: a row has more fields than the header; nothing was imported")
+    return raw
+
+
+def _numbers(first: int, n: int, ragged: dict[int, str]) -> np.ndarray:
+    """The row numbers of n rows read one after another from row `first` on, past the rows pandas skipped."""
+    skipped = sorted(r for r in ragged if r >= first)
+    return np.setdiff1d(np.arange(first, first + n + len(skipped)), skipped)[:n]
+
+
+def _with_ragged(table: pd.DataFrame, ragged: dict[int, str], *, below: int | None) -> pd.DataFrame:
+    """The chunk with the skipped rows numbered below `below` (None: all that are left) added as empty rows that
+    carry their reason in 'ragged', in row order."""
+    placed = sorted(r for r in ragged if below is None or r < below)
+    if not placed:
+        return table
+    bad = pd.DataFrame({"row": placed, "ragged": [ragged.pop(r) for r in placed]})
+    return pd.concat([table, bad], ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
 
 
 def _vector_layer(path: Path, mapping: Mapping) -> tuple[str | None, int]:

@@ -25,11 +25,35 @@ def read_layer(path: str | os.PathLike, *, crs: str | None = None) -> tuple[gpd.
         gdf = gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # pyogrio raises several types for unreadable files
         raise GridFileError(f"cannot read {path} as a GeoJSON, GeoPackage or Shapefile layer: {exc}") from None
+    if not isinstance(gdf, gpd.GeoDataFrame):  # GDAL reads a plain table (CSV, a spreadsheet) without geometry
+        raise GridFileError(f"{path} has no geometry: it is a table, not a layer of areas; use a GeoJSON, "
+                            "GeoPackage or Shapefile of polygons")
+    if gdf.empty:
+        raise GridFileError(f"{path} has no features: nothing to import")
     if crs:
-        return gdf, parse_crs(crs)
-    if gdf.crs is not None:
-        return gdf, parse_crs(_file_crs(gdf.crs))
-    raise GridFileError(f"{path} does not say its coordinate system: pass --crs (an EPSG code or gcj02)")
+        source = parse_crs(crs)
+    elif gdf.crs is not None:
+        source = parse_crs(_file_crs(gdf.crs))
+    else:
+        raise GridFileError(f"{path} does not say its coordinate system: pass --crs (an EPSG code or gcj02)")
+    _check_degrees(gdf, source, path)
+    return gdf, source
+
+
+def _check_degrees(gdf: gpd.GeoDataFrame, source: str, path: str) -> None:
+    """Coordinates in metres read as degrees (a projected file whose CRS is missing or wrongly given) would only
+    show up as areas far outside their parents; name the real mistake instead."""
+    if not is_geographic(source):
+        return
+    bounds = gdf.geometry.total_bounds
+    if not np.isfinite(bounds).all():  # no geometry at all: check_geometries names each feature
+        return
+    minx, miny, maxx, maxy = bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise GridFileError(f"{path}: coordinates reach x {max(abs(minx), abs(maxx)):,.0f}, y "
+                            f"{max(abs(miny), abs(maxy)):,.0f}, which are not longitude and latitude in degrees, yet "
+                            f"the coordinate system is {source}; pass --crs with the file's real one (e.g. "
+                            "EPSG:32649 for UTM zone 49N)")
 
 
 def to_wgs84(geoms: np.ndarray, source: str) -> np.ndarray:

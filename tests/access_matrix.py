@@ -9,6 +9,7 @@ Refused means 401 (no token), 403 (wrong role) or 404 (outside the scope: the ca
 from __future__ import annotations
 
 import io
+import re
 
 import psycopg
 from PIL import Image
@@ -36,7 +37,6 @@ MATRIX = [
     ("get", "/api/rules", None, EVERYONE),
     ("get", "/api/rules/history", None, EVERYONE),
     ("get", "/api/layers/street", None, EVERYONE),
-    ("get", "/map", None, EVERYONE),
     ("get", "/api/map/cases?west=112.9&south=22.9&east=113.3&north=23.2&zoom=12", None, EVERYONE),
     ("get", "/api/map/grid-load", None, EVERYONE),
     ("get", "/api/inbox", None, EVERYONE),
@@ -62,6 +62,12 @@ MATRIX = [
     ("post", "/api/reports", {"category": "0102", "lon": 116.4, "lat": 39.9},
      {"grid_officer", "intake", "dispatcher", "admin"}),
     ("post", "/api/media", b"not a photo", {"grid_officer", "handler", "dept_head"}),
+    # accounts: szgl (no role of ROLES) has its password reset, is deactivated and activated again; one's own
+    # password with a too short new one (422: past the checks for everyone, and no token is revoked)
+    ("post", "/api/admin/users/szgl/password", {"password": "szgl-password-2"}, {"admin"}),
+    ("post", "/api/admin/users/szgl/deactivate", None, {"admin"}),
+    ("post", "/api/admin/users/szgl/activate", None, {"admin"}),
+    ("post", "/api/me/password", {"old_password": "not-it", "new_password": "short"}, EVERYONE),
     ("post", "/api/inbox/{message}/read", None, {"handler"}),
     *[("post", f"/api/cases/{{case}}/actions/{action}", {}, roles) for action, roles in [
         ("register", {"intake", "dispatcher", "grid_officer"}),
@@ -97,10 +103,13 @@ OPEN311 = [
     ("post", "/open311/v2/requests.json", 403, 200),
 ]
 
-# The pages (HTML, outside the OpenAPI): who gets the page itself; anyone else gets a 403 page (or 404 for a case),
-# and a stranger is sent to sign in. "/" sends everyone on to their own first page (303).
+# The pages (HTML): who gets the page itself; anyone else gets a 403 page (or 404 for a case), and a stranger is sent
+# to sign in. "/" sends everyone on to their own first page (303). The one list of the signed-in pages: the XSS
+# drill (tests/drills/xss.py) opens each for every role listed, and tests/test_role_matrix.py checks that every
+# HTML route of the app is here or in OPEN_PAGES.
 PAGES = [
     ("get", "/", None, EVERYONE),
+    ("get", "/map", None, EVERYONE),
     ("get", "/inbox", None, EVERYONE),
     ("get", "/cases/{case}", None, EVERYONE),
     ("get", "/queue", None, {"handler", "dept_head"}),
@@ -114,15 +123,29 @@ PAGE_REFUSED = {403, 404}
 # Endpoints anyone may call without an account (sign-in and sign-out themselves, the health check, the API's own
 # documentation pages, as FastAPI serves them by default), and the live
 # stream (every signed-in role; filtered per case: tests/drills/access.py checks who gets which event).
+# The pages anyone may open without an account (the XSS drill opens them as a stranger).
+OPEN_PAGES = [("get", "/login"), ("get", "/docs"), ("get", "/redoc")]
 OPEN_ONES = {("GET", "/api/health"), ("POST", "/api/tokens"), ("DELETE", "/api/tokens/current"),
-             ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/docs"), ("GET", "/redoc")}
+             ("POST", "/login"), ("POST", "/logout"), *((m.upper(), p) for m, p in OPEN_PAGES)}
 STREAMS = {("GET", "/api/events")}
+
+
+# Values for the path parameters of routes found in the app's route table (anything else: 1).
+PARAMS = {"year": "2030", "level": "street", "action": "register", "code": "0102", "fmt": "json", "token": "unknown"}
+
+
+def concrete(route: str, ids: dict) -> str:
+    """A route template of the app with its parameters filled in: seed()'s case, photo and message, or PARAMS."""
+    values = {"case_id": ids["case"], "media_id": ids["photo"], "message_id": ids["message"],
+              "request_id": ids["case"], **PARAMS}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 1)), route)
 
 
 def route_of(method: str, path: str) -> tuple[str, str]:
     """A matrix row's (METHOD, route template) as the app names it."""
     path = (path.split("?")[0].replace("{case}", "{case_id}").replace("{photo}", "{media_id}")
-            .replace("{message}", "{message_id}").replace("/2030", "/{year}").replace("/street", "/{level}"))
+            .replace("{message}", "{message_id}").replace("/2030", "/{year}").replace("/street", "/{level}")
+            .replace("/users/szgl/", "/users/{username}/"))
     if "/actions/" in path:
         path = path.rsplit("/", 1)[0] + "/{action}"
     if path.startswith("/open311/"):
@@ -131,10 +154,34 @@ def route_of(method: str, path: str) -> tuple[str, str]:
     return method.upper(), path
 
 
+def _api_routes(app) -> list:
+    """The app's API routes with their full paths. FastAPI from 0.16x keeps an included router as one entry of
+    app.routes (its routes under it, without the router's prefix); iter_route_contexts walks them with the paths
+    the app answers. Only the routes mounted on the app itself were found before, which left this check empty."""
+    from fastapi.routing import APIRoute
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # an older FastAPI: included routes are copied into app.routes
+        return [r for r in app.routes if isinstance(r, APIRoute)]
+    return [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+
+
 def app_routes(app) -> set[tuple[str, str]]:
     """Every (METHOD, path) the app answers, from its own route table (so a new endpoint joins by existing)."""
-    from fastapi.routing import APIRoute
-    return {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods if m != "HEAD"}
+    return {(m, r.path) for r in _api_routes(app) for m in r.methods if m != "HEAD"}
+
+
+def html_routes(app) -> set[tuple[str, str]]:
+    """The app's page routes: GETs outside the OpenAPI (the pages, sign-in, the API docs) or answering HTML."""
+    from fastapi.responses import HTMLResponse
+    return {("GET", r.path) for r in _api_routes(app) if "GET" in r.methods
+            and (not r.include_in_schema or isinstance(r.response_class, type) and
+                 issubclass(r.response_class, HTMLResponse))}
+
+
+def listed_pages() -> set[tuple[str, str]]:
+    """The pages PAGES and OPEN_PAGES name, as the app names their routes."""
+    return {route_of(m, p) for m, p, *_ in [*PAGES, *OPEN_PAGES]}
 
 
 def unlisted(app) -> set[tuple[str, str]]:

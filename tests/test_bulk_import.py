@@ -568,3 +568,19 @@ def test_the_cli_streams_with_chunk_rows_and_all_or_nothing_commits_nothing(chan
     assert done.exit_code == 0, done.output
     assert "skipped row 4: source id K1 repeats row 2" in done.output and "imported 2" in done.output
     assert sorted(cases_in(chancheng_url)) == ["K1", "K2"]
+
+
+@pytest.mark.parametrize("size", [1, 2, 100])
+def test_rows_with_more_fields_than_the_header_are_skipped_by_line_in_any_chunk(tmp_path, size):
+    from dispatch.bulk_read import read_chunks
+
+    good = "{n},0102,113.12,23.02,2026-10-01T09:00+08:00,ok"
+    kinds = "BGGBBGB"  # a long first row (pandas would take its extra fields as an index), one mid-file, one last
+    lines = [good.format(n=n) + (",x,y" if kind == "B" else "") for n, kind in enumerate(kinds)]
+    path = tmp_path / "ragged.csv"
+    path.write_text("source_id,category,lon,lat,reported_at,description\n" + "\n".join(lines) + "\n")
+    rows = [(int(row), bad) for table in read_chunks(path, Mapping(), size=size)[1]
+            for row, bad in zip(table["row"], table.get("ragged", [None] * len(table)))]
+    assert [(row, "B" if isinstance(bad, str) else "G") for row, bad in rows] == \
+        [(n + 2, kind) for n, kind in enumerate(kinds)]
+    assert all("8 fields, the header 6" in bad for _, bad in rows if isinstance(bad, str))

@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
-from tests.drills.bad_inputs import changed, digest
+from tests.drills.bad_common import changed, digest
 from tests.people import add_cast, bearer
 
 N = "bad\x00text"

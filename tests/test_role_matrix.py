@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
-from tests.access_matrix import (MATRIX, OPEN311, PAGES, ROLES, call, right_answer, right_page, seed,
-                                 unlisted)
+from tests.access_matrix import (MATRIX, OPEN311, PAGES, ROLES, app_routes, call, concrete, html_routes,
+                                 listed_pages, right_answer, right_page, seed, unlisted)
 from tests.people import bearer
 
 
@@ -47,6 +47,17 @@ def test_every_role_on_every_page(world, method, path, body, allowed):
     for role, user in ROLES.items():
         status = call(client, method, path, body, bearer(tokens[user])).status_code
         assert right_page(role, allowed, path, status), (role, path, status)
+
+
+def test_every_page_of_the_app_is_listed_for_the_browser_drills(world):
+    client, tokens, ids = world
+    assert html_routes(client.app) - listed_pages() == set()
+    # and by what they answer: every GET route that gives the administrator HTML is a listed page
+    for method, route in sorted(app_routes(client.app)):
+        if method == "GET" and route != "/api/events":
+            answer = client.get(concrete(route, ids), headers=bearer(tokens["admin"]), follow_redirects=False)
+            assert not answer.headers.get("content-type", "").startswith("text/html") or \
+                (method, route) in listed_pages(), route
 
 
 def test_the_matrix_covers_every_endpoint(world):

@@ -3,7 +3,10 @@ and JSON or form body, before any route runs.
 
 A `text` column holds any Unicode except U+0000 (NUL); a lone surrogate (U+D800-DFFF, which JSON's \\ud800 escape
 can carry) cannot even be encoded as UTF-8. Either would fail deep inside a statement; here it is a 422 naming
-the field. Open311 answers in its own format and checks its fields itself with `unstorable` (web/open311).
+the field. A JSON body that cannot be read at all is a 422 here too, with a message that says why: not UTF-8
+(Starlette's own answer is a bare "error parsing the body"), or nested so deeply that Python's parser gives up
+([[[[… thousands of times; the route's own parser would fail with a RecursionError, a 500). Open311 answers in
+its own format and checks its fields itself with `unstorable` (web/open311).
 """
 from __future__ import annotations
 
@@ -15,8 +18,12 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-CHECKED_BODIES = ("application/json", "application/x-www-form-urlencoded")
+FORM = "application/x-www-form-urlencoded"
 OWN_FORMAT = ("/open311/",)  # prefixes that answer bad input in their own format
+
+
+class Unreadable(ValueError):
+    """A JSON body that cannot be read at all (not UTF-8, nested past what the parser follows); says why."""
 
 
 def unstorable(text: str) -> bool:
@@ -57,9 +64,14 @@ def bad_field(scope: Scope, body: bytes | None) -> str | None:
     if not body:
         return None
     kind = _content_type(scope)
-    if kind == "application/json":
+    if _is_json(kind):
         try:
-            parsed = json.loads(body)
+            parsed = json.loads(body)  # bytes, as Starlette reads them (UTF-8, or UTF-16/32 by their BOM)
+        except UnicodeDecodeError:
+            raise Unreadable("the JSON body is not UTF-8 text; send it encoded as UTF-8") from None
+        except RecursionError:
+            raise Unreadable("the JSON body is nested too deeply to read (arrays or objects inside each other "
+                             "thousands of levels deep); send the fields as one flat object") from None
         except ValueError:
             return None  # not JSON: the route's own validation says so
         found = _bad_json(parsed)
@@ -67,6 +79,11 @@ def bad_field(scope: Scope, body: bytes | None) -> str | None:
     text = body.decode("utf-8", "replace")
     found = _bad_pairs(parse_qsl(text, keep_blank_values=True, errors="replace"))
     return f"form field {found}" if found else None
+
+
+def _is_json(kind: str) -> bool:
+    """Whether FastAPI reads a body of this content type as JSON (application/json and application/*+json)."""
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
 def _content_type(scope: Scope) -> str:
@@ -82,6 +99,11 @@ def refusal(where: str) -> JSONResponse:
                          "lone surrogate, which text cannot hold; remove it and send again"}, status_code=422)
 
 
+def unreadable(exc: Unreadable) -> JSONResponse:
+    """The 422 for a JSON body that cannot be read (Starlette would answer a bare 400 or fail with a 500)."""
+    return JSONResponse({"error": "InvalidInput", "message": str(exc)}, status_code=422)
+
+
 class RefuseUnstorableText:
     """ASGI middleware: read JSON and form bodies (never photos), check them with the path, query and headers."""
 
@@ -92,9 +114,13 @@ class RefuseUnstorableText:
         if scope["type"] != "http" or scope["path"].startswith(OWN_FORMAT):
             return await self.app(scope, receive, send)
         body = None
-        if _content_type(scope) in CHECKED_BODIES:
+        kind = _content_type(scope)
+        if _is_json(kind) or kind == FORM:
             body, receive = await _buffered(receive)
-        where = bad_field(scope, body)
+        try:
+            where = bad_field(scope, body)
+        except Unreadable as exc:
+            return await unreadable(exc)(scope, receive, send)
         if where:
             return await refusal(where)(scope, receive, send)
         await self.app(scope, receive, send)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,8 +25,8 @@ from dispatch.cases import Request, act
 from dispatch.intake import submit_report
 from dispatch.models import Policy
 from gis.locator import locate
-from tests.access_matrix import (MATRIX, OPEN311, OPEN_ONES, PAGES, ROLES, app_routes, call, right_answer,
-                                 right_page, seed, store_photo, unlisted)
+from tests.access_matrix import (MATRIX, OPEN311, OPEN_ONES, PAGES, ROLES, app_routes, call, concrete,
+                                 right_answer, right_page, seed, store_photo, unlisted)
 from tests.drills.people_common import chancheng_database
 from tests.people import SHIWAN, ZUMIAO, actor, bearer
 from tests.served import served
@@ -67,9 +66,6 @@ READS = {
 HANDLERS = {"S-012-HWS": "hws", "S-012-CGZD": "cgzd", "S-010-CGZD": "s010cgzd", "D-SZGL": "szgl",
             "S-010-ZZB": "s010zzb"}
 WHOLE_DISTRICT = "west=112.9&south=22.9&east=113.3&north=23.2&zoom=12"
-# Values for the path parameters of routes the drill finds in the app (anything else: 1).
-PARAMS = {"year": "2030", "level": "street", "action": "register", "code": "0102", "fmt": "json",
-          "token": "unknown"}
 
 
 @dataclass
@@ -196,12 +192,10 @@ def stream_figures(got: dict, cases: dict) -> dict:
 def check_strangers(http: httpx.Client, app, world: World, tally: Tally) -> None:
     """Every route the app has (found in its route table), without a token and with a revoked or expired one:
     401 for the API, a redirect to sign in for a page; Open311 and the open ones are left to their own rows."""
-    values = {"case_id": world.ids["case"], "media_id": world.ids["photo"], "message_id": world.ids["message"],
-              "request_id": world.ids["case"], **PARAMS}
     for method, route in sorted(app_routes(app) - OPEN_ONES):
         if route.startswith("/open311/"):
             continue
-        path = re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), 1)), route)
+        path = concrete(route, world.ids)
         for who in (None, "(revoked)", "(expired)"):
             headers = bearer(world.tokens[who]) if who else {}
             answer = http.request(method, path, headers=headers, json={} if method != "GET" else None,

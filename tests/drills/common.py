@@ -2,9 +2,12 @@
 accounts, made outside pytest; points inside the district; targets and whether a figure meets one."""
 from __future__ import annotations
 
+import contextlib
+import io
 import operator
 import os
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 
@@ -80,6 +83,31 @@ def serving(url: str, *args: str, **settings: str):
         yield base
 
 
+def cli(url: str, *args) -> tuple[int | str, str]:
+    """Run `citygrid ARGS` in this process as the command line does (citygrid.cli.main); (exit code, or 'crash'
+    with the exception for an error main does not turn into a one-line reason; its output)."""
+    from citygrid.cli import main
+
+    out = io.StringIO()
+    saved_argv, saved_url = sys.argv, os.environ.get("DATABASE_URL")
+    sys.argv, os.environ["DATABASE_URL"] = ["citygrid", *map(str, args)], url
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except Exception as exc:  # a traceback for the operator: the command line's 500
+        code = f"crash: {type(exc).__name__}: {exc}"
+    finally:
+        sys.argv = saved_argv
+        if saved_url is None:
+            del os.environ["DATABASE_URL"]
+        else:
+            os.environ["DATABASE_URL"] = saved_url
+    return code, out.getvalue()
+
+
 def inside_points(url: str, n: int, *, street: str | None = None, seed: int = 7) -> list[tuple[float, float]]:
     """n random points inside the district (or inside one street)."""
     from gis import repo as gis_repo
@@ -110,6 +138,15 @@ def result(figures: dict, targets: dict[str, str]) -> dict:
     """A drill's answer: its figures, the targets of some of them, and whether every target was met."""
     return {"figures": figures, "targets": targets,
             "ok": all(met(figures.get(name), target) for name, target in targets.items())}
+
+
+def main(run) -> int:
+    """A drill module's command line ([--quick]): its figures and what went wrong printed; 1 if a target was missed."""
+    outcome = run(quick="--quick" in sys.argv)
+    show(outcome)
+    for line in outcome.get("wrong", []):
+        print("  wrong:", line)
+    return 0 if outcome["ok"] else 1
 
 
 def show(outcome: dict) -> None:

@@ -1,6 +1,8 @@
 """Build the map page with folium, pointing every JS/CSS link at files the app serves."""
 from __future__ import annotations
 
+from html import escape
+
 import folium
 from branca.element import MacroElement
 from jinja2 import Template
@@ -86,5 +88,5 @@ def build_map(
     meta = {"title": title, "counts": {k: len(v["features"]) for k, v in layers.items()},
             "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02, "caseLimit": case_limit}
     fmap.get_root().add_child(Wiring(fmap, made, meta, control))
-    fmap.get_root().title = title
+    fmap.get_root().title = escape(title)  # branca writes <title> unescaped; district names come from grid files
     return fmap.get_root().render()

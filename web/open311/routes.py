@@ -39,6 +39,7 @@ REQUEST_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a bigint ('²'.
 MAX_FORM_BYTES = 64 * 1024  # a 4,000-character description is at most 36 KB even %-escaped
 FINISHED = frozenset({"closed", "rejected", "merged"})
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
+MAX_CONTACT = 200  # characters of each contact field
 
 # Our extension, offered by every service: the coordinate system of lat/long (domain.md §10).
 CRS_ATTRIBUTE = {
@@ -354,7 +355,10 @@ def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], pa
         raise Open311Error(400, "media_url must be an http(s) link of at most 2,000 characters")
     values = _attributes(conn, code, fields)
     crs = CRS_OF[values.pop("crs", "wgs84")]
-    contact = {f: params[f][:200] for f in CONTACT_FIELDS if params.get(f)}
+    contact = {f: params[f] for f in CONTACT_FIELDS if params.get(f)}
+    for name, value in contact.items():  # refused, not cut short: a shortened phone number or e-mail is a wrong one
+        if len(value) > MAX_CONTACT:
+            raise Open311Error(400, f"{name} has {len(value)} characters; the limit is {MAX_CONTACT}")
     trusted = client["trust"] == "trusted"
     actor = Actor(f"open311:{client['name']}", frozenset({"intake"} if trusted else set()))
     try:
