@@ -11,7 +11,6 @@ from dispatch import repo
 from dispatch.actor import Actor
 from dispatch.actor import scope_filter
 from dispatch.dashboard import dashboard
-from dispatch.evaluation import evaluate
 from dispatch.deadlines import calendar_status, recompute_provisional
 from dispatch.rules import check_rows, store_rules, what_if
 from gis.errors import Forbidden, InvalidInput
@@ -167,6 +166,8 @@ def evaluation(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
     if actor.street_code and by not in ("street", "community", "grid"):
         raise Forbidden(f"{actor.username} sees the statistics of street {actor.street_code} only: "
                         "use by=street, community or grid")
+    from dispatch.evaluation import evaluate  # imports pandas: here, not when a server process starts (see app.py)
+
     result = evaluate(conn, period=period, by=by, policy=policy)
     rows = result.rows
     if actor.street_code:

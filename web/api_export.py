@@ -6,7 +6,6 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from dispatch import export
 from dispatch.actor import can_read, scope_filter
 from dispatch.mapview import MapFilter
 from gis.errors import Forbidden
@@ -33,6 +32,8 @@ def export_cases(
 ) -> Response:
     """The cases in the reader's scope with their grid chain, routing, status, deadline and times, as a download;
     the filters are the map's, plus a range of report days (docs/export.md)."""
+    from dispatch import export  # imports geopandas and openpyxl: here, not when a server process starts
+
     if not actor.roles & READERS_OF_STATISTICS:
         raise Forbidden(f"{actor.username} may not export cases: it needs the role leader, admin, shift_leader, "
                         "dispatcher or dept_head")
