@@ -6,7 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +13,7 @@ sys.path.insert(0, str(ROOT))
 
 from citygrid.procs import answers, free_port, running  # noqa: E402,F401 (free_port: for the benchmarks)
 from tests.drills import common  # noqa: E402
-from tests.drills.common import inside_points, serving  # noqa: E402,F401 (for the benchmarks)
+from tests.drills.common import inside_points, pct, serving  # noqa: E402,F401 (for the benchmarks)
 
 SERVER = os.environ.get("CITYGRID_BENCH_SERVER", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -28,11 +27,6 @@ def make_city(name: str, server: str = SERVER) -> tuple[str, dict[str, str]]:
 def drop_city(url: str, server: str = SERVER) -> None:
     """Drop a benchmark database."""
     common.drop_city(url, server)
-
-
-def pct(values, q: float) -> float:
-    """The q-th percentile (0-100) of values, in the values' unit; nan for none."""
-    return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
 def machine() -> str:

@@ -3,12 +3,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from datetime import timedelta
-from zoneinfo import ZoneInfo
-
+from citygrid.policy import policy
 from citygrid.settings import Settings
-from dispatch.models import Policy
-from events.workclock import OfficeHours
 from web.app import create_app
 from web.config import WebConfig
 
@@ -27,16 +23,6 @@ def web_config(settings: Settings) -> WebConfig:
         stream_recheck_seconds=settings.stream_recheck_seconds,
         open311_public_read=settings.open311_public_read, open311_jurisdiction=settings.open311_jurisdiction,
         open311_contact=settings.open311_contact,
-    )
-
-
-def policy(settings: Settings) -> Policy:
-    """The workflow's plain values from the settings."""
-    return Policy(
-        tz=ZoneInfo(settings.timezone), hours=OfficeHours.parse(settings.office_hours),
-        yellow_fraction=settings.yellow_fraction, close_on_check=settings.close_on_check,
-        duplicate_window=timedelta(days=settings.duplicate_window_days),
-        auto_merge_sources=frozenset(s.strip() for s in settings.auto_merge_sources.split(",") if s.strip()),
     )
 
 

@@ -185,7 +185,7 @@ def demo(host: Host = None, port: Port = None, workers: Workers = None, access_l
     host, port = host or cfg.host, port or cfg.port
     check_can_serve(cfg, host)
     upgrade_schema(cfg)
-    from citygrid.app import policy
+    from citygrid.policy import policy
 
     with transaction(cfg) as conn:
         done = prepare(conn, widths=cfg.code_widths, policy=policy(cfg))

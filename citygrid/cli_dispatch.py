@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import psycopg
 import typer
 
-from citygrid.app import policy
+from citygrid.policy import policy
 from citygrid.cli import Failure, app, settings, transaction
 
 users_app = typer.Typer(help="Accounts and API tokens.", no_args_is_help=True)

@@ -38,7 +38,7 @@ def events_import(
     that handled them) from CSV, GeoJSON or GeoPackage, streamed in chunks; bad rows are listed and skipped."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from citygrid.app import policy
+    from citygrid.policy import policy
     from dispatch.bulk_import import Mapping, import_events, load_aliases
 
     columns = {}

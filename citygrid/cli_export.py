@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from citygrid.app import policy
+from citygrid.policy import policy
 from citygrid.cli import settings, transaction
 from citygrid.cli_events import events_app
 

@@ -25,14 +25,44 @@ def stop(proc: subprocess.Popen, *, timeout: float = 15) -> None:
 def kill9(proc: subprocess.Popen) -> list[int]:
     """SIGKILL a child and every process it started (a server's workers), each by its id, as a crash would;
     returns the ids killed."""
-    pids = [proc.pid, *_descendants(proc.pid)]
+    pids = family(proc)
+    _sigkill(pids)
+    proc.wait()
+    return pids
+
+
+def family(proc: subprocess.Popen) -> list[int]:
+    """The ids of a child and of every process it started, as they are now."""
+    return [proc.pid, *_descendants(proc.pid)]
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of `pids` that still run (a zombie, dead but not yet reaped by its parent, does not)."""
+    def runs(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return False
+    return [pid for pid in pids if runs(pid)]
+
+
+def outlived(pids: list[int], *, timeout: float = 5) -> list[int]:
+    """Wait up to `timeout` seconds for `pids` to end; SIGKILL those still running, each by its id, and return them."""
+    deadline = time.monotonic() + timeout
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = alive(pids)
+    _sigkill(left)
+    return left
+
+
+def _sigkill(pids: list[int]) -> None:
     for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except ProcessLookupError:  # it ended by itself meanwhile
             pass
-    proc.wait()
-    return pids
 
 
 def _descendants(pid: int) -> list[int]:

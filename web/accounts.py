@@ -1,6 +1,7 @@
 """Accounts, passwords and API tokens: the edge that turns a request into a domain Actor."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -14,8 +15,14 @@ from dispatch.actor import Actor, check_roles
 from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 _hasher = PasswordHash.recommended()
-# Checked when the user name is unknown, so a wrong name costs as long as a wrong password (no name probing).
-_DUMMY_HASH = _hasher.hash("citygrid-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked when the user name is unknown, so a wrong name costs as long as a wrong password (no name probing).
+    # Made on first use, not at import: an Argon2 hash costs most of a second, and every server process (one
+    # restarted after a crash too) would pay it before answering anything.
+    return _hasher.hash("citygrid-no-such-user")
 
 INSERT_USER = """
 INSERT INTO app_user (username, display_name, password_hash, roles, grid_codes, street_code, department_code)
@@ -159,7 +166,7 @@ def record_attempt(conn: psycopg.Connection, *, username: str, client: str, ok: 
 def login(conn: psycopg.Connection, *, username: str, password: str, ttl: timedelta) -> str:
     """Check a password and issue a token; the same message for every failure."""
     user = conn.cursor(row_factory=dict_row).execute(USER_BY_NAME, {"username": username}).fetchone()
-    stored = user["password_hash"] if user and user["password_hash"] else _DUMMY_HASH
+    stored = user["password_hash"] if user and user["password_hash"] else _dummy_hash()
     ok = _hasher.verify(password, stored) and bool(user and user["active"] and user["password_hash"])
     if not ok:
         raise Unauthenticated("wrong user name or password")

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from dispatch import repo
 from dispatch.actor import Actor, evaluation_street, require_statistics_reader, scope_filter
 from dispatch.dashboard import dashboard
-from dispatch.evaluation import evaluate
 from dispatch.deadlines import calendar_status, recompute_provisional
 from dispatch.rules import check_rows, store_rules, what_if
 from gis.errors import Forbidden, InvalidInput
@@ -157,6 +156,8 @@ def evaluation(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
                by: str = Query(default="department", description="department, street, community, grid or officer")
                ) -> dict:
     """综合评价: the indicators per unit for a period, with the previous period (环比) and the change."""
+    from dispatch.evaluation import evaluate  # imports pandas: here, not when a server process starts (see app.py)
+
     result = evaluate(conn, period=period, by=by, policy=policy, street=evaluation_street(actor, by=by))
     return {"period": result.period, "previous_period": result.previous_period, "by": by,
             "columns": [asdict(c) for c in result.columns],

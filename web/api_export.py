@@ -6,7 +6,6 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from dispatch import export
 from dispatch.actor import can_read, require_statistics_reader, scope_filter
 from dispatch.mapview import MapFilter
 from web.deps import Conn, CurrentActor, CurrentPolicy
@@ -31,6 +30,8 @@ def export_cases(
 ) -> Response:
     """The cases in the reader's scope with their grid chain, routing, status, deadline and times, as a download;
     the filters are the map's, plus a range of report days (docs/export.md)."""
+    from dispatch import export  # imports geopandas and openpyxl: here, not when a server process starts
+
     require_statistics_reader(actor, what="export cases")
     export.check_format(fmt)
     filters = export.ExportFilter(MapFilter(major, department, street, status, period),

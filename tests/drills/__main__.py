@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 import time
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"no drill {', '.join(sorted(unknown))} (there are: {', '.join(sorted(found))})")
     outcomes = {}
-    started = time.monotonic()
+    started, load = time.monotonic(), os.getloadavg()[0]
     for name in args.only or sorted(found):
         print(f"--- {name}: {found[name].TITLE}", file=sys.stderr, flush=True)
         outcomes[name] = run_one(found[name], args.quick)
@@ -74,7 +75,9 @@ def main(argv=None) -> int:
               file=sys.stderr, flush=True)
     print(table(outcomes))
     missed = [name for name, outcome in outcomes.items() if not outcome["ok"]]
-    print(f"\n{len(outcomes)} drills in {time.monotonic() - started:.0f} s; "
+    # the times depend on what else the machine runs: its load says how much CPU the drills had
+    print(f"\n{len(outcomes)} drills in {time.monotonic() - started:.0f} s on {os.cpu_count()} cores (load average "
+          f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end); "
           + (f"targets missed: {', '.join(missed)}" if missed else "every target met"))
     return 1 if missed else 0
 

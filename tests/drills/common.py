@@ -2,8 +2,13 @@
 accounts, made outside pytest; points inside the district; targets and whether a figure meets one."""
 from __future__ import annotations
 
+<<<<<<< HEAD
 import contextlib
 import io
+=======
+import argparse
+import inspect
+>>>>>>> i11-ops
 import operator
 import os
 import re
@@ -134,12 +139,18 @@ def met(value, target: str) -> bool:
     return value is not None and _OPS[found[1]](value, float(found[2]))
 
 
+def pct(values, q: float) -> float:
+    """The q-th percentile (0-100) of values, in the values' unit; nan for none."""
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
 def result(figures: dict, targets: dict[str, str]) -> dict:
     """A drill's answer: its figures, the targets of some of them, and whether every target was met."""
     return {"figures": figures, "targets": targets,
             "ok": all(met(figures.get(name), target) for name, target in targets.items())}
 
 
+<<<<<<< HEAD
 def main(run) -> int:
     """A drill module's command line ([--quick]): its figures and what went wrong printed; 1 if a target was missed."""
     outcome = run(quick="--quick" in sys.argv)
@@ -147,6 +158,17 @@ def main(run) -> int:
     for line in outcome.get("wrong", []):
         print("  wrong:", line)
     return 0 if outcome["ok"] else 1
+=======
+def command(title: str, run) -> None:
+    """`python -m tests.drills.<name>`: --quick, and an option for each other keyword of run (with run's default);
+    prints the figures."""
+    ap = argparse.ArgumentParser(description=title)
+    ap.add_argument("--quick", action="store_true", help="the drill's short version")
+    for name, parameter in inspect.signature(run).parameters.items():
+        if name != "quick":
+            ap.add_argument(f"--{name}", type=type(parameter.default), default=parameter.default)
+    show(run(**vars(ap.parse_args())))
+>>>>>>> i11-ops
 
 
 def show(outcome: dict) -> None:

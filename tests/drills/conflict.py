@@ -7,7 +7,6 @@ Usage: .venv/bin/python -m tests.drills.conflict [--n 100]
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -16,7 +15,7 @@ import httpx
 import psycopg
 
 from dispatch.workflow import STEPS
-from tests.drills.common import city, result, serving, show
+from tests.drills.common import city, command, result, serving
 from tests.people import bearer
 from web.accounts import add_user, issue_token
 
@@ -124,6 +123,4 @@ def run(quick: bool = False, n: int = 100) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=TITLE)
-    ap.add_argument("--n", type=int, default=100)
-    show(run(n=ap.parse_args().n))
+    command(TITLE, run)

@@ -14,7 +14,6 @@ from gis.errors import NoActiveRelease, NotFound
 from gis.models import LEVELS
 from web.accounts import Unauthenticated
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
-from web.map.page import build_map
 from web.security import script_nonce, with_nonce
 from web.map.shift import points_to_gcj02, to_gcj02
 
@@ -39,6 +38,8 @@ def map_page(conn: Conn, config: Config, request: Request):
     if config.tile_crs == "gcj02":  # the base map is drawn in GCJ-02: move our layers onto it
         layers = {key: to_gcj02(layer) for key, layer in layers.items()}
         district = to_gcj02(district)
+    from web.map.page import build_map  # imports folium: here, not when a server process starts
+
     html = build_map(
         layers=layers, bounds=_bounds(district), gcj02=config.tile_crs == "gcj02",
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
