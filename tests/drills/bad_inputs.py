@@ -28,7 +28,7 @@ from tests.access_matrix import store_photo
 from tests.drills.bad_common import Bad, Id, Outcome, Watch, message_of
 from tests.drills.bad_files import import_rows, refuse_files, vector_rows
 from tests.drills.bad_requests import CATALOGUE, REPORT
-from tests.drills.common import city, main, result, serving
+from tests.drills.common import city, command, result, serving
 from tests.people import actor, bearer
 from web.open311.clients import add_client
 
@@ -163,4 +163,4 @@ def run(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main(run))
+    sys.exit(command(TITLE, run))

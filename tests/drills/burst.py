@@ -11,6 +11,7 @@ Usage: .venv/bin/python -m tests.drills.burst [--quick] [--n 256] [--rounds 3]
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import Counter
 
@@ -99,4 +100,4 @@ def run(quick: bool = False, n: int = 256, rounds: int = 3) -> dict:
 
 
 if __name__ == "__main__":
-    command(TITLE, run)
+    sys.exit(command(TITLE, run))

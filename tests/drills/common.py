@@ -2,13 +2,10 @@
 accounts, made outside pytest; points inside the district; targets and whether a figure meets one."""
 from __future__ import annotations
 
-<<<<<<< HEAD
-import contextlib
-import io
-=======
 import argparse
+import contextlib
 import inspect
->>>>>>> i11-ops
+import io
 import operator
 import os
 import re
@@ -150,25 +147,19 @@ def result(figures: dict, targets: dict[str, str]) -> dict:
             "ok": all(met(figures.get(name), target) for name, target in targets.items())}
 
 
-<<<<<<< HEAD
-def main(run) -> int:
-    """A drill module's command line ([--quick]): its figures and what went wrong printed; 1 if a target was missed."""
-    outcome = run(quick="--quick" in sys.argv)
-    show(outcome)
-    for line in outcome.get("wrong", []):
-        print("  wrong:", line)
-    return 0 if outcome["ok"] else 1
-=======
-def command(title: str, run) -> None:
+def command(title: str, run) -> int:
     """`python -m tests.drills.<name>`: --quick, and an option for each other keyword of run (with run's default);
-    prints the figures."""
+    prints the figures and what went wrong; 1 if a target was missed."""
     ap = argparse.ArgumentParser(description=title)
     ap.add_argument("--quick", action="store_true", help="the drill's short version")
     for name, parameter in inspect.signature(run).parameters.items():
         if name != "quick":
             ap.add_argument(f"--{name}", type=type(parameter.default), default=parameter.default)
-    show(run(**vars(ap.parse_args())))
->>>>>>> i11-ops
+    outcome = run(**vars(ap.parse_args()))
+    show(outcome)
+    for line in outcome.get("wrong", []):
+        print("  wrong:", line)
+    return 0 if outcome["ok"] else 1
 
 
 def show(outcome: dict) -> None:

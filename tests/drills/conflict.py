@@ -8,6 +8,7 @@ Usage: .venv/bin/python -m tests.drills.conflict [--n 100]
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -123,4 +124,4 @@ def run(quick: bool = False, n: int = 100) -> dict:
 
 
 if __name__ == "__main__":
-    command(TITLE, run)
+    sys.exit(command(TITLE, run))

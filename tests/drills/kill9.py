@@ -14,6 +14,7 @@ Usage: .venv/bin/python -m tests.drills.kill9 [--quick] [--rounds 3] [--clients 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from contextlib import ExitStack
@@ -130,4 +131,4 @@ def run(quick: bool = False, rounds: int = 3, clients: int = 12) -> dict:
 
 
 if __name__ == "__main__":
-    command(TITLE, run)
+    sys.exit(command(TITLE, run))

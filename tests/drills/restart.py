@@ -16,6 +16,7 @@ Usage: .venv/bin/python -m tests.drills.restart [--quick] [--rounds 3] [--client
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 
@@ -93,4 +94,4 @@ def run(quick: bool = False, rounds: int = 3, clients: int = 16, down: float = 3
 
 
 if __name__ == "__main__":
-    command(TITLE, run)
+    sys.exit(command(TITLE, run))

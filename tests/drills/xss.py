@@ -23,7 +23,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.access_matrix import OPEN_PAGES, PAGES, ROLES
 from tests.browser import ARGS, CHROMIUM, local_only, record_errors
-from tests.drills.common import main, result, serving
+from tests.drills.common import command, result, serving
 from tests.drills.people_common import chancheng_database
 from tests.drills.xss_payloads import Plants, payload_files
 from tests.drills.xss_world import World, accounts, expectations, plant
@@ -257,4 +257,4 @@ def run(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main(run))
+    sys.exit(command(TITLE, run))
