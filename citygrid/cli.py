@@ -210,7 +210,7 @@ def _worker_process(cfg: Settings):
 
 
 def _serve(cfg: Settings, host: str, port: int, *, workers: int = 1, access_log: bool = False) -> None:
-    import uvicorn
+    from citygrid.server import Server
 
     check_can_serve(cfg, host)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
@@ -218,11 +218,7 @@ def _serve(cfg: Settings, host: str, port: int, *, workers: int = 1, access_log:
     typer.echo(f"citygrid is serving the map at {scheme}://{shown}:{port}/map "
                f"(API docs: {scheme}://{shown}:{port}/docs), {workers} process(es) × {cfg.db_connections} "
                "database connections")
-    tls = {"ssl_certfile": cfg.ssl_certfile, "ssl_keyfile": cfg.ssl_keyfile} if cfg.https else {}
-    # an import string, so that each of several worker processes builds its own app (its pool, its LISTEN)
-    uvicorn.run("citygrid.app:build_app", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", access_log=access_log, log_level="info", **tls,
-                **cfg.proxy_options())
+    Server(cfg, host=host, port=port, workers=workers, access_log=access_log).run()
 
 
 def main() -> None:

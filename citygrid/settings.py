@@ -74,10 +74,9 @@ class Settings(BaseSettings):
         """Whether the app itself serves HTTPS."""
         return bool(self.ssl_certfile)
 
-    def proxy_options(self) -> dict:
-        """uvicorn's proxy-header options: X-Forwarded-* are read only from the proxies named in trusted_proxies."""
-        trusted = [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
-        return {"proxy_headers": True, "forwarded_allow_ips": trusted} if trusted else {"proxy_headers": False}
+    def trusted_proxy_list(self) -> list[str]:
+        """The addresses or networks of trusted_proxies."""
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     def base_map(self) -> tuple[str, str]:
         """The tile URL template and attribution of the chosen base map ('' for none)."""
@@ -97,6 +96,18 @@ class Settings(BaseSettings):
     def _split_widths(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(int(part) for part in value.replace("+", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):  # a typo must not silently trust nobody
+            if part:
+                try:
+                    ipaddress.ip_network(part)
+                except ValueError:
+                    raise ValueError(f"{part!r} is not an IP address or network (such as 10.0.0.1 or "
+                                     "10.0.0.0/8)") from None
         return value
 
     @field_validator("code_widths")

@@ -4,7 +4,9 @@ import re
 
 import httpx
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
@@ -59,3 +61,10 @@ def test_a_trusted_proxy_forwards_the_client_address(chancheng_url):
     with psycopg.connect(chancheng_url) as conn:
         clients = conn.execute("SELECT array_agg(DISTINCT client ORDER BY client) FROM login_attempt").fetchone()[0]
     assert clients == ["203.0.113.0", "203.0.113.1", "203.0.113.2"]
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start():
+
+    with pytest.raises(ValidationError, match="'proxy.internal' is not an IP address or network"):
+        Settings(trusted_proxies="10.0.0.1, proxy.internal")
+    assert Settings(trusted_proxies="10.0.0.1, 10.1.0.0/16").trusted_proxy_list() == ["10.0.0.1", "10.1.0.0/16"]

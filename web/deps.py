@@ -72,7 +72,7 @@ def client_address(request: Request) -> str:
     """The client's address as the sign-in throttle counts it: the peer, or what a trusted proxy forwarded.
 
     The rule is applied by uvicorn before the app sees the request: X-Forwarded-For is believed only from the
-    addresses in CITYGRID_TRUSTED_PROXIES (Settings.proxy_options), from nobody when it is empty."""
+    addresses in CITYGRID_TRUSTED_PROXIES (citygrid/server.py), from nobody when it is empty."""
     return request.client.host if request.client else "unknown"
 
 
