@@ -21,7 +21,7 @@ from dispatch import rollups
 from dispatch.evaluation_sql import BY, DIMS, officer_query, unit_query
 from dispatch.models import Policy
 from events.workclock_many import working_minutes_many
-from gis.errors import InvalidInput
+from gis.errors import InvalidInput, Unknown
 
 @dataclass(frozen=True)
 class Indicator:
@@ -149,7 +149,7 @@ def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
     try:
         start, end, _ = parse_period(period, tz=policy.tz)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise Unknown(str(exc)) from None
     before = previous_period(period)
     prev_start, _, _ = parse_period(before, tz=policy.tz)
     params = {"start": start, "end": end, "prev_start": prev_start, "now": now, "dim": DIMS.get(by),

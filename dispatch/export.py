@@ -25,7 +25,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from psycopg.rows import dict_row
 
 from dispatch.mapview import FILTERS, LIGHT, MapFilter
-from gis.errors import InvalidInput
+from gis.errors import Inconsistent, InvalidInput, Unknown
 
 FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".xlsx": "xlsx"}
 EXTENSIONS = {"csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "xlsx": ".xlsx"}
@@ -92,7 +92,7 @@ class ExportFilter:
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.until < self.since:
-            raise InvalidInput(f"until ({self.until}) is before since ({self.since}): give the first and the last "
+            raise Inconsistent(f"until ({self.until}) is before since ({self.since}): give the first and the last "
                                "day of report, both included")
 
     def window(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -154,7 +154,7 @@ def _check_known(conn: psycopg.Connection, *, major: str | None, department: str
     for key, ok in known.items():
         if not ok:
             what, where = UNKNOWN[key]
-            raise InvalidInput(f"unknown {what} {asked[key]!r}: see {where} for the codes")
+            raise Unknown(f"unknown {what} {asked[key]!r}: see {where} for the codes")
 
 
 def write(rows: list[dict], path: str | os.PathLike, fmt: str) -> None:

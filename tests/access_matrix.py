@@ -20,6 +20,7 @@ from dispatch.models import Policy
 from dispatch.outbox import deliver
 from events.media import LocalMediaStore, clean_photo
 from tests.people import actor, add_cast
+from web.accounts import add_user
 
 ROLES = {"grid_officer": "officer", "intake": "intake", "dispatcher": "dispatcher", "handler": "hws",
          "dept_head": "hws_head", "shift_leader": "shift", "leader": "leader", "admin": "admin"}
@@ -27,7 +28,8 @@ EVERYONE = frozenset(ROLES)
 CENTRE = frozenset({"leader", "admin", "shift_leader", "dispatcher", "dept_head"})
 
 # (method, path, body) → the roles allowed. {case}: a closed case in 祖庙 handled by 祖庙 环卫所 (S-012-HWS);
-# {photo}: its report-back photo; {message}: a notification in the handler's inbox.
+# {photo}: its report-back photo; {message}: a notification in the handler's inbox; {user}: an account no test
+# signs in with (its password is reset, it is deactivated and activated again).
 MATRIX = [
     ("get", "/api/me", None, EVERYONE),
     ("get", "/api/locate?lon=113.12&lat=23.02", None, EVERYONE),
@@ -62,6 +64,10 @@ MATRIX = [
      {"grid_officer", "intake", "dispatcher", "admin"}),
     ("post", "/api/media", b"not a photo", {"grid_officer", "handler", "dept_head"}),
     ("post", "/api/inbox/{message}/read", None, {"handler"}),
+    ("post", "/api/admin/users/{user}/password", {}, {"admin"}),
+    ("post", "/api/admin/users/{user}/deactivate", None, {"admin"}),
+    ("post", "/api/admin/users/{user}/activate", None, {"admin"}),
+    ("post", "/api/me/password", {"old_password": "whatever", "new_password": "short"}, EVERYONE),  # 422: too short
     *[("post", f"/api/cases/{{case}}/actions/{action}", {}, roles) for action, roles in [
         ("register", {"intake", "dispatcher", "grid_officer"}),
         ("await_verification", set()),
@@ -121,7 +127,7 @@ STREAMS = {("GET", "/api/events")}
 def route_of(method: str, path: str) -> tuple[str, str]:
     """A matrix row's (METHOD, route template) as the app names it."""
     path = (path.split("?")[0].replace("{case}", "{case_id}").replace("{photo}", "{media_id}")
-            .replace("{message}", "{message_id}").replace("/2030", "/{year}").replace("/street", "/{level}"))
+            .replace("{message}", "{message_id}").replace("{user}", "{username}").replace("/2030", "/{year}").replace("/street", "/{level}"))
     if "/actions/" in path:
         path = path.rsplit("/", 1)[0] + "/{action}"
     if path.startswith("/open311/"):
@@ -132,8 +138,8 @@ def route_of(method: str, path: str) -> tuple[str, str]:
 
 def app_routes(app) -> set[tuple[str, str]]:
     """Every (METHOD, path) the app answers, from its own route table (so a new endpoint joins by existing)."""
-    from fastapi.routing import APIRoute
-    return {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods if m != "HEAD"}
+    from web.routes import api_routes
+    return {(m, r.path) for r in api_routes(app) for m in r.methods if m != "HEAD"}
 
 
 def unlisted(app) -> set[tuple[str, str]]:
@@ -180,8 +186,10 @@ def store_photo(conn, media_root, *, uploaded_by: str, colour: str = "green") ->
 
 def seed(conn: psycopg.Connection, media_root) -> tuple[dict, dict]:
     """The cast (tests/people.py) and what the matrix's paths name: {case} a closed case in 祖庙 handled by
-    S-012-HWS, {photo} its report-back photo, {message} a notification in the handler's inbox. Commits."""
+    S-012-HWS, {photo} its report-back photo, {message} a notification in the handler's inbox, {user} an account
+    for the administrator to manage. Commits."""
     tokens = add_cast(conn)
+    add_user(conn, username="matrix_target", roles=["intake"])
     case_id = submit_report(conn, actor=actor("officer"), policy=Policy(), category_code="0102", lon=113.12,
                             lat=23.02).case_id
     photo = store_photo(conn, media_root, uploaded_by="hws")
@@ -195,4 +203,4 @@ def seed(conn: psycopg.Connection, media_root) -> tuple[dict, dict]:
     message = conn.execute("SELECT m.id FROM inbox_message m JOIN app_user u ON u.id = m.user_id "
                            "WHERE u.username = 'hws' LIMIT 1").fetchone()[0]
     conn.commit()
-    return tokens, {"case": case_id, "photo": photo, "message": message}
+    return tokens, {"case": case_id, "photo": photo, "message": message, "user": "matrix_target"}

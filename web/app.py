@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dispatch.reference import Reference
 from events.media import LocalMediaStore
-from web import api, api_accounts, api_admin, api_cases, api_export, errors, inputs, live, login
+from web import api, api_accounts, api_admin, api_cases, api_export, errors, inputs, live, login, openapi
 from web.security import SecurityHeaders, script_nonce, with_nonce
 from web.pages import desk
 from web.pages import routes as pages
@@ -69,6 +69,7 @@ def create_app(config: WebConfig, *, connection_class: type[psycopg.Connection] 
     app.add_exception_handler(SignInFirst, lambda request, exc: sign_in_redirect(exc))
     app.mount("/static/pages", StaticFiles(directory=PAGES_STATIC), name="pages-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    openapi.install(app)
     _docs(app)
     return app
 
