@@ -97,11 +97,16 @@ _PATTERNS = (
 )
 
 
+# A period as the API documents it: a year, a month, an ISO week or a day, of the years 1900-2999.
+PERIOD = "^(19|2[0-9])[0-9]{2}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?|-[Ww](0[1-9]|[1-4][0-9]|5[0-3]))?$"
+
+
 def parse_period(text: str, *, tz: tzinfo | None = None) -> tuple[datetime, datetime, str]:
     """[start, end) and kind of "2026" (year), "2026-11" (month), "2026-W47" (ISO week) or "2026-11-26" (day)."""
     tz = tz or Policy().tz
+    documented = isinstance(text, str) and re.fullmatch(PERIOD, text)  # else refused, the forms named
     for kind, pattern in _PATTERNS:
-        match = pattern.fullmatch(text.strip()) if isinstance(text, str) else None
+        match = pattern.fullmatch(text) if documented else None
         if match:
             try:
                 first, after = _bounds(kind, *map(int, match.groups()))

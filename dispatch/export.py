@@ -8,6 +8,7 @@ spreadsheet would run as a formula: such a cell gets a leading apostrophe (see d
 from __future__ import annotations
 
 import csv
+import re
 import os
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ EXTENSIONS = {"csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "xlsx": ".x
 NO_SCOPE = {"street": None, "department": None, "grids": None}  # the command line: every case
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # so "the day after until" always exists
+DAY = "[0-9]{4}-[0-9]{2}-[0-9]{2}"  # YYYY-MM-DD exactly (date.fromisoformat also takes 20261201)
 UNKNOWN = {"major": ("major category", "GET /api/categories"), "department": ("department", "GET /api/departments"),
            "street": ("street", "GET /api/layers/street")}
 
@@ -107,6 +109,8 @@ def parse_day(text: str | None, *, name: str) -> date | None:
     if not text:
         return None
     try:
+        if not re.fullmatch(DAY, text):
+            raise ValueError(text)
         day = date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{name} must be a day as YYYY-MM-DD, not {text!r}") from None

@@ -11,7 +11,7 @@ from pydantic import Field, StrictBool
 from dispatch import repo
 from dispatch.actor import scope_filter
 from dispatch.dashboard import dashboard
-from dispatch.evaluation import evaluate
+from dispatch.evaluation import PERIOD, evaluate
 from dispatch.evaluation_sql import BY
 from dispatch.deadlines import calendar_status, recompute_provisional
 from dispatch.rules import check_rows, store_rules, what_if
@@ -44,8 +44,6 @@ READERS_OF_STATISTICS = frozenset({"leader", "admin", "shift_leader", "dispatche
 Admin = actor_with(ADMINS, "change reference data")  # only administrators change reference data
 StatisticsReader = actor_with(READERS_OF_STATISTICS, "read the statistics")
 DashboardReader = actor_with(READERS_OF_STATISTICS, "read the dashboard")
-# A period of the evaluation: a year, a month, an ISO week or a day, of the years 1900-2999
-PERIOD = "^(19|2[0-9])[0-9]{2}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?|-[Ww](0[1-9]|[1-4][0-9]|5[0-3]))?$"
 
 
 @router.get("/departments")
@@ -151,7 +149,7 @@ def check_rule_set(conn: Conn, actor: Admin, body: RuleCheckIn) -> dict:
 
 @router.get("/evaluation")
 def evaluation(conn: Conn, actor: StatisticsReader, policy: CurrentPolicy,
-               period: str = Query(pattern=PERIOD, description="2026-11 (month), 2026-W47 (ISO week), 2026-11-26 "
+               period: str = Query(json_schema_extra={"pattern": PERIOD}, description="2026-11 (month), 2026-W47 (ISO week), 2026-11-26 "
                                    "(day) or 2026"),
                by: Literal[BY] = Query(default="department", description="the unit each row is")) -> dict:
     """综合评价: the indicators per unit for a period, with the previous period (环比) and the change."""

@@ -15,8 +15,8 @@ from web.schemas import Filters
 
 router = APIRouter(prefix="/api")
 
-# A day as YYYY-MM-DD of the years export.parse_day takes (1900-2999); the format says it must be a real day.
-DAY = {"pattern": "^(19|2[0-9])[0-9]{2}-", "json_schema_extra": {"format": "date"}}
+# A day as YYYY-MM-DD of the years export.parse_day takes (1900-2999), which it checks with its own message
+DAY = {"json_schema_extra": {"format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-"}}
 Exporter = actor_with(READERS_OF_STATISTICS, "export cases")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
                "gpkg": "application/geopackage+sqlite3",

@@ -18,8 +18,10 @@ CRS_DESCRIPTION = ("EPSG code of lon/lat (4326 or EPSG:4326), an authority strin
                    "Amap/Tencent/phone SDKs; PROJ strings are refused")
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-Crs = Annotated[str, Field(pattern=CRS_PATTERN, description=CRS_DESCRIPTION)]
-CrsQuery = Annotated[str, Query(pattern=CRS_PATTERN, description=CRS_DESCRIPTION)]
+# gis.crs.parse_crs checks the pattern itself, with a message that names the accepted forms: the schema states it
+CRS = {"description": CRS_DESCRIPTION, "json_schema_extra": {"pattern": CRS_PATTERN}}
+Crs = Annotated[str, Field(**CRS)]
+CrsQuery = Annotated[str, Query(**CRS)]
 CategoryQuery = Annotated[str, Query(pattern=CATEGORY, description="4-digit category code")]
 MAJOR = "^([0-9]{2})?$"                   # a major category code, or empty for all
 

@@ -307,7 +307,7 @@ async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
     return fields
 
 
-@router.get("/media/{media_id}", dependencies=READ, responses={200: {"description": "the photo", "content": {
+@router.get("/media/{media_id}", dependencies=READ, response_class=Response, responses={200: {"description": "the photo", "content": {
     kind: {"schema": {"type": "string", "format": "binary"}} for kind in PHOTO_FORMATS.values()}}})
 async def media(request: Request, media_id: RequestId) -> Response:
     """A report photo of a request in a public category (the media_url of our own photos)."""
