@@ -17,7 +17,7 @@ from dispatch.deadlines import calendar_status, recompute_provisional
 from dispatch.rules import check_rows, store_rules, what_if
 from gis.errors import Forbidden, Inconsistent
 from web.deps import Conn, CurrentActor, CurrentPolicy, actor_with
-from web.schemas import Day, Moment, StrictIn
+from web.schemas import Day, Moment, StrictIn, whole
 
 router = APIRouter(prefix="/api")
 
@@ -34,7 +34,7 @@ class CalendarDayIn(StrictIn):
 class CalendarYearIn(StrictIn):
     """The whole schedule of one year: it replaces what was imported for that year before."""
 
-    year: int = Field(ge=FIRST_YEAR, le=LAST_YEAR, description="the year in the address")
+    year: whole(ge=FIRST_YEAR, le=LAST_YEAR) = Field(description="the year in the address")
     days: list[CalendarDayIn] = Field(min_length=1, max_length=366)
     source: str = Field(default="admin API", max_length=200)
 
@@ -110,7 +110,7 @@ class RuleIn(StrictIn):
     recipient_kind: Literal["department", "street_unit"]
     department: str = Field(default="", max_length=200)
     unit_type: str = Field(default="", max_length=200)
-    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    priority: whole(ge=-1_000_000, le=1_000_000) = 0
 
 
 class RuleSetIn(StrictIn):

@@ -16,7 +16,26 @@ MAX_ID = 2 ** 53 - 1  # ids and versions: bigint columns, as far as JSON numbers
 CATEGORY = "^[0-9]{4}$"                   # a minor category code, e.g. 0102
 CRS_DESCRIPTION = ("EPSG code of lon/lat (4326 or EPSG:4326), an authority string (OGC:CRS84), WKT, or gcj02 for "
                    "Amap/Tencent/phone SDKs; PROJ strings are refused")
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _number(value):
+    if isinstance(value, (str, bool)):
+        raise ValueError("a number is written as a JSON number, not as text or true/false")
+    return value
+
+
+def _text(value):
+    if not isinstance(value, (str, date)):
+        raise ValueError("a date (and time) is written as text, e.g. 2026-12-01T17:30:00+08:00")
+    return value
+
+
+def whole(**bounds):
+    """A whole number as JSON Schema's integer: 5 or 5.0, never "5" or true (strict mode would refuse 5.0)."""
+    return Annotated[int, Field(strict=False, **bounds), BeforeValidator(_number)]
+
+
+Id = whole(ge=1, le=MAX_ID)
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 # gis.crs.parse_crs checks the pattern itself, with a message that names the accepted forms: the schema states it
 CRS = {"description": CRS_DESCRIPTION, "json_schema_extra": {"pattern": CRS_PATTERN}}
@@ -43,12 +62,6 @@ class StrictIn(BaseModel):
     """A request body: no field beyond the documented ones, each of exactly its JSON type ("5" is no number)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-def _text(value):
-    if not isinstance(value, (str, date)):
-        raise ValueError("a date (and time) is written as text, e.g. 2026-12-01T17:30:00+08:00")
-    return value
 
 
 # Dates and times arrive as text (strict mode would refuse even that from parsed JSON): a number is refused.

@@ -25,6 +25,7 @@ Usage: .venv/bin/python -m tests.drills.schema [--quick]
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import re
 import sys
@@ -174,18 +175,24 @@ def config(size: dict, base: str, seconds: int | None) -> schemathesis.Config:
     return schemathesis.Config.from_dict(data)
 
 
-def _read_constants_first() -> None:
-    # Hypothesis reads constants out of the project's modules (ast.parse) when it first meets them; in several
-    # worker threads at once that trips a CPython 3.11 bug ("AST constructor recursion depth mismatch", an engine
-    # error), so they are read here, in this one thread, before the workers start.
-    from hypothesis.internal.conjecture.providers import _get_local_constants
-    _get_local_constants()
+def _one_parse_at_a_time() -> None:
+    # Hypothesis parses source code (ast.parse) in the workers' threads; two parses at once trip a CPython 3.11 bug
+    # (gh-106905: "AST constructor recursion depth mismatch", an engine error), so in this process they take turns.
+    if getattr(ast.parse, "one_at_a_time", False):
+        return
+    parse, lock = ast.parse, threading.Lock()
+
+    def serial(*args, **kwargs):
+        with lock:
+            return parse(*args, **kwargs)
+    serial.one_at_a_time = True
+    ast.parse = serial
 
 
 def run_group(base: str, tally: Tally, size: dict, token, *, own_account: bool, label: str) -> None:
     """One schemathesis run: the operations of one group, each request with `token()`."""
     started, before = time.monotonic(), sum(tally.statuses.values())
-    _read_constants_first()
+    _one_parse_at_a_time()
     document = httpx.get(f"{base}/openapi.json").raise_for_status().json()
     document["paths"] = {path: ops for path, ops in document["paths"].items()
                          if bool(re.match(OWN_ACCOUNT, path)) == own_account}
