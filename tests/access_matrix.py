@@ -127,7 +127,8 @@ STREAMS = {("GET", "/api/events")}
 def route_of(method: str, path: str) -> tuple[str, str]:
     """A matrix row's (METHOD, route template) as the app names it."""
     path = (path.split("?")[0].replace("{case}", "{case_id}").replace("{photo}", "{media_id}")
-            .replace("{message}", "{message_id}").replace("{user}", "{username}").replace("/2030", "/{year}").replace("/street", "/{level}"))
+            .replace("{message}", "{message_id}").replace("{user}", "{username}").replace("/2030", "/{year}")
+            .replace("/street", "/{level}"))
     if "/actions/" in path:
         path = path.rsplit("/", 1)[0] + "/{action}"
     if path.startswith("/open311/"):

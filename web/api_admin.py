@@ -149,8 +149,8 @@ def check_rule_set(conn: Conn, actor: Admin, body: RuleCheckIn) -> dict:
 
 @router.get("/evaluation")
 def evaluation(conn: Conn, actor: StatisticsReader, policy: CurrentPolicy,
-               period: str = Query(json_schema_extra={"pattern": PERIOD}, description="2026-11 (month), 2026-W47 (ISO week), 2026-11-26 "
-                                   "(day) or 2026"),
+               period: str = Query(json_schema_extra={"pattern": PERIOD}, description="2026-11 (month), 2026-W47 "
+                                   "(ISO week), 2026-11-26 (day) or 2026"),
                by: Literal[BY] = Query(default="department", description="the unit each row is")) -> dict:
     """综合评价: the indicators per unit for a period, with the previous period (环比) and the change."""
     if actor.street_code and by not in ("street", "community", "grid"):

@@ -13,18 +13,16 @@ from dispatch.cases import act
 from dispatch.workflow import STATUSES, STEPS
 from events import repo as events_repo
 from events.errors import CaseNotFound
-from events.media import ALLOWED as PHOTO_FORMATS, InvalidPhoto, clean_photo
+from events.media import InvalidPhoto, clean_photo
 from gis.errors import NotFound
 from web.api import readable_case
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_with
-from web.schemas import ActionIn, ActionOut, IdPath, MediaOut
+from web.schemas import PHOTO_ANSWER, PHOTOS, ActionIn, ActionOut, IdPath, MediaOut
 
 router = APIRouter(prefix="/api")
 
 PHOTO_ROLES = frozenset({"grid_officer", "handler", "dept_head"})  # the roles whose actions carry photos
 PhotoTaker = actor_with(PHOTO_ROLES, "upload photos", brief=True)  # no connection held while a phone uploads
-PHOTO = {"schema": {"type": "string", "format": "binary"}}
-PHOTOS = {kind: PHOTO for kind in PHOTO_FORMATS.values()}  # what a photo is taken and given back as
 
 QUEUES = {
     "dispatch": ["reported", "registered", "returned"],
@@ -122,7 +120,7 @@ async def _body(request: Request, *, limit: int) -> bytes:
 
 
 @router.get("/media/{media_id}", response_class=Response,
-            responses={200: {"description": "the photo", "content": PHOTOS}})
+            responses={200: PHOTO_ANSWER})
 def read_photo(conn: Conn, actor: CurrentActor, request: Request, media_id: IdPath) -> Response:
     """A stored photo, to its uploader or to anyone who may see its case."""
     row = case_repo.attachment(conn, attachment_id=media_id)

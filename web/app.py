@@ -47,7 +47,8 @@ def create_app(config: WebConfig, *, connection_class: type[psycopg.Connection] 
             await app.state.db.close()
 
     app = FastAPI(title="citygrid", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Grid-based urban governance: one shared map that runs a city.")
+                  description="Grid-based urban governance: one shared map that runs a city. No text may hold "
+                              "a NUL character (U+0000) or a lone surrogate: PostgreSQL cannot store them (422).")
     app.state.config = config
     app.state.media = LocalMediaStore(config.media_root)
     errors.register(app)

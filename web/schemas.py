@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 
 from dispatch.intake import MAX_DESCRIPTION, MAX_PHOTOS
 from dispatch.mapview import MAX_PERIOD_DAYS, STATUS_FILTERS, MapFilter
+from events.media import ALLOWED as PHOTO_FORMATS
 from gis.crs import CRS_PATTERN
 
 # What the API's fields take, stated once for the schema and its validation alike.
@@ -42,6 +43,8 @@ CRS = {"description": CRS_DESCRIPTION, "json_schema_extra": {"pattern": CRS_PATT
 Crs = Annotated[str, Field(**CRS)]
 CrsQuery = Annotated[str, Query(**CRS)]
 CategoryQuery = Annotated[str, Query(pattern=CATEGORY, description="4-digit category code")]
+PHOTOS = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in PHOTO_FORMATS.values()}  # in, out
+PHOTO_ANSWER = {"description": "the photo", "content": PHOTOS}
 MAJOR = "^([0-9]{2})?$"                   # a major category code, or empty for all
 
 

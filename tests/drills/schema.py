@@ -27,12 +27,14 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import multiprocessing
 import re
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 
 import httpx
 import psycopg
@@ -54,9 +56,10 @@ ROLES = {"admin": (["admin"], {}), "officer": (["grid_officer"], {"street_code":
 ACCEPTABLE = {401, 403, 404, 405, 409, 429}  # refusals a good request may get (auth, scope, missing, state)
 CHECK_FIGURES = {"not_a_server_error": "server errors", "response_schema_conformance": "schema violations",
                  "status_code_conformance": "undocumented status codes"}
-# Per role: the main run, then the own-account run (5 operations, Argon2 on most: shorter). Seconds: max-time.
-LONG = {"max-examples": 200, "seconds": 150, "own seconds": 30, "workers": 4}
-QUICK = {"max-examples": 4, "seconds": None, "own seconds": None, "workers": 2}
+# Per role: the main run, then the own-account run (5 operations, Argon2 on most: shorter). Seconds: max-time; the
+# long drill runs the two roles at once, each in a process of its own.
+LONG = {"max-examples": 200, "seconds": 270, "own seconds": 30, "workers": 4, "processes": 2}
+QUICK = {"max-examples": 4, "seconds": None, "own seconds": None, "workers": 2, "processes": 1}
 
 
 class Tally:
@@ -71,6 +74,7 @@ class Tally:
         self.examples: dict = {}                   # one message per failure kind, for the report
         self.errors = 0
         self.groups: dict[str, str] = {}           # each run's requests and seconds
+        self.unauthenticated: Counter = Counter()  # 401 answers per operation
 
     def call(self, context, case, response) -> None:
         """The after_call hook: count the answer; judge a positive case's refusal."""
@@ -82,9 +86,26 @@ class Tally:
                        _beyond(kind), response.text[:300])
         with self.lock:
             self.statuses[response.status_code] += 1
+            if response.status_code == 401:
+                self.unauthenticated[f"{case.method} {case.operation.path}"] += 1
             if refused:
                 (self.beyond if refused[3] else self.refused)[refused[:3]] += 1
                 self.examples.setdefault(refused[:3], refused[4])
+
+    def counts(self) -> dict:
+        """What was counted, as plain values (to cross from a child process)."""
+        return {name: getattr(self, name) for name in ("statuses", "refused", "beyond", "checks", "examples",
+                                                       "errors", "groups", "unauthenticated")}
+
+    def add(self, counts: dict) -> None:
+        """Add another run's counts."""
+        for name, value in counts.items():
+            if isinstance(value, Counter):
+                getattr(self, name).update(value)
+            elif isinstance(value, dict):
+                getattr(self, name).update({k: v for k, v in value.items() if k not in getattr(self, name)})
+            else:
+                setattr(self, name, getattr(self, name) + value)
 
     def scenario(self, recorder) -> None:
         """Failed checks of a finished scenario."""
@@ -169,7 +190,7 @@ def config(size: dict, base: str, seconds: int | None) -> schemathesis.Config:
             "checks": {"positive_data_acceptance": {"enabled": False}},
             "phases": {"stateful": {"enabled": seconds is not None}},
             "operations": [{"include-path": "/api/events", "request-timeout": 1}],  # a stream: read 1 s of it
-            "suppress-health-check": ["all"]}
+            "suppress-health-check": ["all"], "cache": {"enabled": False}}  # nothing written in the tree
     if seconds:
         data["max-time"] = seconds
     return schemathesis.Config.from_dict(data)
@@ -218,12 +239,26 @@ def drill(url: str, *, quick: bool = False, media_root: str | None = None) -> di
     made, tally, started = accounts(url), Tally(), time.monotonic()
     with tempfile.TemporaryDirectory() as media, serving(url, media_root=media_root or media,
                                                         db_wait_seconds="10") as base:
-        for role in ROLES:
-            run_group(base, tally, size, lambda t=made[role]["token"]: t, own_account=False, label=role)
-        for role in ROLES:
-            run_group(base, tally, size, lambda u=made[role]["spare"]: fresh_token(url, u), own_account=True,
-                      label=f"{role}, own account")
+        for own_account in (False, True):  # the runs that touch their own accounts after every other
+            runs = [(base, url, size, made[role], own_account, f"{role}{', own account' if own_account else ''}")
+                    for role in ROLES]
+            if size["processes"] == 1:
+                counted = [_group(run) for run in runs]
+            else:  # generation is CPU-bound under one GIL: one process per role
+                with ProcessPoolExecutor(size["processes"], mp_context=multiprocessing.get_context("fork")) as pool:
+                    counted = list(pool.map(_group, runs))
+            for counts in counted:
+                tally.add(counts)
     return _outcome(tally, quick, time.monotonic() - started)
+
+
+def _group(run: tuple) -> dict:
+    """One run (in this process or a child): its counts."""
+    base, url, size, account, own_account, label = run
+    token = (lambda: fresh_token(url, account["spare"])) if own_account else (lambda: account["token"])
+    tally = Tally()
+    run_group(base, tally, size, token, own_account=own_account, label=label)
+    return tally.counts()
 
 
 def _outcome(tally: Tally, quick: bool, seconds: float) -> dict:
@@ -243,7 +278,9 @@ def _outcome(tally: Tally, quick: bool, seconds: float) -> dict:
                "schema violations": "= 0", "undocumented status codes": "= 0", "other check failures": "= 0",
                "schema-valid requests refused": "= 0", "engine errors": "= 0"}
     outcome = result(figures, targets)
-    outcome["details"] = {"runs": tally.groups, "statuses": dict(sorted(tally.statuses.items())), "checks": dict(tally.checks),
+    outcome["details"] = {"runs": tally.groups, "statuses": dict(sorted(tally.statuses.items())),
+                          "401 by operation": dict(tally.unauthenticated.most_common(8)),
+                          "checks": dict(tally.checks),
                           "refused": {" ".join(map(str, k)): n for k, n in tally.refused.items()},
                           "beyond": {" ".join(map(str, k)): n for k, n in tally.beyond.most_common(12)},
                           "examples": {" ".join(map(str, k)) if isinstance(k, tuple) else k: v

@@ -21,14 +21,15 @@ from starlette.concurrency import run_in_threadpool
 from dispatch import bulk_repo
 from dispatch.actor import Actor
 from dispatch.intake import submit_report
-from events.media import ALLOWED as PHOTO_FORMATS
 from gis.errors import DomainError, Forbidden, NotFound, OutsideDistrict
 from web.db import Unavailable
 from web.inputs import unstorable
 from web.open311 import clients, repo
 from web.open311.formats import FORMATS, Open311Error, error, render
-from web.open311.schema import (ATTRIBUTE_FIELD, CONTACT_FIELDS, MAX_DESCRIPTION, MAX_MEDIA_URL, MEDIA_URL, REQUEST_FORM,
-                                REQUEST_ID, REQUEST_IDS, STATUSES, Fmt, RequestId, keyed_read, request_filters)
+from web.schemas import PHOTO_ANSWER
+from web.open311.schema import (ATTRIBUTE_FIELD, CONTACT_FIELDS, MAX_DESCRIPTION, MAX_MEDIA_URL, MEDIA_URL,
+                                REQUEST_FORM, REQUEST_ID, REQUEST_IDS, STATUSES, Fmt, RequestId, keyed_read,
+                                request_filters)
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 
@@ -307,8 +308,7 @@ async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
     return fields
 
 
-@router.get("/media/{media_id}", dependencies=READ, response_class=Response, responses={200: {"description": "the photo", "content": {
-    kind: {"schema": {"type": "string", "format": "binary"}} for kind in PHOTO_FORMATS.values()}}})
+@router.get("/media/{media_id}", dependencies=READ, response_class=Response, responses={200: PHOTO_ANSWER})
 async def media(request: Request, media_id: RequestId) -> Response:
     """A report photo of a request in a public category (the media_url of our own photos)."""
     def work(conn, client):
