@@ -11,8 +11,6 @@ from fastapi.testclient import TestClient
 from citygrid.app import build_app
 from citygrid.settings import Settings
 from tests.people import add_cast, bearer
-from web.openapi import RAISES
-from web.routes import api_routes
 
 CHANGES = {"post", "put", "patch", "delete"}
 OPEN = {("get", "/api/health"), ("post", "/api/tokens"), ("get", "/map")}  # no token needed (the map: sign-in page)
@@ -64,6 +62,9 @@ def test_every_json_operation_documents_422_and_503_with_the_error_body_and_writ
 
 
 def test_the_table_of_what_routes_raise_names_only_real_routes(served):
+    from web.openapi import RAISES
+    from web.routes import api_routes
+
     client, _, _ = served
     routes = {(m, r.path) for r in api_routes(client.app) for m in r.methods}
     assert set(RAISES) <= routes, set(RAISES) - routes

@@ -28,7 +28,8 @@ ON CONFLICT (username, key) DO NOTHING RETURNING 1
 STORED = "SELECT response, fingerprint FROM idempotency_key WHERE username = %(username)s AND key = %(key)s"
 STORE = "UPDATE idempotency_key SET response = %(response)s WHERE username = %(username)s AND key = %(key)s"
 MAX_KEY = 200
-KEY_PATTERN = f"^[ -~]{{1,{MAX_KEY}}}$"  # printable ASCII: what a header carries unchanged
+# printable ASCII without spaces at either end: what a header carries unchanged
+KEY_PATTERN = f"^[!-~]([ -~]{{0,{MAX_KEY - 2}}}[!-~])?$"
 
 
 class IdempotencyKeyReused(InvalidInput):

@@ -424,7 +424,7 @@ def _when(q, name: str, tz: ZoneInfo) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))  # RFC 3339 allows t and z too
     except ValueError:
         raise Open311Error(400, f"{name} {text!r} is not an ISO 8601 date and time (e.g. "
                                 "2026-11-01T00:00:00+08:00)") from None
