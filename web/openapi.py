@@ -30,9 +30,6 @@ from web.errors import STATUS
 from web.idempotency import IdempotencyKeyReused
 from web.routes import api_routes
 
-SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
 class FieldProblem(BaseModel):
     field: str = Field(description="the field, dotted (days.0.date); empty for the request as a whole")
     message: str
@@ -145,7 +142,7 @@ def errors_of(route, method: str) -> list[type[DomainError]]:
     out = list(EVERY_API_OPERATION)
     for call in _calls(route.dependant):
         always, on_change = BY_DEPENDENCY.get(call, BY_DEPENDENCY.get(type(call), ((), ())))
-        out += [*always, *(on_change if method not in SAFE else ())]
+        out += [*always, *(on_change if method not in deps.SAFE_METHODS else ())]
     out += RAISES.get((method, route.path), ())
     return list(dict.fromkeys(out))
 
