@@ -17,7 +17,7 @@ from dispatch.notices import notice, unrouted_notice
 from dispatch.router import decide
 from dispatch.workflow import FINAL, STEPS, SYSTEM_ROLE, Step
 from events.errors import CaseNotFound
-from gis.errors import Conflict, Forbidden, InvalidInput
+from gis.errors import Conflict, Forbidden, Inconsistent, InvalidInput, Unknown
 
 MAX_NOTE = 4000
 
@@ -89,14 +89,14 @@ def _check_request(conn, step: Step, req: Request, actor: Actor) -> None:
     if len(req.note) > MAX_NOTE:
         raise InvalidInput(f"the note is {len(req.note)} characters; the limit is {MAX_NOTE}")
     if step.needs_reason and not req.note.strip():
-        raise InvalidInput(f"{step.label} needs a reason or note: say why")
+        raise Inconsistent(f"{step.label} needs a reason or note: say why")
     if step.needs_photo and not req.attachments:
-        raise InvalidInput(f"{step.label} needs at least one photo: upload it to POST /api/media first")
+        raise Inconsistent(f"{step.label} needs at least one photo: upload it to POST /api/media first")
     if req.attachments:
         free = case_repo.free_attachments(conn, ids=list(req.attachments), actor=actor.username)
         missing = sorted(set(req.attachments) - free)
         if missing:
-            raise InvalidInput(f"attachment(s) {missing} are unknown, not yours, or already used by another action")
+            raise Unknown(f"attachment(s) {missing} are unknown, not yours, or already used by another action")
 
 
 def _apply(conn, case, step: Step, actor: Actor, role: str, req: Request, changes: dict, detail: dict,
@@ -142,7 +142,7 @@ def _now(conn) -> datetime:
 def _dispatch(conn, case, req, actor, policy) -> tuple[dict, dict]:
     if req.department_code:
         if req.department_code not in {d.code for d in repo.departments(conn)}:
-            raise InvalidInput(f"unknown department {req.department_code!r}: see GET /api/departments")
+            raise Unknown(f"unknown department {req.department_code!r}: see GET /api/departments")
         department, detail = req.department_code, {"by": actor.username}
     else:
         department, detail = _by_rules(conn, case, actor)
@@ -169,9 +169,9 @@ def _by_rules(conn, case, actor) -> tuple[str, dict]:
         if actor.has("system"):
             repo.insert_decision(conn, case_id=case["id"], decision=decision)
             raise Unrouted(decision.explanation)
-        raise InvalidInput(f"{decision.explanation}; dispatch it with a department_code")
+        raise Inconsistent(f"{decision.explanation}; dispatch it with a department_code")
     if decision.department_code in case_repo.returned_by(conn, case_id=case["id"]):
-        raise InvalidInput(f"the rules send case {case['id']} to {decision.department_code}, which returned it; "
+        raise Inconsistent(f"the rules send case {case['id']} to {decision.department_code}, which returned it; "
                            "dispatch it with a department_code")
     repo.insert_decision(conn, case_id=case["id"], decision=decision)
     return decision.department_code, routed_detail(decision)
@@ -214,7 +214,7 @@ def _request_extension(conn, case, req, actor, policy) -> tuple[dict, dict]:
 
 def _approve_extension(conn, case, req, actor, policy) -> tuple[dict, dict]:
     if req.new_deadline is None:
-        raise InvalidInput("approving an extension needs new_deadline, a date and time with a time zone")
+        raise Inconsistent("approving an extension needs new_deadline, a date and time with a time zone")
     _check_new_deadline(conn, case, req.new_deadline, policy)
     yellow, provisional = moved(load_calendar(conn), start=case["clock_start"], new_due=req.new_deadline,
                                 policy=policy)
@@ -229,10 +229,10 @@ def _check_new_deadline(conn, case, new: datetime, policy: Policy) -> None:
     if new.tzinfo is None or new.utcoffset() is None:
         raise InvalidInput("new_deadline needs a time zone, e.g. 2026-12-01T17:30:00+08:00")
     if case["deadline"] and new <= case["deadline"]:
-        raise InvalidInput("the new deadline must be later than the current one "
+        raise Inconsistent("the new deadline must be later than the current one "
                            f"({case['deadline'].astimezone(policy.tz):%Y-%m-%d %H:%M})")
     if new > _now(conn) + MAX_EXTENSION:
-        raise InvalidInput("the new deadline must be within a year from now")
+        raise Inconsistent("the new deadline must be within a year from now")
 
 
 def _handle(conn, case, req, actor, policy) -> tuple[dict, dict]:
@@ -254,12 +254,12 @@ def _close(conn, case, req, actor, policy) -> tuple[dict, dict]:
 def _merge(conn, case, req, actor, policy) -> tuple[dict, dict]:
     into = req.into_case_id
     if into is None or into == case["id"]:
-        raise InvalidInput("merge needs into_case_id, the id of another open case")
+        raise Inconsistent("merge needs into_case_id, the id of another open case")
     target = case_repo.lock(conn, case_id=into)
     if target is None or not can_read(actor, target):
         raise CaseNotFound(f"no case {into} to merge into")  # the same answer for unseen and missing ids
     if target["status"] in FINAL:
-        raise InvalidInput(f"case {into} is already {target['status']}; merge into an open case")
+        raise Inconsistent(f"case {into} is already {target['status']}; merge into an open case")
     case_repo.move_reports(conn, case_id=case["id"], into=into)
     case_repo.add_history(conn, case_id=into, actor=actor.username, actor_role=_merging_role(actor),
                           action="merged_in",

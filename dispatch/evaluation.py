@@ -18,10 +18,10 @@ from psycopg.rows import dict_row
 
 from dispatch.deadlines import due as due_time, load_calendar
 from dispatch import rollups
-from dispatch.evaluation_sql import BY, DIMS, officer_query, unit_query
+from dispatch.evaluation_sql import BY, DIMS, PERIOD, officer_query, unit_query
 from dispatch.models import Policy
 from events.workclock_many import working_minutes_many
-from gis.errors import InvalidInput
+from gis.errors import InvalidInput, Unknown
 
 @dataclass(frozen=True)
 class Indicator:
@@ -99,16 +99,20 @@ _PATTERNS = (
 
 def parse_period(text: str, *, tz: tzinfo | None = None) -> tuple[datetime, datetime, str]:
     """[start, end) and kind of "2026" (year), "2026-11" (month), "2026-W47" (ISO week) or "2026-11-26" (day)."""
-    tz = tz or Policy().tz
+    documented = isinstance(text, str) and re.fullmatch(PERIOD, text)  # else refused, the forms named
+    return _parse(text if documented else None, tz or Policy().tz, shown=text)
+
+
+def _parse(text: str | None, tz: tzinfo, *, shown) -> tuple[datetime, datetime, str]:
     for kind, pattern in _PATTERNS:
-        match = pattern.fullmatch(text.strip()) if isinstance(text, str) else None
+        match = pattern.fullmatch(text) if text is not None else None
         if match:
             try:
                 first, after = _bounds(kind, *map(int, match.groups()))
             except ValueError as exc:
-                raise ValueError(f"{text!r} is not a real {kind}: {exc}") from None
+                raise ValueError(f"{shown!r} is not a real {kind}: {exc}") from None
             return _at(first, tz), _at(after, tz), kind
-    raise ValueError(f"cannot read the period {text!r}: write a year (2026), a month (2026-11), an ISO week "
+    raise ValueError(f"cannot read the period {shown!r}: write a year (2026), a month (2026-11), an ISO week "
                      "(2026-W47) or a day (2026-11-26)")
 
 
@@ -150,9 +154,9 @@ def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
     try:
         start, end, _ = parse_period(period, tz=policy.tz)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise Unknown(str(exc)) from None
     before = previous_period(period)
-    prev_start, _, _ = parse_period(before, tz=policy.tz)
+    prev_start, _, _ = _parse(before, policy.tz, shown=before)  # 1900's year before is 1899: no documented gate
     params = {"start": start, "end": end, "prev_start": prev_start, "now": now, "dim": DIMS.get(by),
               "start_day": start.date(), "end_day": end.date(), "prev_day": prev_start.date(), "street": street}
     clock = _Clock(conn, policy)

@@ -128,6 +128,10 @@ WHERE %(street)s::text IS NULL OR u.street_code = %(street)s::text
    OR EXISTS (SELECT FROM unnest(u.grid_codes) g WHERE left(g, length(%(street)s::text)) = %(street)s::text)
 """
 
+# A period as the API documents it: a year, a month, an ISO week or a day, of the years 1900-2999 (here, beside BY,
+# so that the web layer states both without importing the evaluation's pandas).
+PERIOD = "^(19|2[0-9])[0-9]{2}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?|-[Ww](0[1-9]|[1-4][0-9]|5[0-3]))?$"
+
 UNITS = {
     "department": (sql.SQL("t.department_code"), sql.SQL("coalesce(d.name, t.department_code)")),
     "district": (sql.SQL("c.district_code"), sql.SQL("c.district_name")),

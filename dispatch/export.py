@@ -8,6 +8,7 @@ spreadsheet would run as a formula: such a cell gets a leading apostrophe (see d
 from __future__ import annotations
 
 import csv
+import re
 import os
 import shutil
 import tempfile
@@ -24,14 +25,14 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from psycopg.rows import dict_row
 
+from dispatch.export_formats import EXTENSIONS, FORMATS  # noqa: F401 (EXTENSIONS: the module's API)
 from dispatch.mapview import FILTERS, LIGHT, MapFilter
-from gis.errors import InvalidInput
+from gis.errors import Inconsistent, InvalidInput, Unknown
 
-FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".xlsx": "xlsx"}
-EXTENSIONS = {"csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "xlsx": ".xlsx"}
 NO_SCOPE = {"street": None, "department": None, "grids": None}  # the command line: every case
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # so "the day after until" always exists
+DAY = "[0-9]{4}-[0-9]{2}-[0-9]{2}"  # YYYY-MM-DD exactly (date.fromisoformat also takes 20261201)
 UNKNOWN = {"major": ("major category", "GET /api/categories"), "department": ("department", "GET /api/departments"),
            "street": ("street", "GET /api/layers/street")}
 
@@ -92,7 +93,7 @@ class ExportFilter:
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.until < self.since:
-            raise InvalidInput(f"until ({self.until}) is before since ({self.since}): give the first and the last "
+            raise Inconsistent(f"until ({self.until}) is before since ({self.since}): give the first and the last "
                                "day of report, both included")
 
     def window(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -107,6 +108,8 @@ def parse_day(text: str | None, *, name: str) -> date | None:
     if not text:
         return None
     try:
+        if not re.fullmatch(DAY, text):
+            raise ValueError(text)
         day = date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{name} must be a day as YYYY-MM-DD, not {text!r}") from None
@@ -154,7 +157,7 @@ def _check_known(conn: psycopg.Connection, *, major: str | None, department: str
     for key, ok in known.items():
         if not ok:
             what, where = UNKNOWN[key]
-            raise InvalidInput(f"unknown {what} {asked[key]!r}: see {where} for the codes")
+            raise Unknown(f"unknown {what} {asked[key]!r}: see {where} for the codes")
 
 
 def write(rows: list[dict], path: str | os.PathLike, fmt: str) -> None:

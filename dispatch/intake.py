@@ -24,7 +24,7 @@ from dispatch.reference import Reference
 from dispatch.workflow import INITIAL
 from events import repo as events_repo
 from events.errors import UnknownCategory
-from gis.errors import Forbidden, InvalidInput
+from gis.errors import Forbidden, InvalidInput, Unknown
 from gis.locator import location_of, queue_locate, to_wgs84
 from gis.models import Location
 
@@ -128,7 +128,7 @@ def take_in(conn: psycopg.Connection, pending: Pending, *, reference: Reference)
     if pending.photos is not None:
         missing = sorted(set(f.attachments) - {r[0] for r in pending.photos.fetchall()})
         if missing:
-            raise InvalidInput(f"photo(s) {missing} are unknown, not yours, or already used; upload them again")
+            raise Unknown(f"photo(s) {missing} are unknown, not yours, or already used; upload them again")
     category = reference.category(conn, code=f.category_code, versions=versions)
     if f.public and not category.public:
         raise InvalidInput(f"category {category.code} ({category.name}) cannot be reported by the public")

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from dispatch import rollups
 from dispatch.rollups import FINAL_SQL, HELD_SQL, OVERDUE
-from gis.errors import InvalidInput
+from gis.errors import Inconsistent, InvalidInput
 
 CELL_PX = 64          # the side of a cell on screen, in pixels at the requested zoom
 STATUS_FILTERS = ("open", "overdue", "finished")
@@ -114,7 +114,7 @@ class Box:
 
     def __post_init__(self) -> None:
         if not (-180 <= self.west < self.east <= 180 and -90 <= self.south < self.north <= 90):
-            raise InvalidInput(f"the view {self.west},{self.south},{self.east},{self.north} is not a box in "
+            raise Inconsistent(f"the view {self.west},{self.south},{self.east},{self.north} is not a box in "
                                "degrees (west < east within ±180, south < north within ±90)")
 
     def padded(self, degrees: float) -> "Box":

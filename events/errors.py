@@ -1,10 +1,10 @@
 """Errors of the events package."""
 from __future__ import annotations
 
-from gis.errors import InvalidInput, NotFound
+from gis.errors import InvalidInput, NotFound, Unknown
 
 
-class UnknownCategory(InvalidInput):
+class UnknownCategory(Unknown):
     """A category code that is not in the category tree."""
 
 

@@ -19,13 +19,25 @@ _A = 6378245.0
 _EE = 0.00669342162296594323
 
 
-# The accepted forms, exactly: a bare EPSG number, AUTHORITY:CODE, an OGC URN, or WKT (1 or 2). A PROJ string
+# The accepted forms, exactly: a bare EPSG number, AUTHORITY:CODE, an OGC URN, WKT (1 or 2), or gcj02. A PROJ string
 # (+proj=…), a name ("WGS 84", which pyproj looks up and may find ambiguous), JSON or anything with a stray
-# character is refused rather than guessed at.
-AUTHORITY_CODE = re.compile(r"[A-Za-z]{2,10}:[0-9A-Za-z_]{1,20}")
-OGC_URN = re.compile(r"urn:ogc:def:crs:[A-Za-z]{2,10}:[0-9.]*:[0-9A-Za-z_]{1,20}", re.IGNORECASE)
-WKT_START = re.compile(r"(GEOGCS|PROJCS|GEOCCS|COMPD_CS|GEOGCRS|GEODCRS|GEODETICCRS|PROJCRS|PROJECTEDCRS|"
-                       r"COMPOUNDCRS|BOUNDCRS|VERTCRS|ENGCRS)\s*\[", re.IGNORECASE)
+# character is refused rather than guessed at. Each form is a regular expression in the syntax JSON Schema shares
+# with Python (no inline flags: letters of any case are classes), so the API documents exactly CRS_PATTERN.
+WKT_KEYWORDS = ("GEOGCS", "PROJCS", "GEOCCS", "COMPD_CS", "GEOGCRS", "GEODCRS", "GEODETICCRS", "PROJCRS",
+                "PROJECTEDCRS", "COMPOUNDCRS", "BOUNDCRS", "VERTCRS", "ENGCRS")
+SPACE = r"[ \t\n\r]"
+
+
+def _anycase(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+EPSG_NUMBER = "[0-9]{1,9}"
+GCJ = _anycase("gcj") + "(-?02)?"
+AUTHORITY_CODE = "[A-Za-z]{2,10}:[0-9A-Za-z_]{1,20}"
+OGC_URN = _anycase("urn:ogc:def:crs:") + "[A-Za-z]{2,10}:[0-9.]{0,20}:[0-9A-Za-z_]{1,20}"
+WKT = "(" + "|".join(map(_anycase, WKT_KEYWORDS)) + ")" + SPACE + "*\\[[^\\x00]*\\]"
+CRS_PATTERN = f"^({SPACE}*({EPSG_NUMBER}|{GCJ}|{AUTHORITY_CODE}|{OGC_URN}|{WKT}){SPACE}*)?$"  # empty: the default
 ACCEPTED = "an EPSG code such as 4326, 4490 or 32649 (or EPSG:4326), an authority string such as OGC:CRS84, WKT, "\
            "or 'gcj02'"
 
@@ -33,33 +45,31 @@ ACCEPTED = "an EPSG code such as 4326, 4490 or 32649 (or EPSG:4326), an authorit
 @lru_cache(maxsize=64)  # pyproj takes ~0.1 ms to read a CRS; intake parses one per report
 def parse_crs(text: str | int | None) -> str:
     """Normalise a user's CRS to 'gcj02' or 'EPSG:n' (or the WKT of a CRS without an EPSG code)."""
-    if text is None or str(text).strip() == "":
+    raw = "" if text is None else str(text).strip(" \t\n\r")
+    if raw == "":
         raise UnknownCRS(f"no coordinate system given: pass {ACCEPTED}")
-    raw = str(text).strip()
-    if raw.lower() in {"gcj02", "gcj-02", "gcj"}:
+    if re.fullmatch(CRS_PATTERN, raw) is None:
+        raise UnknownCRS(f"unknown coordinate system {raw[:80]!r}: use {ACCEPTED}")
+    if re.fullmatch(GCJ, raw):
         return GCJ02
     try:
         crs = _exact(raw)
     except CRSError:
-        crs = None
-    if crs is None:
         raise UnknownCRS(f"unknown coordinate system {raw[:80]!r}: use {ACCEPTED}") from None
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.to_wkt()
 
 
-def _exact(raw: str) -> CRS | None:
-    """The CRS of one of the accepted forms, or None for any other text."""
-    if raw.isascii() and raw.isdigit():
+def _exact(raw: str) -> CRS:
+    """The CRS of a text of one of the accepted forms (CRSError if pyproj knows none)."""
+    if re.fullmatch(EPSG_NUMBER, raw):
         return CRS.from_epsg(int(raw))
-    if AUTHORITY_CODE.fullmatch(raw):
+    if re.fullmatch(AUTHORITY_CODE, raw):
         authority, code = raw.split(":")
         return CRS.from_authority(authority.upper(), code)
-    if OGC_URN.fullmatch(raw):
+    if re.fullmatch(OGC_URN, raw):
         return CRS.from_user_input(raw)
-    if WKT_START.match(raw) and raw.endswith("]") and "\x00" not in raw:
-        return CRS.from_wkt(raw)
-    return None
+    return CRS.from_wkt(raw)
 
 
 @lru_cache(maxsize=64)

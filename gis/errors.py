@@ -10,6 +10,14 @@ class InvalidInput(DomainError):
     """The input is malformed or refers to something that does not exist."""
 
 
+class Unknown(InvalidInput):
+    """The input names something that does not exist here (a code, an id, a day of the calendar)."""
+
+
+class Inconsistent(InvalidInput):
+    """Fields each valid on its own that do not fit together (until before since, a year and its days)."""
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist."""
 
@@ -18,7 +26,7 @@ class Conflict(DomainError):
     """The request clashes with the current state."""
 
 
-class UnknownCRS(InvalidInput):
+class UnknownCRS(Unknown):
     """A coordinate reference system that cannot be used."""
 
 

@@ -14,7 +14,7 @@ import shapely
 from psycopg.rows import dict_row
 
 from gis.crs import WGS84, is_geographic, parse_crs, points_to_wgs84
-from gis.errors import InvalidInput, NoActiveRelease, OutsideDistrict
+from gis.errors import Inconsistent, InvalidInput, NoActiveRelease, OutsideDistrict
 from gis.models import Location, Place
 
 LOCATE = """
@@ -56,11 +56,11 @@ def to_wgs84(lon: float, lat: float, crs: str | int | None) -> tuple[float, floa
     if not (_finite(lon) and _finite(lat)):
         raise InvalidInput("lon and lat must be finite numbers")
     if is_geographic(parsed) and not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InvalidInput(f"lon must be within -180..180 and lat within -90..90 (got {lon}, {lat})")
+        raise Inconsistent(f"lon must be within -180..180 and lat within -90..90 (got {lon}, {lat})")
     x, y = points_to_wgs84(np.array([lon]), np.array([lat]), parsed)
     wlon, wlat = float(x[0]), float(y[0])
     if not (_finite(wlon) and _finite(wlat)) or not (-180 <= wlon <= 180 and -90 <= wlat <= 90):
-        raise InvalidInput(f"({lon}, {lat}) is not a valid position in {parsed}")
+        raise Inconsistent(f"({lon}, {lat}) is not a valid position in {parsed}")
     return wlon, wlat, parsed
 
 

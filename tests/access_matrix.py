@@ -21,6 +21,8 @@ from dispatch.models import Policy
 from dispatch.outbox import deliver
 from events.media import LocalMediaStore, clean_photo
 from tests.people import actor, add_cast
+from web.accounts import add_user
+from web.routes import api_routes
 
 ROLES = {"grid_officer": "officer", "intake": "intake", "dispatcher": "dispatcher", "handler": "hws",
          "dept_head": "hws_head", "shift_leader": "shift", "leader": "leader", "admin": "admin"}
@@ -28,7 +30,8 @@ EVERYONE = frozenset(ROLES)
 CENTRE = frozenset({"leader", "admin", "shift_leader", "dispatcher", "dept_head"})
 
 # (method, path, body) → the roles allowed. {case}: a closed case in 祖庙 handled by 祖庙 环卫所 (S-012-HWS);
-# {photo}: its report-back photo; {message}: a notification in the handler's inbox.
+# {photo}: its report-back photo; {message}: a notification in the handler's inbox; {user}: an account no test
+# signs in with (its password is reset, it is deactivated and activated again).
 MATRIX = [
     ("get", "/api/me", None, EVERYONE),
     ("get", "/api/locate?lon=113.12&lat=23.02", None, EVERYONE),
@@ -62,13 +65,11 @@ MATRIX = [
     ("post", "/api/reports", {"category": "0102", "lon": 116.4, "lat": 39.9},
      {"grid_officer", "intake", "dispatcher", "admin"}),
     ("post", "/api/media", b"not a photo", {"grid_officer", "handler", "dept_head"}),
-    # accounts: szgl (no role of ROLES) has its password reset, is deactivated and activated again; one's own
-    # password with a too short new one (422: past the checks for everyone, and no token is revoked)
-    ("post", "/api/admin/users/szgl/password", {"password": "szgl-password-2"}, {"admin"}),
-    ("post", "/api/admin/users/szgl/deactivate", None, {"admin"}),
-    ("post", "/api/admin/users/szgl/activate", None, {"admin"}),
-    ("post", "/api/me/password", {"old_password": "not-it", "new_password": "short"}, EVERYONE),
     ("post", "/api/inbox/{message}/read", None, {"handler"}),
+    ("post", "/api/admin/users/{user}/password", {}, {"admin"}),
+    ("post", "/api/admin/users/{user}/deactivate", None, {"admin"}),
+    ("post", "/api/admin/users/{user}/activate", None, {"admin"}),
+    ("post", "/api/me/password", {"old_password": "whatever", "new_password": "short"}, EVERYONE),  # 422: too short
     *[("post", f"/api/cases/{{case}}/actions/{action}", {}, roles) for action, roles in [
         ("register", {"intake", "dispatcher", "grid_officer"}),
         ("await_verification", set()),
@@ -144,8 +145,8 @@ def concrete(route: str, ids: dict) -> str:
 def route_of(method: str, path: str) -> tuple[str, str]:
     """A matrix row's (METHOD, route template) as the app names it."""
     path = (path.split("?")[0].replace("{case}", "{case_id}").replace("{photo}", "{media_id}")
-            .replace("{message}", "{message_id}").replace("/2030", "/{year}").replace("/street", "/{level}")
-            .replace("/users/szgl/", "/users/{username}/"))
+            .replace("{message}", "{message_id}").replace("{user}", "{username}").replace("/2030", "/{year}")
+            .replace("/street", "/{level}"))
     if "/actions/" in path:
         path = path.rsplit("/", 1)[0] + "/{action}"
     if path.startswith("/open311/"):
@@ -154,27 +155,15 @@ def route_of(method: str, path: str) -> tuple[str, str]:
     return method.upper(), path
 
 
-def _api_routes(app) -> list:
-    """The app's API routes with their full paths. FastAPI from 0.16x keeps an included router as one entry of
-    app.routes (its routes under it, without the router's prefix); iter_route_contexts walks them with the paths
-    the app answers. Only the routes mounted on the app itself were found before, which left this check empty."""
-    from fastapi.routing import APIRoute
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # an older FastAPI: included routes are copied into app.routes
-        return [r for r in app.routes if isinstance(r, APIRoute)]
-    return [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
-
-
 def app_routes(app) -> set[tuple[str, str]]:
     """Every (METHOD, path) the app answers, from its own route table (so a new endpoint joins by existing)."""
-    return {(m, r.path) for r in _api_routes(app) for m in r.methods if m != "HEAD"}
+    return {(m, r.path) for r in api_routes(app) for m in r.methods if m != "HEAD"}
 
 
 def html_routes(app) -> set[tuple[str, str]]:
     """The app's page routes: GETs outside the OpenAPI (the pages, sign-in, the API docs) or answering HTML."""
     from fastapi.responses import HTMLResponse
-    return {("GET", r.path) for r in _api_routes(app) if "GET" in r.methods
+    return {("GET", r.path) for r in api_routes(app) if "GET" in r.methods
             and (not r.include_in_schema or isinstance(r.response_class, type) and
                  issubclass(r.response_class, HTMLResponse))}
 
@@ -228,8 +217,10 @@ def store_photo(conn, media_root, *, uploaded_by: str, colour: str = "green") ->
 
 def seed(conn: psycopg.Connection, media_root) -> tuple[dict, dict]:
     """The cast (tests/people.py) and what the matrix's paths name: {case} a closed case in 祖庙 handled by
-    S-012-HWS, {photo} its report-back photo, {message} a notification in the handler's inbox. Commits."""
+    S-012-HWS, {photo} its report-back photo, {message} a notification in the handler's inbox, {user} an account
+    for the administrator to manage. Commits."""
     tokens = add_cast(conn)
+    add_user(conn, username="matrix_target", roles=["intake"])
     case_id = submit_report(conn, actor=actor("officer"), policy=Policy(), category_code="0102", lon=113.12,
                             lat=23.02).case_id
     photo = store_photo(conn, media_root, uploaded_by="hws")
@@ -243,4 +234,4 @@ def seed(conn: psycopg.Connection, media_root) -> tuple[dict, dict]:
     message = conn.execute("SELECT m.id FROM inbox_message m JOIN app_user u ON u.id = m.user_id "
                            "WHERE u.username = 'hws' LIMIT 1").fetchone()[0]
     conn.commit()
-    return tokens, {"case": case_id, "photo": photo, "message": message}
+    return tokens, {"case": case_id, "photo": photo, "message": message, "user": "matrix_target"}

@@ -86,7 +86,7 @@ def test_unknown_case_is_404(client):
 def test_layers_and_categories(client):
     grids = client.get("/api/layers/grid").json()
     assert 1000 <= len(grids["features"]) <= 2000
-    assert client.get("/api/layers/nowhere").status_code == 404
+    assert client.get("/api/layers/nowhere").status_code == 422  # the document names the four levels
     assert len(client.get("/api/categories").json()) >= 50
 
 

@@ -203,7 +203,9 @@ def test_statistics_for_leaders_not_officers(api):
                      headers=api.as_("leader_shiwan")).json()
     assert all(r["code"].startswith("440604010") for r in scoped["rows"])
     bad = api.get("/api/evaluation", params={"period": "2026-13"}, headers=api.as_("leader"))
-    assert bad.status_code == 422 and "not a real month" in bad.json()["message"]
+    assert bad.status_code == 422 and "cannot read the period '2026-13'" in bad.json()["message"]
+    unreal = api.get("/api/evaluation", params={"period": "2026-02-30"}, headers=api.as_("leader"))
+    assert unreal.status_code == 422 and "not a real day" in unreal.json()["message"]
 
 
 def test_an_oversized_upload_is_refused_without_storing(chancheng_url, tmp_path):

@@ -253,8 +253,10 @@ def test_previous_period(text, before):
 def test_unknown_unit_or_period_is_refused(conn):
     with pytest.raises(InvalidInput, match="cannot evaluate by"):
         evaluate(conn, period="2026-11", by="planet", policy=POLICY)
-    with pytest.raises(InvalidInput, match="not a real month"):
+    with pytest.raises(InvalidInput, match="cannot read the period '2026-13'"):  # not of the documented form
         evaluate(conn, period="2026-13", by="street", policy=POLICY)
+    with pytest.raises(InvalidInput, match="not a real day"):
+        evaluate(conn, period="2026-02-30", by="street", policy=POLICY)
 
 
 def test_text_table(months):

@@ -325,8 +325,8 @@ def test_the_api_answers_each_format_as_a_download(world, tmp_path):
 
 
 @pytest.mark.parametrize("query, says", [
-    ("format=pdf", "format must be one of csv, geojson, gpkg, xlsx, not 'pdf'"),
-    ("format=csv&status=lost", "status must be one of"),
+    ("format=pdf", "format: Input should be 'csv', 'geojson', 'gpkg' or 'xlsx'"),
+    ("format=csv&status=lost", "status: Input should be '', 'open', 'overdue' or 'finished'"),
     ("format=csv&since=yesterday", "since must be a day as YYYY-MM-DD"),
     ("format=csv&until=9999-12-31", "until must be a day from 1900-01-01 to 2999-12-31"),
     ("format=csv&since=2026-02-01&until=2026-01-01", "is before since"),

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import psycopg
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from dispatch.actor import can_read
@@ -19,9 +19,10 @@ from events.errors import CaseNotFound
 from events.service import get_case, require_category
 from gis.locator import locate, to_wgs84
 from web import accounts, idempotency
-from web.deps import (Config, Conn, CurrentActor, CurrentPolicy, Slot, actor_of, bearer, require_token,
+from web.deps import (Config, Conn, CurrentActor, CurrentPolicy, Slot, Token, actor_of, bearer,
                       sign_in_with_password)
-from web.schemas import CaseOut, CategoryOut, LocationOut, LoginIn, ReportIn, ReportOut, TokenOut
+from web.schemas import (CaseOut, CategoryOut, CategoryQuery, CrsQuery, IdPath, LocationOut, LoginIn, ReportIn,
+                         ReportOut, TokenOut)
 
 router = APIRouter(prefix="/api")
 
@@ -57,9 +58,9 @@ def me(actor: CurrentActor) -> dict:
 @router.get("/locate", response_model=LocationOut)
 def locate_point(
     conn: Conn, actor: CurrentActor,
-    lon: float = Query(description="longitude or x"),
-    lat: float = Query(description="latitude or y"),
-    crs: str = Query(default="EPSG:4326", description="EPSG code or gcj02"),
+    lon: float = Query(allow_inf_nan=False, description="longitude or x"),
+    lat: float = Query(allow_inf_nan=False, description="latitude or y"),
+    crs: CrsQuery = "EPSG:4326",
 ) -> LocationOut:
     """District, street, community and unit grid of a point, with the zones that cover it."""
     return LocationOut(**asdict(locate(conn, lon=lon, lat=lat, crs=crs)))
@@ -71,16 +72,13 @@ def list_categories(conn: Conn, actor: CurrentActor) -> list[CategoryOut]:
     return [CategoryOut(**asdict(c)) for c in events_repo.categories(conn)]
 
 
-async def _token_first(request: Request) -> None:
-    # as the routes that depend on the actor do: no token, a 401 before the body is looked at (async: no thread)
-    require_token(request)
-
-
-@router.post("/reports", response_model=ReportOut, status_code=201, dependencies=[Depends(_token_first)])
-async def create_report(_: Slot, policy: CurrentPolicy, body: ReportIn, request: Request, response: Response,
-                        idempotency_key: str | None = Header(default=None, description="the same key on a retry "
-                                                             "returns the first answer instead of filing a second "
-                                                             "case")):
+@router.post("/reports", response_model=ReportOut, status_code=201)
+async def create_report(_token: Token, _: Slot, policy: CurrentPolicy, body: ReportIn, request: Request,
+                        response: Response,
+                        idempotency_key: str | None = Header(default=None, pattern=idempotency.KEY_PATTERN,
+                                                             description="the same key on a retry returns the "
+                                                             "first answer instead of filing a second case (1-200 "
+                                                             "printable ASCII characters; a UUID is usual)")):
     """File a report: it is located, opened as a case and moved on (registered and routed) where it can be.
 
     Three round trips and one commit (docs/intake.md): BEGIN with the sign-in, every read at once, every write
@@ -141,8 +139,8 @@ def _filed(actor, done) -> ReportOut:
 
 @router.get("/reports/nearby")
 def nearby(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
-           category: str = Query(description="4-digit category code"),
-           lon: float = Query(), lat: float = Query(), crs: str = Query(default="EPSG:4326")) -> list[dict]:
+           category: CategoryQuery, lon: float = Query(allow_inf_nan=False),
+           lat: float = Query(allow_inf_nan=False), crs: CrsQuery = "EPSG:4326") -> list[dict]:
     """Before filing: open cases of the same category within its duplicate radius (the likely duplicates)."""
     found = require_category(conn, code=category)
     x, y, _ = to_wgs84(lon, lat, crs)
@@ -152,7 +150,7 @@ def nearby(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-def read_case(conn: Conn, actor: CurrentActor, case_id: int) -> CaseOut:
+def read_case(conn: Conn, actor: CurrentActor, case_id: IdPath) -> CaseOut:
     """One case with its grid chain, deadline, traffic light, reports and history."""
     return case_out(readable_case(conn, actor, case_id))
 

@@ -2,44 +2,46 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from fastapi import APIRouter, Path, Query
+from pydantic import Field, StrictBool
 
 from dispatch import repo
-from dispatch.actor import Actor, evaluation_street, require_statistics_reader, scope_filter
+from dispatch.actor import STATISTICS_READERS, evaluation_street, scope_filter
 from dispatch.dashboard import dashboard
+from dispatch.evaluation_sql import BY, PERIOD
 from dispatch.deadlines import calendar_status, recompute_provisional
 from dispatch.rules import check_rows, store_rules, what_if
-from gis.errors import Forbidden, InvalidInput
-from web.deps import Conn, CurrentActor, CurrentPolicy
+from gis.errors import Inconsistent
+from web.deps import Conn, CurrentActor, CurrentPolicy, actor_with
+from web.schemas import Day, Moment, StrictIn, whole
 
 router = APIRouter(prefix="/api")
 
 
-class CalendarDayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the years whose calendar can be entered
 
-    date: date
-    kind: str = Field(pattern="^(holiday|workday)$", description="holiday (a day off) or workday (a 调休 weekend)")
+
+class CalendarDayIn(StrictIn):
+    date: Day
+    kind: Literal["holiday", "workday"] = Field(description="holiday (a day off) or workday (a 调休 weekend)")
     name: str = Field(default="", max_length=100)
 
 
-class CalendarYearIn(BaseModel):
+class CalendarYearIn(StrictIn):
     """The whole schedule of one year: it replaces what was imported for that year before."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    year: int = Field(ge=2000, le=2100)
+    year: whole(ge=FIRST_YEAR, le=LAST_YEAR) = Field(description="the year in the address")
     days: list[CalendarDayIn] = Field(min_length=1, max_length=366)
     source: str = Field(default="admin API", max_length=200)
 
 
-def require_admin(actor: Actor) -> None:
-    """Only administrators change reference data."""
-    if not actor.has("admin"):
-        raise Forbidden(f"{actor.username} may not change reference data: it needs the role admin")
+ADMINS = frozenset({"admin"})
+Admin = actor_with(ADMINS, "change reference data")  # only administrators change reference data
+StatisticsReader = actor_with(STATISTICS_READERS, "read the statistics")
+DashboardReader = actor_with(STATISTICS_READERS, "read the dashboard")
 
 
 @router.get("/departments")
@@ -61,19 +63,18 @@ def rule_history(conn: Conn, actor: CurrentActor) -> list[dict]:
 
 
 @router.get("/admin/calendar")
-def calendar(conn: Conn, actor: CurrentActor, policy: CurrentPolicy) -> dict:
+def calendar(conn: Conn, actor: Admin, policy: CurrentPolicy) -> dict:
     """How far the holiday calendar is known, with a warning when it runs out within 60 days."""
-    require_admin(actor)
     return calendar_status(conn, today=datetime.now(policy.tz).date())
 
 
 @router.put("/admin/calendar/{year}")
-def put_calendar_year(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, year: int, body: CalendarYearIn) -> dict:
+def put_calendar_year(conn: Conn, actor: Admin, policy: CurrentPolicy,
+                      year: Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR)], body: CalendarYearIn) -> dict:
     """Enter a year's holidays and 调休 working days; provisional deadlines are recomputed at once."""
-    require_admin(actor)
     problems = _day_problems(year, body)
     if problems:
-        raise InvalidInput("; ".join(problems))
+        raise Inconsistent("; ".join(problems))
     repo.replace_calendar_year(conn, year=year, source=body.source, by=actor.username, days=[
         {"day": d.date, "workday": d.kind == "workday", "name": d.name} for d in body.days])
     return {"year": year, "days": len(body.days), "recomputed": recompute_provisional(conn, policy=policy)}
@@ -93,37 +94,33 @@ def _day_problems(year: int, body: CalendarYearIn) -> list[str]:
     return out
 
 
-class RuleIn(BaseModel):
+class RuleIn(StrictIn):
     """One routing rule, as in the rule file (see data/rules/README.md)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     name: str = Field(min_length=1, max_length=200)
-    category: str = Field(default="", description="4-digit minor, 2-digit major, or empty for any")
-    place_kind: str = Field(default="", description="empty (district), street, community, grid or zone")
-    place_code: str = ""
-    zone_layer: str = ""
-    zone_code: str = ""
-    recipient_kind: str = Field(description="department or street_unit")
-    department: str = ""
-    unit_type: str = ""
-    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    category: str = Field(default="", pattern="^([0-9]{2}|[0-9]{4})?$",
+                          description="4-digit minor, 2-digit major, or empty for any")
+    place_kind: Literal["", "street", "community", "grid", "zone"] = Field(
+        default="", description="empty (district), street, community, grid or zone")
+    place_code: str = Field(default="", max_length=200)
+    zone_layer: str = Field(default="", max_length=200)
+    zone_code: str = Field(default="", max_length=200)
+    recipient_kind: Literal["department", "street_unit"]
+    department: str = Field(default="", max_length=200)
+    unit_type: str = Field(default="", max_length=200)
+    priority: whole(ge=-1_000_000, le=1_000_000) = 0
 
 
-class RuleSetIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RuleSetIn(StrictIn):
     name: str = Field(min_length=1, max_length=200)
     rules: list[RuleIn] = Field(min_length=1, max_length=5000)
     activate: StrictBool = True
 
 
-class RuleCheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RuleCheckIn(StrictIn):
     rules: list[RuleIn] = Field(min_length=1, max_length=5000)
-    since: datetime = Field(description="start of the replayed period, with a time zone")
-    until: datetime = Field(description="end of the replayed period (exclusive), with a time zone")
+    since: Moment = Field(description="start of the replayed period, with a time zone")
+    until: Moment = Field(description="end of the replayed period (exclusive, after since), with a time zone")
 
 
 def _rows(rules: list[RuleIn]) -> list[tuple[int, dict]]:
@@ -131,9 +128,8 @@ def _rows(rules: list[RuleIn]) -> list[tuple[int, dict]]:
 
 
 @router.post("/admin/rules", status_code=201)
-def import_rule_set(conn: Conn, actor: CurrentActor, body: RuleSetIn) -> dict:
+def import_rule_set(conn: Conn, actor: Admin, body: RuleSetIn) -> dict:
     """Validate a whole rule table (all or nothing) and store it as a new rule set; warnings come back."""
-    require_admin(actor)
     loaded = check_rows(conn, rows=_rows(body.rules), source=body.name)
     store_rules(conn, loaded=loaded, name=body.name, source="admin API", by=actor.username, activate=body.activate)
     return {"rule_set_id": loaded.rule_set_id, "rules": len(loaded.rules), "warnings": loaded.warnings,
@@ -141,20 +137,19 @@ def import_rule_set(conn: Conn, actor: CurrentActor, body: RuleSetIn) -> dict:
 
 
 @router.post("/admin/rules/check")
-def check_rule_set(conn: Conn, actor: CurrentActor, body: RuleCheckIn) -> dict:
+def check_rule_set(conn: Conn, actor: Admin, body: RuleCheckIn) -> dict:
     """What-if: how many routed cases of the period would move, from where to where; stores nothing."""
-    require_admin(actor)
     if body.since.tzinfo is None or body.until.tzinfo is None or body.until <= body.since:
-        raise InvalidInput("since and until need a time zone, and until must come after since")
+        raise Inconsistent("since and until need a time zone, and until must come after since")
     return what_if(conn, loaded=check_rows(conn, rows=_rows(body.rules), source="proposed rules"),
                    start=body.since, end=body.until)
 
 
 @router.get("/evaluation")
-def evaluation(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
-               period: str = Query(description="2026-11 (month), 2026-W47 (ISO week), 2026-11-26 (day) or 2026"),
-               by: str = Query(default="department", description="department, street, community, grid or officer")
-               ) -> dict:
+def evaluation(conn: Conn, actor: StatisticsReader, policy: CurrentPolicy,
+               period: str = Query(json_schema_extra={"pattern": PERIOD}, description="2026-11 (month), 2026-W47 "
+                                   "(ISO week), 2026-11-26 (day) or 2026"),
+               by: Literal[BY] = Query(default="department", description="the unit each row is")) -> dict:
     """综合评价: the indicators per unit for a period, with the previous period (环比) and the change."""
     from dispatch.evaluation import evaluate  # imports pandas: here, not when a server process starts (see app.py)
 
@@ -166,7 +161,6 @@ def evaluation(conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
 
 
 @router.get("/dashboard")
-def dashboard_figures(conn: Conn, actor: CurrentActor, policy: CurrentPolicy) -> dict:
+def dashboard_figures(conn: Conn, actor: DashboardReader, policy: CurrentPolicy) -> dict:
     """Beside the leader's map: today's counts, the ten most overdue open cases, cases per day (30 days)."""
-    require_statistics_reader(actor, what="read the dashboard")
     return dashboard(conn, tz=policy.tz, scope=scope_filter(actor))

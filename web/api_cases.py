@@ -1,27 +1,28 @@
 """The JSON API of the workflow: queues, actions, routing explanations, duplicates, photos and the inbox."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from dispatch import case_repo, outbox, repo
-from dispatch.actor import Actor, can_read, scope_filter
+from dispatch.actor import can_read, scope_filter
 from dispatch.cases import Request as ActionRequest
 from dispatch.cases import act
 from dispatch.workflow import STATUSES, STEPS
 from events import repo as events_repo
 from events.errors import CaseNotFound
 from events.media import InvalidPhoto, clean_photo
-from gis.errors import Forbidden, NotFound
+from gis.errors import NotFound
 from web.api import readable_case
-from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_briefly
-from web.schemas import ActionIn, ActionOut, MediaOut
+from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_with
+from web.schemas import PHOTO_ANSWER, PHOTOS, ActionIn, ActionOut, IdPath, MediaOut
 
 router = APIRouter(prefix="/api")
 
 PHOTO_ROLES = frozenset({"grid_officer", "handler", "dept_head"})  # the roles whose actions carry photos
+PhotoTaker = actor_with(PHOTO_ROLES, "upload photos", brief=True)  # no connection held while a phone uploads
 
 QUEUES = {
     "dispatch": ["reported", "registered", "returned"],
@@ -55,7 +56,7 @@ def list_cases(conn: Conn, actor: CurrentActor,
 
 
 @router.post("/cases/{case_id}/actions/{action}", response_model=ActionOut)
-def case_action(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: int,
+def case_action(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: IdPath,
                 action: Literal[tuple(STEPS)], body: ActionIn | None = None) -> ActionOut:
     """Take a workflow action (accept, return, handle, check_ok…); refused actions change nothing."""
     body = body or ActionIn()
@@ -67,14 +68,14 @@ def case_action(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id:
 
 
 @router.get("/cases/{case_id}/routing")
-def why_routed(conn: Conn, actor: CurrentActor, case_id: int) -> list[dict]:
+def why_routed(conn: Conn, actor: CurrentActor, case_id: IdPath) -> list[dict]:
     """Why did this case go where it went: every routing decision with inputs, winner and beaten candidates."""
     readable_case(conn, actor, case_id)
     return repo.decisions(conn, case_id=case_id)
 
 
 @router.get("/cases/{case_id}/duplicates")
-def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: int) -> list[dict]:
+def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: IdPath) -> list[dict]:
     """Open cases of the same category within the category's radius and the time window."""
     case = readable_case(conn, actor, case_id)
     found = events_repo.likely_duplicates(conn, case_id=case.id, category_code=case.category_code, lon=case.lon,
@@ -83,16 +84,9 @@ def duplicates(conn: Conn, actor: CurrentActor, policy: CurrentPolicy, case_id: 
 
 
 @router.post("/media", response_model=MediaOut, status_code=201,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-                 "image/png": {"schema": {"type": "string", "format": "binary"}},
-                 "image/webp": {"schema": {"type": "string", "format": "binary"}}}}})
-async def upload_photo(request: Request, actor: Annotated[Actor, Depends(actor_briefly)],
-                       config: Config) -> MediaOut:
+             openapi_extra={"requestBody": {"required": True, "content": PHOTOS}})
+async def upload_photo(request: Request, actor: PhotoTaker, config: Config) -> MediaOut:
     """Upload one photo as the raw request body; it is checked by decoding and stored without GPS metadata."""
-    if not actor.roles & PHOTO_ROLES:
-        raise Forbidden(f"{actor.username} may not upload photos: it needs the role grid_officer, handler or "
-                        "dept_head")
     if request.headers.get("content-type", "").startswith("multipart/"):
         raise InvalidPhoto("send the photo itself as the request body (curl --data-binary @photo.jpg), "
                            "not as a multipart form")
@@ -125,8 +119,9 @@ async def _body(request: Request, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.get("/media/{media_id}")
-def read_photo(conn: Conn, actor: CurrentActor, request: Request, media_id: int) -> Response:
+@router.get("/media/{media_id}", response_class=Response,
+            responses={200: PHOTO_ANSWER})
+def read_photo(conn: Conn, actor: CurrentActor, request: Request, media_id: IdPath) -> Response:
     """A stored photo, to its uploader or to anyone who may see its case."""
     row = case_repo.attachment(conn, attachment_id=media_id)
     if row is None or not (row["uploaded_by"] == actor.username or _sees_case(conn, actor, row["case_id"])):
@@ -149,7 +144,7 @@ def read_inbox(conn: Conn, actor: CurrentActor, unread: bool = False) -> list[di
 
 
 @router.post("/inbox/{message_id}/read", status_code=204)
-def mark_read(conn: Conn, actor: CurrentActor, message_id: int) -> None:
+def mark_read(conn: Conn, actor: CurrentActor, message_id: IdPath) -> None:
     """Mark one notification read."""
     if not outbox.mark_read(conn, username=actor.username, message_id=message_id):
         raise NotFound(f"no message {message_id} in your inbox")

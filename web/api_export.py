@@ -2,43 +2,43 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from dispatch.actor import can_read, require_statistics_reader, scope_filter
-from dispatch.mapview import MapFilter
-from web.deps import Conn, CurrentActor, CurrentPolicy
+from dispatch.actor import STATISTICS_READERS, can_read, scope_filter
+from dispatch.export_formats import EXTENSIONS
+from web.deps import Conn, CurrentPolicy, actor_with
+from web.schemas import Filters
 
 router = APIRouter(prefix="/api")
 
+# A day as YYYY-MM-DD of the years export.parse_day takes (1900-2999), which it checks with its own message
+DAY = {"json_schema_extra": {"format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-"}}
+Exporter = actor_with(STATISTICS_READERS, "export cases")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
                "gpkg": "application/geopackage+sqlite3",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-@router.get("/export")
+@router.get("/export", response_class=Response, responses={200: {"description": "the file", "content": {
+    media: {"schema": {"type": "object"} if fmt == "geojson" else {"type": "string", "format": "binary"}}
+    for fmt, media in MEDIA_TYPES.items()}}})
 def export_cases(
-    conn: Conn, actor: CurrentActor, policy: CurrentPolicy,
-    fmt: str = Query(alias="format", description="csv, geojson, gpkg or xlsx"),
-    major: str = Query(default="", description="two-digit major category"),
-    department: str = Query(default=""), street: str = Query(default=""),
-    status: str = Query(default="", description="open, overdue or finished"),
-    period: int | None = Query(default=None, description="days before today (0: today)"),
-    since: str = Query(default="", description="first day of report, YYYY-MM-DD"),
-    until: str = Query(default="", description="last day of report, YYYY-MM-DD (included)"),
+    conn: Conn, actor: Exporter, policy: CurrentPolicy, filters: Filters,
+    fmt: Literal[tuple(EXTENSIONS)] = Query(alias="format", description="the kind of file"),
+    since: str | None = Query(default=None, **DAY, description="first day of report"),
+    until: str | None = Query(default=None, **DAY, description="last day of report (included)"),
 ) -> Response:
     """The cases in the reader's scope with their grid chain, routing, status, deadline and times, as a download;
     the filters are the map's, plus a range of report days (docs/export.md)."""
     from dispatch import export  # imports geopandas and openpyxl: here, not when a server process starts
 
-    require_statistics_reader(actor, what="export cases")
-    export.check_format(fmt)
-    filters = export.ExportFilter(MapFilter(major, department, street, status, period),
-                                  since=export.parse_day(since, name="since"),
-                                  until=export.parse_day(until, name="until"))
-    rows = export.cases(conn, filters=filters, scope=scope_filter(actor), me=actor.username, tz=policy.tz)
+    chosen = export.ExportFilter(filters, since=export.parse_day(since, name="since"),
+                                 until=export.parse_day(until, name="until"))
+    rows = export.cases(conn, filters=chosen, scope=scope_filter(actor), me=actor.username, tz=policy.tz)
     rows = [r for r in rows if can_read(actor, r)]  # as on the map: the scope filter may be wider for mixed roles
-    name = f"citygrid-cases-{datetime.now(policy.tz):%Y-%m-%d}{export.EXTENSIONS[fmt]}"
+    name = f"citygrid-cases-{datetime.now(policy.tz):%Y-%m-%d}{EXTENSIONS[fmt]}"
     return Response(export.to_bytes(rows, fmt), media_type=MEDIA_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

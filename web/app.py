@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dispatch.reference import Reference
 from events.media import LocalMediaStore
-from web import api, api_accounts, api_admin, api_cases, api_export, errors, inputs, live, login
+from web import api, api_accounts, api_admin, api_cases, api_export, errors, inputs, live, login, openapi
 from web.security import SecurityHeaders, script_nonce, with_nonce
 from web.pages import desk
 from web.pages import routes as pages
@@ -47,7 +47,8 @@ def create_app(config: WebConfig, *, connection_class: type[psycopg.Connection] 
             await app.state.db.close()
 
     app = FastAPI(title="citygrid", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Grid-based urban governance: one shared map that runs a city.")
+                  description="Grid-based urban governance: one shared map that runs a city. No text may hold "
+                              "a NUL character (U+0000) or a lone surrogate: PostgreSQL cannot store them (422).")
     app.state.config = config
     app.state.media = LocalMediaStore(config.media_root)
     errors.register(app)
@@ -69,6 +70,7 @@ def create_app(config: WebConfig, *, connection_class: type[psycopg.Connection] 
     app.add_exception_handler(SignInFirst, lambda request, exc: sign_in_redirect(exc))
     app.mount("/static/pages", StaticFiles(directory=PAGES_STATIC), name="pages-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    openapi.install(app)
     _docs(app)
     return app
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import psycopg
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyCookie, HTTPBearer
 
 from dispatch.actor import Actor
 from gis.errors import Forbidden
@@ -91,6 +92,22 @@ def require_token(request: Request) -> str:
     return token
 
 
+# The two ways to send a token, as the OpenAPI document names them (security schemes); bearer() reads both.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="a token from POST /api/tokens")
+SESSION = APIKeyCookie(name=COOKIE, auto_error=False, scheme_name="session",
+                       description="the pages' sign-in cookie; a request that changes something also sends the "
+                                   "citygrid_csrf cookie's value in X-CSRF-Token")
+
+
+async def token_of(request: Request, _bearer: Annotated[object, Depends(BEARER)],
+                   _session: Annotated[object, Depends(SESSION)]) -> str:
+    """The request's token (header or cookie), or Unauthenticated before anything else is looked at."""
+    return require_token(request)
+
+
+Token = Annotated[str, Depends(token_of)]
+
+
 def actor_of(request: Request, conn: psycopg.Connection) -> Actor:
     """The actor behind a request, looked up on the request's own connection, or Unauthenticated."""
     token = require_token(request)
@@ -103,7 +120,7 @@ def actor_of(request: Request, conn: psycopg.Connection) -> Actor:
 Conn = Annotated[psycopg.Connection, Depends(_conn, scope="function")]
 
 
-def request_actor(request: Request, conn: Conn) -> Actor:
+def request_actor(request: Request, _: Token, conn: Conn) -> Actor:
     """The actor behind a request, in the request's transaction (never a second connection)."""
     return actor_of(request, conn)
 
@@ -113,11 +130,48 @@ CurrentPolicy = Annotated[Policy, Depends(_policy)]
 CurrentActor = Annotated[Actor, Depends(request_actor)]
 
 
-async def actor_briefly(request: Request) -> Actor:
-    """The actor for a route that must not hold a connection while it works (a stream, an upload)."""
+async def look_up_briefly(request: Request) -> Actor:
+    """The actor behind a request, holding a connection only for the lookup (a stream rechecks with it)."""
     db = request.app.state.db
     async with db.slot():
         return await run_in_threadpool(_lookup, db, request)
+
+
+async def actor_briefly(request: Request, _: Token) -> Actor:
+    """The actor for a route that must not hold a connection while it works (a stream, an upload)."""
+    return await look_up_briefly(request)
+
+
+BriefActor = Annotated[Actor, Depends(actor_briefly)]
+
+
+class RoleCheck:
+    """A dependency: the actor, if it has one of `roles`; otherwise Forbidden saying what it may not do."""
+
+    def __init__(self, roles: frozenset[str], doing: str) -> None:
+        self.roles, self.doing = roles, doing
+
+    def check(self, actor: Actor) -> Actor:
+        """The actor, or Forbidden."""
+        if not actor.roles & self.roles:
+            raise Forbidden(f"{actor.username} may not {self.doing}: it needs the role "
+                            f"{', '.join(sorted(self.roles))}")
+        return actor
+
+    def __call__(self, actor: CurrentActor) -> Actor:
+        return self.check(actor)
+
+
+class BriefRoleCheck(RoleCheck):
+    """The same check on the actor of a route that must not hold a connection while it works."""
+
+    async def __call__(self, actor: BriefActor) -> Actor:
+        return self.check(actor)
+
+
+def actor_with(roles: frozenset[str], doing: str, *, brief: bool = False):
+    """The type of a handler argument: the actor, checked for one of `roles` before the handler runs."""
+    return Annotated[Actor, Depends((BriefRoleCheck if brief else RoleCheck)(roles, doing))]
 
 
 def _lookup(db, request: Request) -> Actor:

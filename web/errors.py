@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 import psycopg
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from web.accounts import TooManyAttempts, Unauthenticated
 from web.db import Unavailable
+from web.routes import allowed_methods
 from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutsideDistrict
 
 log = logging.getLogger("citygrid.web")
@@ -46,6 +49,19 @@ async def _validation_handler(request: Request, exc: RequestValidationError) -> 
     text = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details)
     return JSONResponse({"error": "InvalidRequest", "message": text or "invalid request", "details": details},
                         status_code=422)
+
+
+async def _http_handler(request: Request, exc: HTTPException) -> JSONResponse:
+    """The framework's own refusals (no such address, method or readable body) in the API's error shape."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 400:  # a body the framework cannot read (not UTF-8): bad input, a 422 as everywhere here
+        return JSONResponse({"error": "InvalidRequest", "message": f"{exc.detail}: send JSON in UTF-8",
+                             "details": [{"field": "body", "message": str(exc.detail)}]}, status_code=422)
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.scope)))
+    name = HTTPStatus(exc.status_code).phrase.title().replace(" ", "").replace("-", "")
+    return JSONResponse({"error": name, "message": f"{exc.detail}: {request.method} {request.url.path}"},
+                        status_code=exc.status_code, headers=headers)
 
 
 async def _contention_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -85,6 +101,7 @@ def register(app: FastAPI) -> None:
     for cls, status in STATUS.items():
         app.add_exception_handler(cls, _domain_handler(status))
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(HTTPException, _http_handler)
     for cls in (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure,
                 psycopg.errors.LockNotAvailable):
         app.add_exception_handler(cls, _contention_handler)

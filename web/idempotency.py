@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import psycopg
@@ -27,6 +28,8 @@ ON CONFLICT (username, key) DO NOTHING RETURNING 1
 STORED = "SELECT response, fingerprint FROM idempotency_key WHERE username = %(username)s AND key = %(key)s"
 STORE = "UPDATE idempotency_key SET response = %(response)s WHERE username = %(username)s AND key = %(key)s"
 MAX_KEY = 200
+# printable ASCII without spaces at either end: what a header carries unchanged
+KEY_PATTERN = f"^[!-~]([ -~]{{0,{MAX_KEY - 2}}}[!-~])?$"
 
 
 class IdempotencyKeyReused(InvalidInput):
@@ -41,8 +44,8 @@ def fingerprint(method: str, path: str, body: dict) -> str:
 
 def check_key(key: str) -> str:
     """A usable key, or InvalidInput."""
-    if not key or len(key) > MAX_KEY or not key.isprintable():
-        raise InvalidInput(f"Idempotency-Key must be 1-{MAX_KEY} printable characters (a UUID is usual)")
+    if not re.fullmatch(KEY_PATTERN, key):
+        raise InvalidInput(f"Idempotency-Key must be 1-{MAX_KEY} printable ASCII characters (a UUID is usual)")
     return key
 
 

@@ -30,7 +30,7 @@ from dispatch.actor import Actor, can_read
 from dispatch.reference import Reference
 from web.accounts import Unauthenticated, token_digest
 from web.db import Unavailable
-from web.deps import actor_briefly, require_token
+from web.deps import BriefActor, look_up_briefly, require_token
 from web.map.shift import point_to_gcj02
 
 log = logging.getLogger("citygrid.live")
@@ -115,11 +115,12 @@ class Hub:
                 subscriber.end("revoked")
 
 
-@router.get("/events", response_class=StreamingResponse)
-async def events(request: Request) -> StreamingResponse:
+@router.get("/events", response_class=StreamingResponse, responses={200: {
+    "description": "the stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+async def events(request: Request, actor: BriefActor) -> StreamingResponse:
     """Server-sent events: `case` events with the changed case's map properties, for cases the user may read;
     a last `signin` event when the token is revoked or expires (the stream then ends)."""
-    actor = await actor_briefly(request)  # no connection is held while the stream stays open
+    # BriefActor: no connection is held while the stream stays open
     hub: Hub = request.app.state.hub
     subscriber = Subscriber(actor, token_digest(require_token(request)))
     hub.subscribers.add(subscriber)
@@ -167,7 +168,7 @@ async def _next(subscriber: Subscriber, *, timeout: float) -> dict | None:
 async def _recheck(request: Request, subscriber: Subscriber) -> None:
     """Look the token up again (a slot only for the lookup); a token no longer valid ends the stream."""
     try:
-        await actor_briefly(request)
+        await look_up_briefly(request)
     except Unauthenticated:
         subscriber.end("expired")
     except (Unavailable, psycopg.OperationalError):

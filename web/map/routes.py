@@ -1,19 +1,22 @@
 """GET /map and the layer GeoJSON behind it."""
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from dispatch.actor import STATISTICS_READERS, can_read, scope_filter
-from dispatch.mapview import Box, MapFilter, view
+from dispatch.mapview import Box, view
 from dispatch.rollups import grid_load as rollup_grid_load
 
 from events import repo as events_repo
 from gis import repo as gis_repo
-from gis.errors import NoActiveRelease, NotFound
+from gis.errors import NoActiveRelease
 from gis.models import LEVELS
 from web.accounts import Unauthenticated
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
+from web.schemas import Filters
 from web.security import script_nonce, with_nonce
 from web.map.shift import points_to_gcj02, to_gcj02
 
@@ -21,7 +24,7 @@ router = APIRouter()
 LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", "district": "district"}
 
 
-@router.get("/map", response_class=HTMLResponse)
+@router.get("/map", response_class=HTMLResponse, responses={303: {"description": "not signed in: to the sign-in form"}})
 def map_page(conn: Conn, config: Config, request: Request):
     """The shared map: streets, communities, unit grids and the cases the signed-in user may see."""
     try:
@@ -53,12 +56,11 @@ def map_page(conn: Conn, config: Config, request: Request):
 @router.get("/api/map/cases")
 def map_cases(
     conn: Conn, config: Config, actor: CurrentActor, policy: CurrentPolicy,
-    west: float = Query(), south: float = Query(), east: float = Query(), north: float = Query(),
-    zoom: int = Query(description="the map's zoom level: it sets the size of the cells"),
-    major: str = Query(default="", description="two-digit major category"),
-    department: str = Query(default=""), street: str = Query(default=""),
-    status: str = Query(default="", description="open, overdue or finished"),
-    period: int | None = Query(default=None, description="days before today (0: today)"),
+    filters: Filters,
+    west: float = Query(ge=-180, le=180), south: float = Query(ge=-90, le=90),
+    east: float = Query(ge=-180, le=180, description="more than west"),
+    north: float = Query(ge=-90, le=90, description="more than south"),
+    zoom: int = Query(ge=0, le=22, description="the map's zoom level: it sets the size of the cells"),
 ) -> dict:
     """The cases in a map view that the reader may see: each case when at most CITYGRID_MAP_CASE_LIMIT match,
     otherwise counts per cell (`mode: cells`). Coordinates are in the map's system (GCJ-02 on a GCJ-02 base map)."""
@@ -66,7 +68,7 @@ def map_cases(
     box = Box(west, south, east, north)
     if gcj02:  # the view is in GCJ-02; the offset is under 0.01° in China, so a padded box holds every case
         box = box.padded(0.01)
-    found = view(conn, box=box, zoom=zoom, filters=MapFilter(major, department, street, status, period),
+    found = view(conn, box=box, zoom=zoom, filters=filters,
                  scope=scope_filter(actor), me=actor.username, limit=config.map_case_limit, tz=policy.tz)
     if found["mode"] == "points":
         cases = case_features([c for c in found.pop("cases") if can_read(actor, c)])
@@ -97,10 +99,8 @@ def grid_load(conn: Conn, actor: CurrentActor) -> dict:
 
 
 @router.get("/api/layers/{level}")
-def layer(conn: Conn, actor: CurrentActor, level: str) -> dict:
+def layer(conn: Conn, actor: CurrentActor, level: Literal[LEVELS]) -> dict:
     """One level of the active release as GeoJSON (district, street, community or grid)."""
-    if level not in LEVELS:
-        raise NotFound(f"no layer {level!r}: use one of {', '.join(LEVELS)}")
     return gis_repo.layer_geojson(conn, layer_id=_active(conn)[level])
 
 

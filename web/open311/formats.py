@@ -14,12 +14,17 @@ ITEMS = {"services": "service", "service_requests": "request", "attributes": "at
          "errors": "error", "endpoints": "endpoint", "formats": "format"}
 
 
-class Open311Error(Exception):
-    """An error in the spec's format: 400 (bad request), 403 (bad api_key), 404 (not found), 429 (too many)."""
+ERROR_KIND = "X-Citygrid-Error"  # the spec's error has no field for it: the refusal's kind, as the JSON API's error
 
-    def __init__(self, code: int, description: str) -> None:
+
+class Open311Error(Exception):
+    """An error in the spec's format: 400 (bad request), 403 (bad api_key), 404 (not found), 429 (too many).
+
+    kind: the domain error's name (Unknown: names nothing that exists; Inconsistent: fields that do not fit)."""
+
+    def __init__(self, code: int, description: str, kind: str = "InvalidInput") -> None:
         super().__init__(description)
-        self.code, self.description = code, description
+        self.code, self.description, self.kind = code, description, kind
 
 
 # Characters XML 1.0 cannot hold (C0 controls but tab, newline and return; surrogates; U+FFFE, U+FFFF): a text
@@ -65,5 +70,8 @@ def render(fmt: str, root: str, value, status: int = 200) -> Response:
 
 
 def error(fmt: str, exc: Open311Error) -> Response:
-    return render(fmt if fmt in FORMATS else "json", "errors",
-                  [{"code": exc.code, "description": exc.description}], status=exc.code)
+    """The refusal in the spec's format, its kind in a header."""
+    response = render(fmt if fmt in FORMATS else "json", "errors",
+                      [{"code": exc.code, "description": exc.description}], status=exc.code)
+    response.headers[ERROR_KIND] = exc.kind
+    return response

@@ -22,7 +22,8 @@ FROM service_attribute WHERE category_code = %(code)s ORDER BY position, code
 # Cases as service requests: public categories only. The first photo of the report step is the public photo.
 REQUESTS = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, dep.name AS agency,
-       c.created_at, c.updated_at, c.closed_at, c.deadline, c.deadline_provisional, c.district_name, c.street_name, c.community_name,
+       c.created_at, c.updated_at, c.closed_at, c.deadline, c.deadline_provisional, c.district_name, c.street_name,
+       c.community_name,
        c.grid_name, c.grid_code, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.merged_into,
        (SELECT r.media_url FROM report r WHERE r.case_id = c.id AND r.media_url IS NOT NULL ORDER BY r.id LIMIT 1)
            AS client_media_url,

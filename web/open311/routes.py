@@ -10,11 +10,11 @@ import math
 import re
 import secrets
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import psycopg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +27,10 @@ from web.db import Unavailable
 from web.inputs import unstorable
 from web.open311 import clients, repo
 from web.open311.formats import FORMATS, Open311Error, error, render
+from web.schemas import PHOTO_ANSWER
+from web.open311.schema import (ATTRIBUTE_FIELD, CONTACT_FIELDS, MAX_CONTACT, MAX_DESCRIPTION, MAX_MEDIA_URL,
+                                MEDIA_URL, REQUEST_FORM, REQUEST_ID, REQUEST_IDS, STATUSES, Fmt, RequestId, keyed_read,
+                                request_filters)
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 
@@ -34,12 +38,9 @@ SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-26T00:00:00+08:00"  # when this server's Open311 interface last changed
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
-MAX_DESCRIPTION = 4000
-REQUEST_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a bigint ('²'.isdigit() is true)
 MAX_FORM_BYTES = 64 * 1024  # a 4,000-character description is at most 36 KB even %-escaped
 FINISHED = frozenset({"closed", "rejected", "merged"})
-CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
-MAX_CONTACT = 200  # characters of each contact field
+READ = [Depends(keyed_read)]
 
 # Our extension, offered by every service: the coordinate system of lat/long (domain.md §10).
 CRS_ATTRIBUTE = {
@@ -70,6 +71,8 @@ STATUS_NOTES = {
 
 # ---- plumbing ---------------------------------------------------------------------------------------------------
 
+OPEN311_STATUS = {Unavailable: 503, clients.RateLimited: 429, Forbidden: 403, NotFound: 404}  # anything else: 400
+
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise Open311Error(404, f"unknown format .{fmt}: use .json or .xml")
@@ -78,15 +81,8 @@ def _check_format(fmt: str) -> None:
 def _as_open311(exc: Exception) -> Open311Error:
     if isinstance(exc, Open311Error):
         return exc
-    if isinstance(exc, Unavailable):
-        return Open311Error(503, str(exc))
-    if isinstance(exc, clients.RateLimited):
-        return Open311Error(429, str(exc))
-    if isinstance(exc, Forbidden):
-        return Open311Error(403, str(exc))
-    if isinstance(exc, NotFound):
-        return Open311Error(404, str(exc))
-    return Open311Error(400, str(exc))
+    code = next((c for cls, c in OPEN311_STATUS.items() if isinstance(exc, cls)), 400)
+    return Open311Error(code, str(exc), kind=type(exc).__name__)
 
 
 def _admit(conn, request: Request, params, *, key_required: bool) -> dict | None:
@@ -200,8 +196,8 @@ def as_request(row: dict, *, base_url: str, tz: ZoneInfo) -> dict:
 
 # ---- endpoints --------------------------------------------------------------------------------------------------
 
-@router.get("/discovery.{fmt}")
-async def discovery(request: Request, fmt: str) -> Response:
+@router.get("/discovery.{fmt}", dependencies=READ)
+async def discovery(request: Request, fmt: Fmt) -> Response:
     """Where this server's endpoints are and what they speak."""
     def work(conn, client):
         contact = request.app.state.config.open311_contact
@@ -214,16 +210,16 @@ async def discovery(request: Request, fmt: str) -> Response:
     return await _serve(request, fmt, request.query_params, work, key_required=False)
 
 
-@router.get("/services.{fmt}")
-async def services(request: Request, fmt: str) -> Response:
+@router.get("/services.{fmt}", dependencies=READ)
+async def services(request: Request, fmt: Fmt) -> Response:
     """The public categories."""
     return await _serve(request, fmt, request.query_params,
                         lambda conn, client: ("services", [as_service(r) for r in repo.services(conn)], 200),
                         key_required=False)
 
 
-@router.get("/services/{code}.{fmt}")
-async def service_definition(request: Request, code: str, fmt: str) -> Response:
+@router.get("/services/{code}.{fmt}", dependencies=READ)
+async def service_definition(request: Request, code: str, fmt: Fmt) -> Response:
     """A public category's extra fields: its own attributes, then the crs extension."""
     def work(conn, client):
         if repo.service(conn, code=code) is None:
@@ -234,11 +230,11 @@ async def service_definition(request: Request, code: str, fmt: str) -> Response:
     return await _serve(request, fmt, request.query_params, work, key_required=False)
 
 
-@router.get("/requests/{request_id}.{fmt}")
-async def one_request(request: Request, request_id: str, fmt: str) -> Response:
+@router.get("/requests/{request_id}.{fmt}", dependencies=READ)
+async def one_request(request: Request, request_id: RequestId, fmt: Fmt) -> Response:
     """One service request, as an array of one (the spec's shape)."""
     def work(conn, client):
-        rows = repo.requests(conn, ids=[int(request_id)]) if REQUEST_ID.fullmatch(request_id) else []
+        rows = repo.requests(conn, ids=[int(request_id)]) if re.fullmatch(REQUEST_ID, request_id) else []
         if not rows:
             raise Open311Error(404, f"service_request_id {request_id!r} not found")
         tz = request.app.state.config.policy.tz
@@ -246,8 +242,8 @@ async def one_request(request: Request, request_id: str, fmt: str) -> Response:
     return await _serve(request, fmt, request.query_params, work, key_required=False)
 
 
-@router.get("/tokens/{token}.{fmt}")
-async def token(request: Request, token: str, fmt: str) -> Response:
+@router.get("/tokens/{token}.{fmt}", dependencies=READ)
+async def token(request: Request, token: str, fmt: Fmt) -> Response:
     """The service request a POST's token stands for."""
     def work(conn, client):
         case_id = repo.case_for_token(conn, token=token)
@@ -257,8 +253,8 @@ async def token(request: Request, token: str, fmt: str) -> Response:
     return await _serve(request, fmt, request.query_params, work, key_required=False)
 
 
-@router.get("/requests.{fmt}")
-async def list_requests(request: Request, fmt: str) -> Response:
+@router.get("/requests.{fmt}", dependencies=[*READ, Depends(request_filters)])
+async def list_requests(request: Request, fmt: Fmt) -> Response:
     """Service requests: by service_request_id (a comma list, which overrides every other filter), or by
     service_code, start_date/end_date (at most 90 days; the last 90 by default) and status; at most 1,000."""
     q = request.query_params
@@ -271,8 +267,8 @@ async def list_requests(request: Request, fmt: str) -> Response:
     return await _serve(request, fmt, q, work, key_required=False)
 
 
-@router.post("/requests.{fmt}")
-async def create_request(request: Request, fmt: str) -> Response:
+@router.post("/requests.{fmt}", openapi_extra=REQUEST_FORM)
+async def create_request(request: Request, fmt: Fmt) -> Response:
     """A new service request from a client system: form-encoded, with its api_key."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -315,11 +311,11 @@ async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
     return fields
 
 
-@router.get("/media/{media_id}")
-async def media(request: Request, media_id: int) -> Response:
+@router.get("/media/{media_id}", dependencies=READ, response_class=Response, responses={200: PHOTO_ANSWER})
+async def media(request: Request, media_id: RequestId) -> Response:
     """A report photo of a request in a public category (the media_url of our own photos)."""
     def work(conn, client):
-        row = repo.public_photo(conn, attachment_id=media_id)
+        row = repo.public_photo(conn, attachment_id=int(media_id)) if re.fullmatch(REQUEST_ID, media_id) else None
         if row is None:
             raise Open311Error(404, f"no public photo {media_id}")
         return Response(request.app.state.media.get(row["storage_key"]), media_type=row["content_type"],
@@ -336,7 +332,7 @@ def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], pa
         raise Open311Error(400, "service_code is required")
     sent, code = code, bulk_repo.aliases(conn, source=client["source"]).get(code, code)  # its own codes, if mapped
     if repo.service(conn, code=code) is None:
-        raise Open311Error(400, f"service_code {sent!r} not found: GET services lists the codes")
+        raise Open311Error(400, f"service_code {sent!r} not found: GET services lists the codes", kind="Unknown")
     if not params.get("lat") or not params.get("long"):
         given = [f for f in ("address_string", "address_id") if params.get(f)]
         raise Open311Error(400, "lat and long are required: this server has no geocoder, so "
@@ -350,9 +346,8 @@ def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], pa
     if len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description has {len(description)} characters; the limit is {MAX_DESCRIPTION}")
     media_url = params.get("media_url") or None
-    if media_url and (urlparse(media_url).scheme not in ("http", "https") or not urlparse(media_url).netloc
-                      or len(media_url) > 2000):
-        raise Open311Error(400, "media_url must be an http(s) link of at most 2,000 characters")
+    if media_url and (not re.match(MEDIA_URL, media_url) or len(media_url) > MAX_MEDIA_URL):
+        raise Open311Error(400, f"media_url must be an http(s) link of at most {MAX_MEDIA_URL:,} characters")
     values = _attributes(conn, code, fields)
     crs = CRS_OF[values.pop("crs", "wgs84")]
     contact = {f: params[f] for f in CONTACT_FIELDS if params.get(f)}
@@ -375,29 +370,26 @@ def _file(conn, client: dict, request: Request, fields: dict[str, list[str]], pa
             "account_id": params.get("account_id") or None}
 
 
-ATTRIBUTE_FIELD = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
-
-
 def _attributes(conn, code: str, fields: dict[str, list[str]]) -> dict:
     """attribute[code]=value fields checked against the service definition: known, required, of their type."""
     defined = {a["code"]: a for a in repo.attributes(conn, code=code)}
     defined["crs"] = {**CRS_ATTRIBUTE, "values": CRS_ATTRIBUTE["values"]}
     given: dict[str, list[str]] = {}
     for name, values in fields.items():
-        match = ATTRIBUTE_FIELD.match(name)
+        match = re.match(ATTRIBUTE_FIELD, name)
         if match:
             given.setdefault(match.group(1), []).extend(v for v in values if v != "")
     unknown = sorted(set(given) - set(defined))
     if unknown:
         raise Open311Error(400, f"unknown attribute(s) {', '.join(unknown)} for service {code}: see "
-                                f"GET services/{code}")
+                                f"GET services/{code}", kind="Unknown")
     out = {}
     for attr in defined.values():
         values = given.get(attr["code"], [])
         if not values:
             if attr["required"]:
                 raise Open311Error(400, f"attribute[{attr['code']}] is required for service {code}: "
-                                        f"{attr['description']}")
+                                        f"{attr['description']}", kind="Inconsistent")
             continue
         out[attr["code"]] = _typed(code, attr, values)
     return out
@@ -438,7 +430,7 @@ def _when(q, name: str, tz: ZoneInfo) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))  # RFC 3339 allows t and z too
     except ValueError:
         raise Open311Error(400, f"{name} {text!r} is not an ISO 8601 date and time (e.g. "
                                 "2026-11-01T00:00:00+08:00)") from None
@@ -446,11 +438,11 @@ def _when(q, name: str, tz: ZoneInfo) -> datetime | None:
 
 
 def _request_filters(q, tz: ZoneInfo) -> dict:
-    ids = [s.strip() for s in q.get("service_request_id", "").split(",") if s.strip()]
+    if not re.fullmatch(REQUEST_IDS, q.get("service_request_id", "")):
+        raise Open311Error(400, "service_request_id takes a comma-separated list of request ids")
+    ids = [int(i) for i in q.get("service_request_id", "").split(",") if i]
     if ids:
-        if not all(REQUEST_ID.fullmatch(i) for i in ids):
-            raise Open311Error(400, "service_request_id takes a comma-separated list of request ids")
-        return {"ids": [int(i) for i in ids]}
+        return {"ids": ids}
     start, end = _when(q, "start_date", tz), _when(q, "end_date", tz)
     if start is None and end is None:
         end = datetime.now(tz)
@@ -460,14 +452,15 @@ def _request_filters(q, tz: ZoneInfo) -> dict:
         if end is None:
             end = start + MAX_SPAN
     except OverflowError:
-        raise Open311Error(400, "start_date/end_date too close to the ends of the calendar") from None
+        raise Open311Error(400, "start_date/end_date too close to the ends of the calendar",
+                           kind="Inconsistent") from None
     if start > end:
-        raise Open311Error(400, "start_date is after end_date")
+        raise Open311Error(400, "start_date is after end_date", kind="Inconsistent")
     if end - start > MAX_SPAN:
-        raise Open311Error(400, "start_date to end_date spans more than 90 days")
-    statuses = {s.strip() for s in q.get("status", "").split(",") if s.strip()}
-    if statuses - {"open", "closed"}:
+        raise Open311Error(400, "start_date to end_date spans more than 90 days", kind="Inconsistent")
+    if not re.fullmatch(STATUSES, q.get("status", "")):
         raise Open311Error(400, "status takes open, closed or both (comma-separated)")
+    statuses = {s for s in q.get("status", "").split(",") if s}
     codes = [s.strip() for s in q.get("service_code", "").split(",") if s.strip()] or None
     return {"codes": codes, "start": start, "end": end,
             "status": next(iter(statuses)) if len(statuses) == 1 else None}
