@@ -11,6 +11,7 @@ from PIL import Image
 from citygrid.app import build_app
 from citygrid.settings import Settings
 from tests.people import add_cast, bearer
+from web.accounts import revoke
 
 BODY = {"category": "0102", "lon": 113.12, "lat": 23.02, "description": "满溢"}
 
@@ -102,3 +103,16 @@ def test_my_reports_follow_the_reporter(api):
     assert [c["id"] for c in listed] == [mine] and listed[0]["status"] == "reported"
     assert api.get(f"/api/cases/{mine}", headers=api.as_("officer")).status_code == 200
     assert api.get("/api/cases", params={"queue": "mine"}, headers=api.as_("officer2")).json() == []
+
+
+@pytest.mark.parametrize("body", [{}, {"category": "0102"}, {**BODY, "lon": "east"}])
+def test_a_token_that_no_longer_signs_in_is_refused_before_the_body_is_judged(api, body):
+    # The intake looks its token up with its work (one round trip), so the schema refuses a bad body first;
+    # the refusal must still be about who is asking, and tell a stranger nothing about the body.
+    assert api.post("/api/reports", json=body, headers=api.as_("officer")).status_code == 422
+    with psycopg.connect(api.url) as conn:
+        revoke(conn, token=api.as_("officer")["Authorization"][7:])
+    answer = api.post("/api/reports", json=body, headers=api.as_("officer"))
+    assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+    assert "details" not in answer.json()
+    assert cases(api.url) == 0

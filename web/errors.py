@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from web.accounts import TooManyAttempts, Unauthenticated
 from web.db import Unavailable
-from web.routes import allowed_methods
+from web.routes import allowed_methods, calls
 from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutsideDistrict
 
 log = logging.getLogger("citygrid.web")
@@ -42,6 +42,9 @@ def _domain_handler(status: int):
 
 
 async def _validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    refused = await _who_first(request)
+    if refused is not None:
+        return refused
     details = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
@@ -49,6 +52,23 @@ async def _validation_handler(request: Request, exc: RequestValidationError) -> 
     text = "; ".join(f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details)
     return JSONResponse({"error": "InvalidRequest", "message": text or "invalid request", "details": details},
                         status_code=422)
+
+
+async def _who_first(request: Request) -> JSONResponse | None:
+    """Who is asking comes before what they sent: on a route that needs a token, a request whose token no longer
+    signs in is answered 401, not told what is wrong with its body. A route may look the token up only with its
+    work (the report intake does, in one round trip), so this happens here, on the refusal's path alone."""
+    from web.deps import bearer, look_up_briefly, token_of
+
+    route = request.scope.get("route")
+    if not bearer(request) or not any(call is token_of for call in calls(getattr(route, "dependant", None))):
+        return None
+    try:
+        await look_up_briefly(request)
+    except DomainError as exc:  # 401, 403 for a cookie session without its CSRF header, 503
+        status = next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
+        return await _domain_handler(status)(request, exc)
+    return None
 
 
 async def _http_handler(request: Request, exc: HTTPException) -> JSONResponse:

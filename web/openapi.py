@@ -12,8 +12,6 @@ against the document; the schemathesis drill (tests/drills/schema.py) holds the 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
@@ -28,7 +26,7 @@ from web.accounts import TooManyAttempts, Unauthenticated
 from web.db import Unavailable
 from web.errors import STATUS
 from web.idempotency import IdempotencyKeyReused
-from web.routes import api_routes
+from web.routes import api_routes, calls
 
 class FieldProblem(BaseModel):
     field: str = Field(description="the field, dotted (days.0.date); empty for the request as a whole")
@@ -140,7 +138,7 @@ def refusals(route, method: str) -> dict[str, dict]:
 def errors_of(route, method: str) -> list[type[DomainError]]:
     """The domain errors an operation can answer with, from what it is and what it depends on."""
     out = list(EVERY_API_OPERATION)
-    for call in _calls(route.dependant):
+    for call in calls(route.dependant):
         always, on_change = BY_DEPENDENCY.get(call, BY_DEPENDENCY.get(type(call), ((), ())))
         out += [*always, *(on_change if method not in deps.SAFE_METHODS else ())]
     out += RAISES.get((method, route.path), ())
@@ -150,12 +148,6 @@ def errors_of(route, method: str) -> list[type[DomainError]]:
 def status_of(cls: type[DomainError]) -> int:
     """The status web/errors.py answers a domain error with (its first listed ancestor's)."""
     return next(status for known, status in STATUS.items() if issubclass(cls, known))
-
-
-def _calls(dependant) -> Iterator:
-    for sub in dependant.dependencies:
-        yield sub.call
-        yield from _calls(sub)
 
 
 def _response(status: int, classes: list[type[DomainError]]) -> dict:

@@ -26,3 +26,10 @@ def allowed_methods(app: FastAPI, scope: Scope) -> set[str]:
         if route.methods and route.matches(scope)[0] != Match.NONE:
             methods |= route.methods
     return methods
+
+
+def calls(dependant) -> Iterator:
+    """What a route depends on: every dependency's callable, theirs in turn (none for no dependant)."""
+    for sub in getattr(dependant, "dependencies", ()):
+        yield sub.call
+        yield from calls(sub)
