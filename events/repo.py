@@ -76,8 +76,9 @@ WHERE c.category_code = %(category_code)s AND c.id <> %(case_id)s
   AND c.status NOT IN ('closed', 'rejected', 'merged')
   AND c.created_at >= now() - %(window)s
   -- the plain geometry index finds the candidates in a box a little larger than the radius (1° of latitude is at
-  -- least 110,574 m; 1° of longitude at least 111,320·cos(lat) m), the exact distance on the spheroid decides
-  AND c.geom && ST_Expand(p.g, cat.duplicate_radius_m * 1.01 / (111320 * cos(radians(%(lat)s))),
+  -- least 110,574 m; 1° of longitude at least 111,320·cos(lat) m), the exact distance on the spheroid decides;
+  -- the latitude rounded to 1e-6° for the box alone, as radians() of a subnormal one (5e-324) is an underflow error
+  AND c.geom && ST_Expand(p.g, cat.duplicate_radius_m * 1.01 / (111320 * cos(radians(round(%(lat)s::numeric, 6)::float8))),
                           cat.duplicate_radius_m * 1.01 / 110574.0)
   AND ST_DWithin(c.geom::geography, p.g::geography, cat.duplicate_radius_m)
 ORDER BY distance_m, c.id

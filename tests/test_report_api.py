@@ -116,3 +116,12 @@ def test_a_token_that_no_longer_signs_in_is_refused_before_the_body_is_judged(ap
     assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
     assert "details" not in answer.json()
     assert cases(api.url) == 0
+
+
+def test_a_subnormal_latitude_is_a_point_like_any_other(api):
+    # radians() of 5e-324 underflows in PostgreSQL: the duplicate search must not turn it into "cannot be stored"
+    report = api.post("/api/reports", json={**BODY, "lat": 5e-324}, headers=api.as_("officer"))
+    assert report.status_code == 422 and "outside" in report.json()["message"]
+    nearby = api.get("/api/reports/nearby", params={"category": "0102", "lon": 113.12, "lat": 5e-324},
+                     headers=api.as_("officer"))
+    assert nearby.status_code == 200 and nearby.json() == []

@@ -61,6 +61,8 @@ REPORTS = [
     report("latitude -91", "within -180..180", lat=-91),
     report("the point (0, 0), far outside the district", "outside", lon=0, lat=0),
     report("a point in Guangzhou, outside the district", "outside", lon=113.26, lat=23.13),
+    report("a subnormal latitude (5e-324)", "outside", lat=5e-324),
+    report("a subnormal latitude in GCJ-02", "outside", crs="gcj02", lat=5e-324),
     report("metres given as degrees (UTM coordinates, CRS left at 4326)", "within", lon=716000, lat=2548000),
     report("degrees given as UTM metres", "outside", crs="EPSG:32649"),
     report("a geocentric CRS", "outside", crs="EPSG:4978"),
@@ -72,8 +74,8 @@ REPORTS = [
     report("a CRS name instead of a code", "coordinate system", crs="WGS 84"),
     report("BD-09 (Baidu) coordinates, not supported", "coordinate system", crs="bd09"),
     report("unknown category 9999", "unknown category", category="9999"),
-    report("a major category (01) instead of a category", "unknown category", category="01"),
-    report("an empty category", "unknown category", category=""),
+    report("a major category (01) instead of a category", "category:", category="01"),
+    report("an empty category", "category:", category=""),
     report("category as a number", "category", category=102),
     report("category as a list", "category", category=["0102"]),
     report("longitude as text", "lon", lon="east of the bridge"),
@@ -89,7 +91,7 @@ REPORTS = [
     report("urgent 1 (a number, not a JSON boolean)", "urgent", urgent=1),
     report("ten photos (the limit is nine)", "attachments", attachments=list(range(1, 11))),
     report("a photo id that does not exist", "photo", attachments=[987654321]),
-    report("a photo id beyond bigint", "photo", attachments=[2 ** 63]),
+    report("a photo id beyond bigint", "attachments", attachments=[2 ** 63]),
     report("another user's photo", "not yours", attachments=[Id("photo_hws")]),
     report("photo ids as text", "attachments", attachments=["one"]),
     raw("reports", "a body that is not JSON", "JSON", "/api/reports", '{"category": "0102", "lon": 113.12,'),
@@ -230,7 +232,7 @@ OPEN311 = [
     get("open311", "a service that does not exist", "not found", "/open311/v2/services/9999.json", None),
     get("open311", "an unknown format (.csv)", "format", "/open311/v2/services.csv", None),
     get("open311", "an unknown token", "token", "/open311/v2/tokens/nope.json", None),
-    get("open311", "a media id that is not a number", "media_id", "/open311/v2/media/abc", None),
+    get("open311", "a media id that is not a number", "no public photo", "/open311/v2/media/abc", None),
 ]
 
 # ---- the API's GET filters --------------------------------------------------------------------------------------
@@ -247,13 +249,13 @@ FILTERS = [
     get("filters", "locate: a point outside the district", "outside", "/api/locate", lon=0, lat=0),
     get("filters", "locate: an unknown CRS", "coordinate system", "/api/locate", lon=113.12, lat=23.02, crs="EPSG:0"),
     get("filters", "map: west east of east", "not a box", "/api/map/cases", **{**BOX, "west": 113.3}),
-    get("filters", "map: NaN in the box", "not a box", "/api/map/cases", **{**BOX, "south": "nan"}),
+    get("filters", "map: NaN in the box", "south", "/api/map/cases", **{**BOX, "south": "nan"}),
     get("filters", "map: zoom 99", "zoom", "/api/map/cases", **{**BOX, "zoom": 99}),
     get("filters", "map: period of a million days", "period", "/api/map/cases", **{**BOX, "period": 1_000_000}),
-    get("filters", "an unknown layer level", "layer", "/api/layers/county"),
+    get("filters", "an unknown layer level", "level", "/api/layers/county"),
     get("filters", "evaluation: period 2026-13", "2026-13", "/api/evaluation", period="2026-13"),
     get("filters", "export: an unknown format", "format", "/api/export", format="pdf"),
-    get("filters", "a case id beyond bigint", "no case", f"/api/cases/{2 ** 70}"),
+    get("filters", "a case id beyond bigint", "case_id", f"/api/cases/{2 ** 70}"),
 ]
 
 CATALOGUE: list[Bad] = [*REPORTS, *PHOTOS, *WORKFLOW, *OPEN311, *FILTERS]
