@@ -100,8 +100,9 @@ def refusal(where: str) -> JSONResponse:
 
 
 def unreadable(exc: Unreadable) -> JSONResponse:
-    """The 422 for a JSON body that cannot be read (Starlette would answer a bare 400 or fail with a 500)."""
-    return JSONResponse({"error": "InvalidInput", "message": str(exc)}, status_code=422)
+    """The 422 for a JSON body that cannot be read (Starlette would answer a bare 400 or fail with a 500); of the
+    request's shape, so InvalidRequest as a body the schema refuses (web/errors.py)."""
+    return JSONResponse({"error": "InvalidRequest", "message": str(exc)}, status_code=422)
 
 
 class RefuseUnstorableText:

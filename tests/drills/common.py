@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import inspect
 import io
+import json
 import operator
 import os
 import re
@@ -159,6 +160,8 @@ def command(title: str, run) -> int:
     show(outcome)
     for line in outcome.get("wrong", []):
         print("  wrong:", line)
+    if "details" in outcome:
+        print(json.dumps(outcome["details"], indent=1, ensure_ascii=False, default=str))
     return 0 if outcome["ok"] else 1
 
 

@@ -24,7 +24,6 @@ Usage: .venv/bin/python -m tests.drills.schema [--quick]
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import multiprocessing
@@ -44,7 +43,7 @@ from schemathesis.engine import from_schema
 from schemathesis.engine import events as engine_events
 
 from gis import errors as gis_errors
-from tests.drills.common import city, result, serving, show
+from tests.drills.common import city, command, result, serving
 from web.accounts import add_user, issue_token, set_active
 from web.openapi import BEYOND_THE_SCHEMA
 from web.open311.formats import ERROR_KIND
@@ -300,8 +299,4 @@ def run(quick: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=TITLE)
-    ap.add_argument("--quick", action="store_true")
-    outcome = run(quick=ap.parse_args().quick)
-    show(outcome)
-    print(json.dumps(outcome["details"], indent=1, ensure_ascii=False))
+    sys.exit(command(TITLE, run))
