@@ -71,7 +71,9 @@ async def _steps(base: str, case_id: int, tokens: dict, n: int) -> tuple[list[st
     the other attempts (a 404 after a return counts as a 409: the case left the department, which no longer sees
     it), and the number of steps."""
     winners, codes, steps = [], Counter(), 0
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    # an idle connection is dropped by the client well before the server's 5 s keep-alive ends: else a request
+    # sent as the server closes it dies with a ReadError, which says nothing about the case's workflow
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=1)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         for step, plan in STEP_PLAN.items():
             if step in ("dispatch again", "accept") and winners[0] != "return":
