@@ -117,6 +117,20 @@ def test_user_text_in_a_popup_is_shown_as_text(server, page, artifacts):
 
 
 @pytest.mark.browser
+def test_open_details_stay_open_when_the_view_reloads(server, page):
+    base, url = server
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="还开着 still open")
+    sign_in(page, base, "leader")
+    page.evaluate("() => window.citygrid.layers.cases.eachLayer(m => m.openPopup())")
+    page.locator(".leaflet-popup-content").wait_for()
+    before = page.evaluate("() => window.citygrid.views")
+    page.evaluate("() => window.citygrid.map.panBy([-150, -100], {animate: false})")  # a move reloads the view
+    page.wait_for_function(f"() => window.citygrid.views > {before} && !window.citygrid.busy", timeout=15_000)
+    assert page.locator(".leaflet-popup-content").count() == 1
+    assert "还开着 still open" in page.locator(".leaflet-popup-content").inner_text()
+
+
+@pytest.mark.browser
 def test_a_street_leader_sees_only_their_street(server, page):
     base, url = server
     file_report(url, category="0102", lon=113.12, lat=23.02, description="祖庙")

@@ -50,7 +50,22 @@
     layer.eachLayer(function (m) {
       if (m.getPopup()) return;
       m.setStyle({ fillColor: colour(m.feature.properties) });
-      m.bindPopup(casePopup(m.feature.properties));
+      /* no auto-pan: a pan moves the view, the view reloads the cases, and the reload closed the popup */
+      m.bindPopup(casePopup(m.feature.properties), { autoPan: false, maxHeight: 260, maxWidth: 320 });
+    });
+  }
+
+  /* Open details outlive their marker. A reload of the view (a move, a filter) or a live change replaces markers;
+     the open popup is detached from its marker before the marker goes, so it stays open, and it takes the text of
+     the case's new marker when there is one. */
+  function replacingCases(layer, replace) {
+    var open = null;
+    layer.eachLayer(function (m) {
+      if (!open && m.isPopupOpen()) { open = { id: m.feature.properties.id, popup: m.getPopup() }; m.unbindPopup(); }
+    });
+    replace();
+    if (open) layer.eachLayer(function (m) {
+      if (m.feature.properties.id === open.id && m.getPopup()) open.popup.setContent(m.getPopup().getContent());
     });
   }
 
@@ -60,9 +75,11 @@
                   description: c.description || "", grid: c.grid_code, created_at: shortTime(c.created_at),
                   department: c.department_code || "", deadline: shortTime(c.deadline), light: c.light || "",
                   street: c.street_code };
-    layer.eachLayer(function (m) { if (m.feature.properties.id === c.id) layer.removeLayer(m); });
-    if (window.citygridFilters && !window.citygridFilters.matches(props)) return;
-    addCases(layer, { type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] }, properties: props });
+    replacingCases(layer, function () {
+      layer.eachLayer(function (m) { if (m.feature.properties.id === c.id) layer.removeLayer(m); });
+      if (window.citygridFilters && !window.citygridFilters.matches(props)) return;
+      addCases(layer, { type: "Feature", geometry: { type: "Point", coordinates: [c.lon, c.lat] }, properties: props });
+    });
   }
 
   function listen(layers) {
@@ -107,5 +124,6 @@
   }
 
   window.citygrid = { init: init, ready: false, el: el, shortTime: shortTime, featureLabel: featureLabel,
-                      addCases: addCases, upsertCase: upsertCase };
+                      addCases: addCases, upsertCase: upsertCase,
+                      replacingCases: replacingCases };
 })();

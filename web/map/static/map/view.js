@@ -111,9 +111,11 @@
       } else {
         cells = [];
         cellLayer.clearLayers();
-        cases.clearLayers();
-        window.citygrid.addCases(cases, data.features);
-        redrawPoints();
+        window.citygrid.replacingCases(cases, function () {
+          cases.clearLayers();
+          window.citygrid.addCases(cases, data.features);
+          redrawPoints();
+        });
       }
       window.citygrid.mode = mode;
       window.citygrid.truncated = !!data.truncated;
