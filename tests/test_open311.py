@@ -415,6 +415,10 @@ def test_a_form_is_read_as_utf8_raw_or_escaped_and_multipart_too(o311):
     huge = o311.post("/open311/v2/requests.json", content=raw + b"&pad=" + b"x" * 70_000,
                      headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert huge.status_code == 400 and "larger than 64 KB" in huge.json()[0]["description"]
+    broken = o311.post("/open311/v2/requests.xml", content=b"true",  # what the schema drill sent: no boundary
+                       headers={"Content-Type": "multipart/form-data"})
+    assert broken.status_code == 400, broken.text
+    assert broken.text.startswith("<?xml") and "form cannot be read" in broken.text
     assert counts(o311.url) == before
 
 

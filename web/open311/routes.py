@@ -17,6 +17,7 @@ import psycopg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from dispatch import bulk_repo
 from dispatch.actor import Actor
@@ -301,7 +302,10 @@ async def _form_fields(request: Request, kind: str) -> dict[str, list[str]]:
         except UnicodeDecodeError:
             raise Open311Error(400, "the form is not UTF-8: send every field as UTF-8") from None
     else:
-        pairs = (await request.form()).multi_items()
+        try:
+            pairs = (await request.form()).multi_items()
+        except HTTPException as exc:  # a multipart body Starlette cannot parse: the spec's 400, not the API's 422
+            raise Open311Error(400, f"the form cannot be read: {exc.detail}") from None
     for name, value in pairs:
         if not isinstance(value, str):
             raise Open311Error(400, f"{name}: files are not taken; send media_url, a link")
