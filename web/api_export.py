@@ -14,8 +14,9 @@ from web.schemas import Filters
 
 router = APIRouter(prefix="/api")
 
-# A day as YYYY-MM-DD of the years export.parse_day takes (1900-2999), which it checks with its own message
-DAY = {"json_schema_extra": {"format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-"}}
+# A day as YYYY-MM-DD of the years export.parse_day takes (1900-2999), which it checks with its own message;
+# an empty value is refused (leave the option out for no limit), as the schema says
+DAY = {"min_length": 1, "json_schema_extra": {"format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-"}}
 Exporter = actor_with(STATISTICS_READERS, "export cases")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
                "gpkg": "application/geopackage+sqlite3",
