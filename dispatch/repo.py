@@ -73,7 +73,10 @@ RETURNING id
 
 DECISIONS = """
 SELECT d.id, d.at, d.rule_set_id, d.rule_id, d.department_code, dep.name AS department_name, d.inputs,
-       d.candidates, d.explanation
+       (SELECT coalesce(jsonb_agg(x.rule || jsonb_build_object('department_name', cd.name) ORDER BY x.n), '[]')
+        FROM jsonb_array_elements(d.candidates) WITH ORDINALITY AS x(rule, n)
+        LEFT JOIN department cd ON cd.code = x.rule ->> 'department') AS candidates,
+       d.explanation
 FROM routing_decision d LEFT JOIN department dep ON dep.code = d.department_code
 WHERE d.case_id = %(case_id)s ORDER BY d.at, d.id
 """
