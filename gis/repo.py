@@ -62,6 +62,16 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
 FROM grid_feature WHERE layer_id = %(layer_id)s
 """
 
+# The features of a layer that touch a box (the outlines around a case on a small map).
+LAYER_GEOJSON_IN = """
+SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
+    'type', 'Feature',
+    'properties', json_build_object('code', code, 'name', name, 'parent_code', parent_code),
+    'geometry', ST_AsGeoJSON(geom, 6)::json) ORDER BY code), '[]'::json))
+FROM grid_feature
+WHERE layer_id = %(layer_id)s AND geom && ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)
+"""
+
 ZONE_LAYER_UPSERT = """
 INSERT INTO zone_layer (name) VALUES (%(name)s)
 ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id
@@ -143,6 +153,13 @@ def active_layer_ids(conn: psycopg.Connection) -> dict | None:
 def layer_geojson(conn: psycopg.Connection, *, layer_id: int) -> dict:
     """One layer version as a GeoJSON FeatureCollection built in SQL."""
     return conn.execute(LAYER_GEOJSON, {"layer_id": layer_id}).fetchone()[0]
+
+
+def layer_geojson_in(conn: psycopg.Connection, *, layer_id: int, west: float, south: float, east: float,
+                     north: float) -> dict:
+    """The features of one layer version whose bounding box meets a WGS84 box, as GeoJSON built in SQL."""
+    box = {"west": west, "south": south, "east": east, "north": north}
+    return conn.execute(LAYER_GEOJSON_IN, {"layer_id": layer_id, **box}).fetchone()[0]
 
 
 def upsert_zone_layer(conn: psycopg.Connection, *, name: str) -> int:

@@ -99,8 +99,9 @@ def test_an_officer_reports_with_a_photo(server, phone, tmp_path, artifacts):
         crs = conn.execute("SELECT input_crs FROM report WHERE case_id = %s", (case_id,)).fetchone()[0]
     assert [(row[1], row[2], row[3]) for row in linked] == [(case_id, "report", [linked[0][0]])]
     assert "4326" in crs
-    result = phone.inner_text("#m-result")
-    assert "S-012-HWS" in result and "已派遣" in result
+    phone.wait_for_function("() => document.querySelector('#m-result .m-dept').textContent === '祖庙街道环卫所'")
+    assert phone.get_attribute("#m-result .m-dept", "title") == "S-012-HWS"  # the name, the code in a tooltip
+    assert "已派遣" in phone.inner_text("#m-result")
     assert phone.input_value("#m-desc") == "" and phone.locator("#m-photos .m-thumb").count() == 0
     phone.screenshot(path=str(artifacts / "officer-report.png"), full_page=True)
     assert phone.blocked == [] and phone.js_errors == []

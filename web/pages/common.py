@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from dispatch.actor import Actor
 from web.accounts import Unauthenticated
 from web.deps import CSRF_COOKIE, actor_of
-from web.pages.i18n import pick, translator
+from web.pages.i18n import TEXT, pick, translator
 from web.security import script_nonce
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -44,12 +44,20 @@ def home_of(actor: Actor) -> str:
     return next((path for role, path in HOME if role in actor.roles), "/map")
 
 
+def layout(request: Request, actor: Actor) -> dict:
+    """The values base.html needs: actor, language, translator, CSRF token, path, nonce and app.js's texts."""
+    lang = pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
+    t = translator(lang)
+    return {"actor": actor, "lang": lang, "t": t, "csrf": request.cookies.get(CSRF_COOKIE, ""),
+            "path": request.url.path, "nonce": script_nonce(request),
+            "common": {key[2:]: t(key) for key in TEXT if key.startswith("c_")}}
+
+
 def render(request: Request, actor: Actor, template: str, *, status: int = 200, **values) -> HTMLResponse:
     """Render a page with the shared layout values (actor, language, CSRF token, nav)."""
-    lang = pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
-    html = env.get_template(template).render(
-        actor=actor, lang=lang, t=translator(lang), csrf=request.cookies.get(CSRF_COOKIE, ""),
-        path=request.url.path, nonce=script_nonce(request), **values)
+    shared = layout(request, actor)
+    lang = shared["lang"]
+    html = env.get_template(template).render(**shared, **values)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") == lang:
         response.set_cookie("citygrid_lang", lang, samesite="strict", max_age=365 * 86400)

@@ -11,15 +11,17 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from dispatch import repo as dispatch_repo
 from dispatch.actor import Actor, role_covers
 from dispatch.cases import may_verify
 from dispatch.workflow import STEPS, SYSTEM_ROLE, WITH_DEPARTMENT, actions_from
 from events.errors import CaseNotFound
 from web.api import readable_case
-from web.deps import CSRF_COOKIE, Config, Conn
-from web.security import script_nonce
+from web.deps import Config, Conn
+from gis import repo as gis_repo
 from web.map.routes import cases_geojson
-from web.pages.common import env, page_actor, render
+from web.schemas import MAX_ID
+from web.pages.common import env, layout, page_actor, render
 from web.pages.i18n import TEXT, pick, translator
 
 router = APIRouter(include_in_schema=False)
@@ -43,6 +45,8 @@ STEP_TABLE = {
     for step in STEPS.values() if step.roles - {SYSTEM_ROLE}
 }
 
+AROUND = 0.006  # degrees (about 600 m) of grid outlines drawn around the cases on a small map
+
 NOTICE = env.from_string("""{% extends "base.html" %}
 {% block title %}{{ heading }} · {{ t("app") }}{% endblock %}
 {% block main %}<h1>{{ heading }}</h1><div class="cg-card" id="notice"><p>{{ message }}</p>
@@ -62,10 +66,9 @@ def page_settings(request: Request, actor: Actor, **extra) -> dict:
 
 def notice(request: Request, actor: Actor, *, status: int, heading: str, message: str) -> HTMLResponse:
     """A page that only says something (no access, no such case), in the shared layout."""
-    lang = _lang(request)
-    t = translator(lang)
-    html = NOTICE.render(actor=actor, lang=lang, t=t, csrf=request.cookies.get(CSRF_COOKIE, ""),
-                         path=request.url.path, nonce=script_nonce(request), heading=t(heading), message=t(message))
+    shared = layout(request, actor)
+    t = shared["t"]
+    html = NOTICE.render(**shared, heading=t(heading), message=t(message))
     return HTMLResponse(html, status_code=status)
 
 
@@ -77,9 +80,30 @@ def queue_page(request: Request, conn: Conn, config: Config):
         return notice(request, actor, status=403, heading="queue", message="d_only_department")
     points = cases_geojson(conn, limit=config.map_case_limit, actor=actor)
     points["features"] = [f for f in points["features"] if f["properties"]["status"] in WITH_DEPARTMENT]
-    settings = page_settings(request, actor, points=points, tile_url=config.tile_url,
-                             tile_attribution=config.tile_attribution, map_crs=config.tile_crs)
-    return render(request, actor, "queue.html", settings=settings)
+    xys = [f["geometry"]["coordinates"] for f in points["features"]]
+    settings = page_settings(request, actor, points=points, grids=grids_around(conn, xys), **map_settings(config))
+    return render(request, actor, "queue.html", settings=settings, department=department_of(conn, actor))
+
+
+def map_settings(config) -> dict:
+    """The base map of the small maps (none offline) and the system it is drawn in."""
+    return {"tile_url": config.tile_url, "tile_attribution": config.tile_attribution, "map_crs": config.tile_crs}
+
+
+def department_of(conn, actor: Actor) -> dict | None:
+    """The reader's department as {code, name} (the name from the department table), if they belong to one."""
+    found = [d for d in dispatch_repo.departments(conn) if d.code == actor.department_code]
+    return {"code": found[0].code, "name": found[0].name} if found else None
+
+
+def grids_around(conn, points: list, pad: float = AROUND) -> dict:
+    """The unit grid outlines of the active release around some points (WGS84 [lon, lat]), for a small map."""
+    ids = gis_repo.active_layer_ids(conn)
+    if not points or ids is None:
+        return {"type": "FeatureCollection", "features": []}
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return gis_repo.layer_geojson_in(conn, layer_id=ids["grid"], west=min(xs) - pad, south=min(ys) - pad,
+                                     east=max(xs) + pad, north=max(ys) + pad)
 
 
 @router.get("/desk")
@@ -94,17 +118,28 @@ def desk_page(request: Request, conn: Conn):
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, conn: Conn, case_id: int):
-    """One case for anyone who may read it: summary, history, photos, routing, and the actions open to them."""
+def case_page(request: Request, conn: Conn, config: Config, case_id: str):
+    """One case for anyone who may read it: summary, history, photos, routing, and the actions open to them.
+
+    The id is read here, not by the framework: a mistyped address (/cases/abc) gets this page's 404 notice,
+    not the API's JSON 422."""
     actor = page_actor(request, conn)
     try:
-        case = readable_case(conn, actor, case_id)
+        case = readable_case(conn, actor, case_number(case_id))
     except CaseNotFound:
         return notice(request, actor, status=404, heading="d_not_found", message="d_not_found_text")
     row = asdict(case) | {"id": case.id}
     actions = open_actions(conn, actor, row)
-    return render(request, actor, "case.html", case_id=case_id,
-                  settings=page_settings(request, actor, case_id=case_id, actions=actions))
+    settings = page_settings(request, actor, case_id=case.id, actions=actions, **map_settings(config),
+                             grids=grids_around(conn, [[case.lon, case.lat]]))
+    return render(request, actor, "case.html", case_id=case.id, settings=settings)
+
+
+def case_number(text: str) -> int:
+    """A case id from the address; CaseNotFound for anything that is not one (letters, 0, too large)."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
+        raise CaseNotFound(f"no case {text}")
+    return int(text)
 
 
 def open_actions(conn, actor: Actor, case: dict) -> list[str]:

@@ -183,6 +183,32 @@ TEXT = {
     "d_role_leader": ("领导", "Leader"),
     "d_role_admin": ("管理员", "Administrator"),
     "d_role_system": ("系统", "System"),
+    # issue 12, the people's pages (names, small maps, limits, inbox, phone); c_ keys go to app.js on every page
+    "c_light_red": ("超期", "Overdue"),
+    "c_light_yellow": ("预警", "Due soon"),
+    "c_light_green": ("正常", "On time"),
+    "c_light_unregistered": ("未立案", "Not registered"),
+    "c_light_undispatched": ("未派遣", "Not dispatched"),
+    "c_light_stopped": ("不计时", "No clock running"),
+    "c_light_title": ("处置时限状态：派遣后开始计时，处置反馈后停止", "Deadline state: the clock runs from dispatch "
+                      "until the department reports back"),
+    "c_expand": ("展开", "Show more"),
+    "c_collapse": ("收起", "Show less"),
+    "c_unread": ("{n} 条未读消息", "{n} unread messages"),
+    "c_menu": ("主菜单", "Main menu"),
+    "inbox_empty": ("暂无消息", "No messages"),
+    "inbox_mark_read": ("标为已读", "Mark as read"),
+    "inbox_case": ("案件", "Case"),
+    "d_case_map": ("案件位置", "Where the case is"),
+    "d_unassigned": ("未派遣", "Not dispatched yet"),
+    "d_no_deadline": ("未计时（派遣后开始计时）", "No deadline yet (the clock starts at dispatch)"),
+    "d_code": ("代码", "Code"),
+    "m_outside": ("该位置不在本区范围内，无法提交：请把图钉拖到区界（红线）以内，或点击区内的位置。",
+                  "This point is outside the district and cannot be sent: drag the pin inside the district "
+                  "boundary (red line), or tap a place inside it."),
+    "m_chars_left": ("还可输入 {n} 字", "{n} characters left"),
+    "m_unassigned": ("未派遣（待派遣员处理）", "Not dispatched yet (with the dispatchers)"),
+    "m_refused": ("上报未被接受：", "The report was refused: "),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from dispatch.intake import MAX_DESCRIPTION
 from web.deps import Conn
 from web.pages.common import page_actor, render
 from web.pages.i18n import TEXT, pick, translator
@@ -36,7 +37,8 @@ def report_page(request: Request, conn: Conn):
     """Report an issue: GPS pin on a small map, category, description, 1-9 photos."""
     config = request.app.state.config
     return officer_page(request, conn, "officer_report.html", tile_url=config.tile_url,
-                        tile_attribution=config.tile_attribution, map_crs=config.tile_crs)
+                        tile_attribution=config.tile_attribution, map_crs=config.tile_crs,
+                        description_max=MAX_DESCRIPTION)
 
 
 @router.get("/m/mine")

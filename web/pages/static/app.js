@@ -2,6 +2,13 @@
 (function () {
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var common = document.getElementById("cg-common");
+  var TEXT = common ? JSON.parse(common.textContent) : {};
+  function T(key, values) {
+    var s = TEXT[key] || key;
+    Object.keys(values || {}).forEach(function (k) { s = s.replace("{" + k + "}", values[k]); });
+    return s;
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -26,7 +33,12 @@
     return fetch(path, init).then(function (r) {
       if (r.status === 204) return null;
       return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) { var e = new Error(data.message || ("HTTP " + r.status)); e.status = r.status; throw e; }
+        if (!r.ok) {
+          var e = new Error(data.message || ("HTTP " + r.status));
+          e.status = r.status;
+          e.code = data.error;  // the domain error's name (OutsideDistrict…), for pages that explain it
+          throw e;
+        }
         return data;
       });
     });
@@ -34,8 +46,47 @@
 
   function fmtTime(iso) { return iso ? iso.replace("T", " ").slice(0, 16) : ""; }
 
-  var LIGHT = {red: "超期 overdue", yellow: "预警 due soon", green: "正常 on time"};
-  function light(value) { return el("span", {class: "cg-light cg-light-" + (value || "none"), text: LIGHT[value] || "—"}); }
+  /* the deadline light; a case with no clock running says why (not registered, not dispatched, or stopped) */
+  var NO_CLOCK = {reported: "unregistered", awaiting_verification: "unregistered", registered: "undispatched",
+                  returned: "undispatched"};
+  function light(value, status) {
+    var key = value || NO_CLOCK[status] || "stopped";
+    return el("span", {class: "cg-light cg-light-" + (value || "none"), text: T("light_" + key),
+                       title: T("light_title")});
+  }
 
-  window.cg = {el: el, api: api, fmtTime: fmtTime, light: light, csrf: csrf};
+  /* a long text clamped to a few lines, with 展开/收起 when it does not fit */
+  function clamped(text, className) {
+    var body = el("p", {class: (className || "") + " cg-clamp", text: text || ""});
+    var toggle = el("button", {type: "button", class: "cg-more", hidden: "hidden", "aria-expanded": "false",
+                               text: T("expand"), onclick: function () {
+      var open = body.classList.toggle("cg-open");
+      toggle.textContent = T(open ? "collapse" : "expand");
+      toggle.setAttribute("aria-expanded", String(open));
+    }});
+    var box = el("div", {class: "cg-clamped"}, [body, toggle]);
+    requestAnimationFrame(function () { measure(body, toggle); });
+    return box;
+  }
+  function measure(body, toggle) {
+    if (!body.isConnected) { requestAnimationFrame(function () { measure(body, toggle); }); return; }
+    toggle.hidden = body.scrollHeight <= body.clientHeight + 1 && !body.classList.contains("cg-open");
+  }
+
+  /* the unread count next to 消息 in the header */
+  function unread() {
+    var link = document.querySelector(".cg-inbox"), badge = link && link.querySelector(".cg-badge");
+    if (!badge) return Promise.resolve(null);
+    return api("GET", "/api/inbox?unread=true").then(function (items) {
+      badge.textContent = String(items.length);
+      badge.hidden = !items.length;
+      if (items.length) link.setAttribute("aria-label", link.firstChild.textContent + " " +
+                                          T("unread", {n: items.length}));
+      else link.removeAttribute("aria-label");
+      return items.length;
+    }, function () { return null; });
+  }
+  unread();
+
+  window.cg = {el: el, api: api, fmtTime: fmtTime, light: light, clamped: clamped, unread: unread, T: T, csrf: csrf};
 })();

@@ -25,15 +25,21 @@
     return [street, c.grid_code || (c.grid && c.grid.code) || ""].filter(Boolean).join(" / ");
   }
 
+  /* a department by its name, the code in a tooltip; what the empty cell means when there is none */
+  function department(code, name) {
+    if (!code) return el("span", {class: "cg-dept cg-muted", text: T("unassigned")});
+    return el("span", {class: "cg-dept", title: T("code") + " " + code, "data-code": code, text: name || code});
+  }
+
   function card(c) {
     var head = el("div", {class: "cg-row cg-case-head"}, [
-      el("a", {href: "/cases/" + c.id, class: "cg-case-id", text: "#" + c.id}), cg.light(c.light),
+      el("a", {href: "/cases/" + c.id, class: "cg-case-id", text: "#" + c.id}), cg.light(c.light, c.status),
       el("span", {class: "cg-status", text: label("st", c.status)}),
       el("span", {class: "cg-category", text: c.category_code + " " + (c.category_name || "")}),
-      el("span", {class: "cg-muted", text: place(c)}),
-      el("span", {class: "cg-muted", text: c.deadline ? T("deadline") + " " + cg.fmtTime(c.deadline) : ""})]);
-    return el("div", {class: "cg-card cg-case", "data-case": String(c.id)},
-      [head, el("p", {class: "cg-desc", text: c.description || ""})]);
+      el("span", {class: "cg-muted", text: place(c)})]
+      .concat(c.department_code ? [department(c.department_code, c.department_name)] : [])
+      .concat(c.deadline ? [el("span", {class: "cg-muted", text: T("deadline") + " " + cg.fmtTime(c.deadline)})] : []));
+    return el("div", {class: "cg-card cg-case", "data-case": String(c.id)}, [head, cg.clamped(c.description, "cg-desc")]);
   }
 
   /* load one queue into a container; resolves with the rows shown */
@@ -85,7 +91,7 @@
     var select = el("select", {name: "department_code"}, [el("option", {value: "", text: T("by_rules")})]);
     departments = departments || cg.api("GET", "/api/departments");
     departments.then(function (all) {
-      all.forEach(function (d) { select.appendChild(el("option", {value: d.code, text: d.code + " " + d.name})); });
+      all.forEach(function (d) { select.appendChild(el("option", {value: d.code, text: d.name + "（" + d.code + "）"})); });
     });
     return {node: labelled(T("department"), select), read: function (body) {
       if (select.value) body.department_code = select.value;
@@ -183,6 +189,35 @@
     return node;
   }
 
+  /* context for a small map: the unit grids around the cases (handed in by the page) and the streets, named */
+  function outlines(map, onBase) {
+    if (conf.grids) {
+      L.geoJSON(onBase(conf.grids), {interactive: false, className: "cg-grid-outline",
+                                     style: {color: "#1565c0", weight: 1, opacity: .7, fill: false}}).addTo(map);
+    }
+    cg.api("GET", "/api/layers/street").then(onBase).then(function (streets) {
+      L.geoJSON(streets, {interactive: false, className: "cg-street-outline",
+                          style: {color: "#b71c1c", weight: 2.5, fill: false},
+                          onEachFeature: function (f, layer) {
+                            layer.bindTooltip(el("span", {text: f.properties.name}),
+                                              {permanent: true, direction: "center", className: "cg-map-label"});
+                          }}).addTo(map);
+    }, function () {});
+  }
+
+  /* the case page's map: the case as one marker, with the grids and streets around it */
+  function pointMap(node, c) {
+    var gcj = conf.map_crs === "gcj02" && window.gcoord;
+    function onBase(geojson) { return gcj ? gcoord.transform(geojson, gcoord.WGS84, gcoord.GCJ02) : geojson; }
+    var xy = onBase({type: "Point", coordinates: [c.lon, c.lat]}).coordinates;
+    var map = L.map(node, {attributionControl: !!conf.tile_url}).setView([xy[1], xy[0]], 16);
+    if (conf.tile_url) L.tileLayer(conf.tile_url, {attribution: conf.tile_attribution || ""}).addTo(map);
+    outlines(map, onBase);
+    var marker = L.circleMarker([xy[1], xy[0]], {radius: 9, weight: 3, color: "#fff", fillOpacity: 1,
+                                                 fillColor: LIGHT_COLOUR[c.light] || "#455a64"}).addTo(map);
+    return {map: map, marker: marker};
+  }
+
   function flash(box, result) {
     var notes = (result.notes || []).join("; ");
     box.textContent = T("done") + "#" + result.case_id + " " + label("act", result.action) + " → " +
@@ -203,9 +238,7 @@
     var map = L.map(node, {attributionControl: !!conf.tile_url}).setView([23.01, 113.1], 12);
     if (conf.tile_url) L.tileLayer(conf.tile_url, {attribution: conf.tile_attribution || ""}).addTo(map);
     points = onBase(points);
-    cg.api("GET", "/api/layers/street").then(onBase).then(function (streets) {
-      L.geoJSON(streets, {interactive: false, style: {color: "#607d8b", weight: 1, fill: false}}).addTo(map);
-    }, function () {});
+    outlines(map, onBase);
     var markers = {}, layer = L.featureGroup().addTo(map);
     (points.features || []).forEach(function (f) {
       var p = f.properties, xy = f.geometry.coordinates;
@@ -227,5 +260,5 @@
 
   window.cgDesk = {conf: conf, T: T, label: label, mine: mine, openActions: openActions, place: place, card: card,
                    list: list, actionForm: actionForm, actionBar: actionBar, send: send, routingLine: routingLine,
-                   flash: flash, thumb: thumb, caseMap: caseMap};
+                   flash: flash, thumb: thumb, caseMap: caseMap, pointMap: pointMap, department: department};
 })();

@@ -84,7 +84,7 @@
       } else marker.setLatLng(latlng);
       if (byHand) $("m-gps").textContent = t("m_pin_moved");
       $("m-coords").textContent = state.point.lon.toFixed(6) + ", " + state.point.lat.toFixed(6);
-      describe(state.point);
+      describe(state);
     }
     map.on("click", function (e) { place(fromMap(e.latlng), true); });
     window.cgOfficerMap = {map: map, marker: function () { return marker; }};  // for tests and the console
@@ -101,12 +101,32 @@
       }}).addTo(map);
     }).catch(function (e) { $("m-place").textContent = e.message; });
   }
-  function describe(point) {
-    var box = $("m-place");
+  /* where the pin is; a point outside the district cannot be sent, so 提交 waits until the pin is moved in */
+  function describe(state) {
+    var box = $("m-place"), point = state.point, asked = state.asked = (state.asked || 0) + 1;
     cg.api("GET", "/api/locate?crs=EPSG:4326&lon=" + point.lon + "&lat=" + point.lat).then(function (loc) {
+      if (asked !== state.asked) return;  // the pin moved again meanwhile
       box.textContent = [loc.street.name, loc.community.name, loc.grid.name + " (" + loc.grid.code + ")"].join(" · ");
       box.className = "cg-muted";
-    }).catch(function (e) { box.textContent = e.message; box.className = "cg-error"; });
+      outside(state, false);
+    }).catch(function (e) {
+      if (asked !== state.asked) return;
+      box.textContent = e.code === "OutsideDistrict" ? t("m_outside") : e.message;
+      box.className = "cg-error";
+      outside(state, e.code === "OutsideDistrict");
+    });
+  }
+  function outside(state, yes) {
+    state.outside = yes;
+    $("m-submit").disabled = yes || !!state.sending;
+    $("m-error").textContent = yes ? t("m_outside") : ($("m-error").textContent === t("m_outside") ? "" :
+                                                       $("m-error").textContent);
+  }
+  function counter(textarea, line) {
+    function show() { line.textContent = t("m_chars_left", {n: textarea.maxLength - textarea.value.length}); }
+    textarea.addEventListener("input", show);
+    show();
+    return show;
   }
   function locate(state, pin, force) {
     var gps = $("m-gps");
@@ -119,7 +139,7 @@
       pin.map.setView(pin.toMap(point), 15);
       gps.textContent = t("m_gps_ok", {m: Math.round(pos.coords.accuracy)});
     }, function (err) {
-      gps.textContent = t("m_gps_failed") + (err && err.message ? " (" + err.message + ")" : "");
+      gps.textContent = t("m_gps_failed");  // the browser's own message is in English and says nothing more
     }, {enableHighAccuracy: true, timeout: 20000, maximumAge: 0});
   }
   function setupCategories(state) {
@@ -171,13 +191,15 @@
     $("m-photos").appendChild(photos.node);
     locate(state, pin, false);
     $("m-relocate").addEventListener("click", function () { locate(state, pin, true); });
+    var recount = counter($("m-desc"), $("m-desc-count"));
     function problem() {
       if (!state.point) return t("m_need_location");
+      if (state.outside) return t("m_outside");
       if (!state.category) return t("m_need_category");
       if (photos.busy()) return t("m_wait_upload");
       return photos.ids().length ? "" : t("m_need_photo");
     }
-    function clearForm() { cats.clear(); photos.clear(); $("m-desc").value = ""; $("m-dups").hidden = true; }
+    function clearForm() { cats.clear(); photos.clear(); $("m-desc").value = ""; recount(); $("m-dups").hidden = true; }
     var sender = makeSender(state, {error: error, submit: submit, done: clearForm});
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -210,7 +232,7 @@
   }
   function makeSender(state, ui) {
     function post(attempt) {
-      ui.submit.disabled = true;
+      ui.submit.disabled = state.sending = true;
       ui.error.textContent = t("m_sending");
       return cg.api("POST", "/api/reports", attempt.body, {"Idempotency-Key": attempt.key}).then(function (out) {
         sessionStorage.removeItem(PENDING);
@@ -220,10 +242,16 @@
         showResult(out);
         ui.done();
       }, function (e) {
-        ui.error.textContent = t("m_failed") + e.message + " ";
+        if (e.status && e.status < 500) {  // refused: sending the same again cannot succeed, so no 重试
+          sessionStorage.removeItem(PENDING);
+          state.attempt = null;
+          ui.error.textContent = t("m_refused") + (e.code === "OutsideDistrict" ? t("m_outside") : e.message);
+          return;
+        }
+        ui.error.textContent = t("m_failed") + e.message + " ";  // no answer, or the server failed: try again
         ui.error.appendChild(el("button", {type: "button", id: "m-retry", text: t("m_retry"),
                                            onclick: function () { post(attempt); }}));
-      }).then(function () { ui.submit.disabled = false; });
+      }).then(function () { state.sending = false; ui.submit.disabled = !!state.outside; });
     }
     function send(body) {
       if (!state.attempt && storedAttempt()) { ui.error.textContent = t("m_pending"); return; }
@@ -252,9 +280,20 @@
     box.dataset.caseId = out.case_id;
     box.appendChild(el("p", {}, [el("b", {text: t("m_done") + " "}), caseLink(out.case_id)]));
     box.appendChild(el("p", {text: t("m_status") + ": " + statusName(out.status)}));
-    box.appendChild(el("p", {text: t("m_department") + ": " + (out.department_code || "—")}));
+    box.appendChild(el("p", {}, [t("m_department") + ": ", department(out)]));
     (out.notes || []).forEach(function (n) { box.appendChild(muted(n)); });
     box.scrollIntoView({block: "nearest"});
+  }
+
+  /* the department by its name (from the case as the API reads it), the code in a tooltip */
+  function department(out) {
+    var node = el("span", {class: "m-dept", text: out.department_code ? out.department_code : t("m_unassigned")});
+    if (!out.department_code) return node;
+    node.title = out.department_code;
+    cg.api("GET", "/api/cases/" + out.case_id).then(function (c) {
+      node.textContent = c.department_name || c.department_code;
+    }, function () {});
+    return node;
   }
 
   /* my reports and tasks: one card per case */
@@ -264,7 +303,7 @@
         .concat(c.light ? [cg.light(c.light)] : [])),
       el("div", {text: c.category_code + " " + c.category_name}),
       muted(cg.fmtTime(c.created_at) + " · " + (c.street_name || "") + " " + (c.grid_code || ""), "div"),
-      el("p", {class: "m-desc", text: c.description || ""})].concat(extra || []));
+      cg.clamped(c.description, "m-desc")].concat(extra || []));
   }
   function listInto(box, path, card) {
     return cg.api("GET", path).then(function (rows) {
@@ -276,9 +315,10 @@
   function minePage() { listInto($("m-mine"), "/api/cases?queue=mine", function (c) { return caseCard(c); }); }
   function taskCard(c, actions) {
     var task = {c: c, photos: photoPicker(), error: el("p", {class: "cg-error m-task-error", role: "alert"}),
-                note: el("textarea", {rows: "2", maxlength: "4000", placeholder: t("m_note"), title: t("m_note")}),
+                note: el("textarea", {rows: "2", maxlength: "4000"}),
                 row: el("div", {class: "cg-row m-actions"})};
-    task.card = caseCard(c, [task.note, task.photos.node, task.row, task.error]);
+    var note = el("label", {class: "m-note"}, [el("span", {class: "cg-muted", text: t("m_note")}), task.note]);
+    task.card = caseCard(c, [note, task.photos.node, task.row, task.error]);
     actions.forEach(function (a) {
       task.row.appendChild(el("button", {type: "button", class: a[1] ? "danger" : "", "data-action": a[0],
                                          text: t("m_" + a[0]),
