@@ -6,6 +6,8 @@ domain code the API uses.
 """
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -129,6 +131,7 @@ def test_the_queue_map_shows_the_grids_and_streets_around(server, open_as, artif
                              " WHERE r.is_active").fetchone()[0]
     drawn = page.locator("#queue-map .cg-grid-outline").count()
     assert 3 < drawn < grids / 4  # the grids around the cases, not the whole district's
+    page.wait_for_function("() => !document.querySelector('#queue-map .leaflet-zoom-anim')")
     page.screenshot(path=str(artifacts / "queue-desktop.png"), full_page=True)
 
 
@@ -183,13 +186,20 @@ def test_a_refused_report_offers_no_retry(server, open_as, tmp_path):
     from tests.test_officer_pages import fill_report
 
     page = open_as("officer", "/m", 390, 844)
+    calls = []
 
-    def outside(route):  # the server itself refuses this one: a point outside the district
-        body = route.request.post_data_json | {"lon": 113.4, "lat": 23.3}
-        route.continue_(post_data=__import__("json").dumps(body))
+    def busy_then_outside(route):
+        calls.append(route.request.method)
+        if len(calls) == 1:  # first the server is busy: that one may succeed later, so 重试 is offered
+            route.fulfill(status=503, content_type="application/json",
+                          body=json.dumps({"error": "Busy", "message": "busy, try again"}))
+            return
+        body = route.request.post_data_json | {"lon": 113.4, "lat": 23.3}  # then the server itself refuses it
+        route.continue_(post_data=json.dumps(body))
 
-    page.route("**/api/reports", outside)
+    page.route("**/api/reports", busy_then_outside)
     fill_report(page, tmp_path, "区外的点")
+    page.locator("#m-retry").click()
     expect(page.locator("#m-error")).to_contain_text("上报未被接受")
     expect(page.locator("#m-error")).to_contain_text("请把图钉拖到区界")
     assert page.locator("#m-retry").count() == 0
@@ -270,9 +280,12 @@ HEADER = """() => {
     if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
       overlaps.push([kids[i].className, kids[i + 1 + j].className]); }));
   const logout = top.querySelector('.cg-logout').getBoundingClientRect();
+  const nav = top.querySelector('.cg-nav').getBoundingClientRect(), inbox = top.querySelector('.cg-inbox');
+  const inboxBox = inbox.getBoundingClientRect();
   return {scroll: document.documentElement.scrollWidth, inner: innerWidth, height: top.getBoundingClientRect().height,
           rows: new Set(boxes.map(b => Math.round((b.top + b.bottom) / 2 / 8))).size, overlaps: overlaps,
-          logoutInside: logout.right <= innerWidth && logout.left >= 0};
+          logoutInside: logout.right <= innerWidth && logout.left >= 0,
+          inboxShown: inboxBox.right <= nav.right + 1 && inboxBox.width > 0};
 }"""
 
 
@@ -284,7 +297,7 @@ def test_every_page_fits_a_phone_with_a_one_line_header(server, open_as, artifac
         got = page.evaluate(HEADER)
         assert got["scroll"] <= got["inner"], (path, got)
         assert got["rows"] == 1 and got["height"] < 60 and got["overlaps"] == [], (path, got)
-        assert got["logoutInside"], (path, got)
+        assert got["logoutInside"] and got["inboxShown"], (path, got)  # 退出 and 消息 in sight, not scrolled away
         if path == "/m":
             page.screenshot(path=str(artifacts / f"report-phone-{width}.png"), full_page=True)
         page.context.close()

@@ -196,6 +196,7 @@ TEXT = {
     "c_collapse": ("收起", "Show less"),
     "c_unread": ("{n} 条未读消息", "{n} unread messages"),
     "c_menu": ("主菜单", "Main menu"),
+    "language_short": ("EN", "中"),
     "inbox_empty": ("暂无消息", "No messages"),
     "inbox_mark_read": ("标为已读", "Mark as read"),
     "inbox_case": ("案件", "Case"),

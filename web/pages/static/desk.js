@@ -190,10 +190,17 @@
   }
 
   /* context for a small map: the unit grids around the cases (handed in by the page) and the streets, named */
-  function outlines(map, onBase) {
+  function outlines(map, onBase, own) {
     if (conf.grids) {
-      L.geoJSON(onBase(conf.grids), {interactive: false, className: "cg-grid-outline",
-                                     style: {color: "#1565c0", weight: 1, opacity: .7, fill: false}}).addTo(map);
+      L.geoJSON(onBase(conf.grids), {interactive: false, className: "cg-grid-outline", style: function (f) {
+        var mine = f.properties.code === own;  // the case's own grid, filled lightly and named
+        return {color: "#1565c0", weight: mine ? 2.5 : 1, opacity: .8, fill: mine, fillOpacity: .08};
+      }, onEachFeature: function (f, layer) {
+        if (f.properties.code === own) {
+          layer.bindTooltip(el("span", {text: f.properties.name}),
+                            {permanent: true, direction: "top", className: "cg-map-label cg-grid-label"});
+        }
+      }}).addTo(map);
     }
     cg.api("GET", "/api/layers/street").then(onBase).then(function (streets) {
       L.geoJSON(streets, {interactive: false, className: "cg-street-outline",
@@ -212,7 +219,7 @@
     var xy = onBase({type: "Point", coordinates: [c.lon, c.lat]}).coordinates;
     var map = L.map(node, {attributionControl: !!conf.tile_url}).setView([xy[1], xy[0]], 16);
     if (conf.tile_url) L.tileLayer(conf.tile_url, {attribution: conf.tile_attribution || ""}).addTo(map);
-    outlines(map, onBase);
+    outlines(map, onBase, c.grid && c.grid.code);
     var marker = L.circleMarker([xy[1], xy[0]], {radius: 9, weight: 3, color: "#fff", fillOpacity: 1,
                                                  fillColor: LIGHT_COLOUR[c.light] || "#455a64"}).addTo(map);
     return {map: map, marker: marker};
