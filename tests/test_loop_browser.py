@@ -150,7 +150,8 @@ def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
     case_id = int(result.get_attribute("data-case-id"))
     expect(result).to_contain_text(f"#{case_id}")
     expect(result).to_contain_text("已派遣")
-    expect(result).to_contain_text("S-012-HWS")
+    expect(result.locator(".m-dept")).to_have_text("祖庙街道环卫所")  # the department's name, the code in a tooltip
+    expect(result.locator(".m-dept")).to_have_attribute("title", "S-012-HWS")
     assert db(url, "SELECT id, status, department_code, description, reporter FROM event_case") == [
         (case_id, "dispatched", "S-012-HWS", DESCRIPTION, "officer")]
     officer.screenshot(path=str(artifacts / "loop-1-officer-report.png"), full_page=True)
