@@ -151,6 +151,7 @@ def test_the_desk_lists_each_case_once_and_says_why_no_light(server, open_as, ar
     own = page.locator(f"#sec-dispatch .cg-case[data-case='{alone}']")
     expect(own).to_have_count(1)
     expect(own.locator(".cg-light")).to_have_text("未派遣")  # returned: no clock runs until it is dispatched
+    expect(own.locator(".cg-detail .cg-dept")).to_have_text(HWS_NAME)  # who returned it, by name
     expect(dup.locator(".cg-light")).to_have_text("未派遣")
     assert page.locator(".cg-light", has_text="—").count() == 0
     page.screenshot(path=str(artifacts / "desk-desktop.png"), full_page=True)

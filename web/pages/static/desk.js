@@ -31,6 +31,17 @@
     return el("span", {class: "cg-dept", title: T("code") + " " + code, "data-code": code, text: name || code});
   }
 
+  /* a department known only by its code (a history row): named from the department list, fetched once */
+  function namedDepartment(code) {
+    var node = department(code, null);
+    if (!code) return node;
+    departments = departments || cg.api("GET", "/api/departments");
+    departments.then(function (all) {
+      all.forEach(function (x) { if (x.code === code) node.textContent = x.name; });
+    }, function () {});
+    return node;
+  }
+
   function card(c) {
     var head = el("div", {class: "cg-row cg-case-head"}, [
       el("a", {href: "/cases/" + c.id, class: "cg-case-id", text: "#" + c.id}), cg.light(c.light, c.status),
@@ -267,5 +278,6 @@
 
   window.cgDesk = {conf: conf, T: T, label: label, mine: mine, openActions: openActions, place: place, card: card,
                    list: list, actionForm: actionForm, actionBar: actionBar, send: send, routingLine: routingLine,
-                   flash: flash, thumb: thumb, caseMap: caseMap, pointMap: pointMap, department: department};
+                   flash: flash, thumb: thumb, caseMap: caseMap, pointMap: pointMap, department: department,
+                   namedDepartment: namedDepartment};
 })();
