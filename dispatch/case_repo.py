@@ -167,7 +167,8 @@ def provisional_open(conn: psycopg.Connection) -> list[dict]:
 
 LIST_COLUMNS = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, c.street_code, c.street_name,
-       c.grid_code, c.department_code, dep.name AS department_name, c.urgent, c.deadline, c.deadline_provisional, c.created_at, c.version,
+       c.grid_code, c.department_code, dep.name AS department_name, c.urgent, c.deadline, c.deadline_provisional,
+       c.created_at, c.version,
        c.rework_count, c.return_count, c.reporter,
        CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
             WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light

@@ -110,7 +110,8 @@ def test_the_case_page_has_a_map_and_one_line_columns(server, open_as, artifacts
       .filter(c => c.textContent.trim()).map(c => {
         const range = document.createRange();
         range.selectNodeContents(c);
-        return [c.textContent, range.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight)]; })""")
+        const lines = range.getBoundingClientRect().height / parseFloat(getComputedStyle(c).lineHeight);
+        return [c.textContent, lines]; })""")
     tall = [(text, lines) for text, lines in heights if lines > 1.5]
     assert len(heights) > 8 and tall == [], tall
     for name in ("操作", "照片"):

@@ -50,7 +50,8 @@
       el("span", {class: "cg-muted", text: place(c)})]
       .concat(c.department_code ? [department(c.department_code, c.department_name)] : [])
       .concat(c.deadline ? [el("span", {class: "cg-muted", text: T("deadline") + " " + cg.fmtTime(c.deadline)})] : []));
-    return el("div", {class: "cg-card cg-case", "data-case": String(c.id)}, [head, cg.clamped(c.description, "cg-desc")]);
+    return el("div", {class: "cg-card cg-case", "data-case": String(c.id)},
+              [head, cg.clamped(c.description, "cg-desc")]);
   }
 
   /* load one queue into a container; resolves with the rows shown */
@@ -102,7 +103,9 @@
     var select = el("select", {name: "department_code"}, [el("option", {value: "", text: T("by_rules")})]);
     departments = departments || cg.api("GET", "/api/departments");
     departments.then(function (all) {
-      all.forEach(function (d) { select.appendChild(el("option", {value: d.code, text: d.name + "（" + d.code + "）"})); });
+      all.forEach(function (d) {
+        select.appendChild(el("option", {value: d.code, text: d.name + "（" + d.code + "）"}));
+      });
     });
     return {node: labelled(T("department"), select), read: function (body) {
       if (select.value) body.department_code = select.value;
