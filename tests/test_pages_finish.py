@@ -20,6 +20,7 @@ from tests.axe import serious_violations
 from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
 from tests.people import actor, add_cast
 from tests.test_desk_pages import Site
+from web.schemas import MAX_NOTE
 
 pytestmark = pytest.mark.browser
 
@@ -215,6 +216,15 @@ def test_the_description_counts_down_from_the_limit(server, open_as):
     expect(page.locator("#m-desc-count")).to_have_text(f"还可输入 {MAX_DESCRIPTION} 字")
     page.fill("#m-desc", "井盖缺失")
     expect(page.locator("#m-desc-count")).to_have_text(f"还可输入 {MAX_DESCRIPTION - 4} 字")
+    case_id = server.handled()  # the notes of actions take their limit from the API's one definition too
+    page.goto(f"{server.base}/m/tasks")
+    expect(page.locator(f"#m-check .m-case[data-case-id='{case_id}'] textarea")).to_have_attribute(
+        "maxlength", str(MAX_NOTE))
+    queue = open_as("hws", "/queue")
+    other = server.new_case(lon=113.125)
+    queue.reload()
+    queue.locator(f".cg-case[data-case='{other}'] button[data-action=return]").click()
+    expect(queue.locator("textarea[name=note]")).to_have_attribute("maxlength", str(MAX_NOTE))
 
 
 def test_gps_denied_says_so_in_chinese_only(server, open_as):

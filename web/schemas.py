@@ -13,6 +13,7 @@ from events.media import ALLOWED as PHOTO_FORMATS
 from gis.crs import CRS_PATTERN
 
 # What the API's fields take, stated once for the schema and its validation alike.
+MAX_NOTE = 4000  # characters of an action's note or reason (the pages' note fields take it from here)
 MAX_ID = 2 ** 53 - 1  # ids and versions: bigint columns, as far as JSON numbers are exact
 CATEGORY = "^[0-9]{4}$"                   # a minor category code, e.g. 0102
 CRS_DESCRIPTION = ("EPSG code of lon/lat (4326 or EPSG:4326), an authority string (OGC:CRS84), WKT, or gcj02 for "
@@ -192,7 +193,7 @@ class CategoryOut(BaseModel):
 class ActionIn(StrictIn):
     """An action on a case. Which fields are needed depends on the action."""
 
-    note: str = Field(default="", max_length=4000, description="reason or note; required for reject, return, "
+    note: str = Field(default="", max_length=MAX_NOTE, description="reason or note; required for reject, return, "
                       "request_extension, refuse_extension, handle, check_fail, reopen")
     attachments: list[Id] = Field(default=[], max_length=20, description="ids from POST /api/media; "
                                   "handle needs at least one photo")

@@ -20,7 +20,7 @@ from web.api import readable_case
 from web.deps import Config, Conn
 from gis import repo as gis_repo
 from web.map.routes import cases_geojson
-from web.schemas import MAX_ID
+from web.schemas import MAX_ID, MAX_NOTE
 from web.pages.common import env, layout, page_actor, render
 from web.pages.i18n import TEXT, pick, translator
 
@@ -61,7 +61,7 @@ def page_settings(request: Request, actor: Actor, **extra) -> dict:
     """What desk.js needs: the texts in the page language, the workflow table and the reader's roles."""
     t = translator(_lang(request))
     return {"text": {key: t(key) for key in TEXT if key.startswith("d_")}, "steps": STEP_TABLE,
-            "roles": sorted(actor.roles), "user": actor.username, **extra}
+            "roles": sorted(actor.roles), "user": actor.username, "note_max": MAX_NOTE, **extra}
 
 
 def notice(request: Request, actor: Actor, *, status: int, heading: str, message: str) -> HTMLResponse:

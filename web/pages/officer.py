@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 
 from dispatch.intake import MAX_DESCRIPTION
 from web.deps import Conn
+from web.schemas import MAX_NOTE
 from web.pages.common import page_actor, render
 from web.pages.i18n import TEXT, pick, translator
 
@@ -50,4 +51,4 @@ def mine_page(request: Request, conn: Conn):
 @router.get("/m/tasks")
 def tasks_page(request: Request, conn: Conn):
     """Public reports to verify and handled cases to check on site."""
-    return officer_page(request, conn, "officer_tasks.html")
+    return officer_page(request, conn, "officer_tasks.html", note_max=MAX_NOTE)

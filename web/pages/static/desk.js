@@ -78,7 +78,7 @@
   function labelled(text, input) { return el("label", {}, [text, input]); }
 
   function noteField(required) {
-    var input = el("textarea", {name: "note", rows: "2", maxlength: "4000"});
+    var input = el("textarea", {name: "note", rows: "2", maxlength: String(conf.note_max)});
     return {node: labelled(T("note") + (required ? " *" : ""), input), read: function (body) {
       var value = input.value.trim();
       if (required && !value) throw new Error(T("need_note"));

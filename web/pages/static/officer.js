@@ -315,7 +315,7 @@
   function minePage() { listInto($("m-mine"), "/api/cases?queue=mine", function (c) { return caseCard(c); }); }
   function taskCard(c, actions) {
     var task = {c: c, photos: photoPicker(), error: el("p", {class: "cg-error m-task-error", role: "alert"}),
-                note: el("textarea", {rows: "2", maxlength: "4000"}),
+                note: el("textarea", {rows: "2", maxlength: root.dataset.noteMax}),
                 row: el("div", {class: "cg-row m-actions"})};
     var note = el("label", {class: "m-note"}, [el("span", {class: "cg-muted", text: t("m_note")}), task.note]);
     task.card = caseCard(c, [note, task.photos.node, task.row, task.error]);
