@@ -1,9 +1,11 @@
 """`citygrid serve` says where each role starts (the pages `/` sends them to) and where the API docs are; every
 address it prints answers."""
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -21,11 +23,14 @@ def served_lines(url: str, port: int) -> tuple[list[str], dict[str, int]]:
     env = {**os.environ, "DATABASE_URL": url}
     proc = subprocess.Popen([sys.executable, "-m", "citygrid", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [out.put(line.rstrip("\n")) for line in proc.stdout], daemon=True).start()
     lines = []
     try:
-        for line in proc.stdout:
-            lines.append(line.rstrip("\n"))
-            if "/openapi.json" in line or len(lines) > 40:
+        while not lines or "/openapi.json" not in lines[-1]:  # what it prints within a minute
+            try:
+                lines.append(out.get(timeout=60))
+            except queue.Empty:
                 break
         for _ in range(120):  # until it answers, then every address printed is asked
             try:
