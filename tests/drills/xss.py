@@ -33,7 +33,7 @@ from web.deps import COOKIE, CSRF_COOKIE
 TITLE = "stored XSS: payloads in every user-set text, every page, popup and tooltip in Chromium"
 # The quick version: these (page, user) pairs of PAGES and OPEN_PAGES, and the map's popups and tooltips.
 QUICK = {("/map", "leader"), ("/cases/{case}", "leader"), ("/desk", "dispatcher"), ("/queue", "hws"),
-         ("/m/mine", "officer"), ("/inbox", "hws"), ("/login", None)}
+         ("/m/mine", "officer"), ("/inbox", "hws"), ("/login", None), ("/docs", None)}
 QUICK_IMPORTED_ROWS, IMPORTED_ROWS = 20, 200
 QUICK_LAYER_ITEMS = 150  # popups and tooltips per map layer in the quick version (the full one opens every one)
 
