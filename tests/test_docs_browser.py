@@ -42,9 +42,9 @@ def test_api_docs_render_their_operations_offline(browsed, artifacts):
     answered = page.locator(".opblock.is-open .live-responses-table tbody .response-col_status")
     answered.first.wait_for()
     assert answered.first.inner_text().strip() == "200"  # the API answered the page's own request
-    page.screenshot(path=str(artifacts / "docs-stranger-1366x768.png"))
+    page.screenshot(path=str(artifacts / "docs-try-it-out-1366x768.png"))
     page.set_viewport_size({"width": 360, "height": 640})
-    page.screenshot(path=str(artifacts / "docs-stranger-360x640.png"))
+    page.screenshot(path=str(artifacts / "docs-try-it-out-360x640.png"))
     assert serious_violations(page) == [], serious_violations(page)
     assert (blocked, errors, failed) == ([], [], [])
 
