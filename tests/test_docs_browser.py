@@ -44,6 +44,7 @@ def test_api_docs_render_their_operations_offline(browsed, artifacts):
     assert answered.first.inner_text().strip() == "200"  # the API answered the page's own request
     page.screenshot(path=str(artifacts / "docs-try-it-out-1366x768.png"))
     page.set_viewport_size({"width": 360, "height": 640})
+    page.locator(".opblock.is-open").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "docs-try-it-out-360x640.png"))
     assert serious_violations(page) == [], serious_violations(page)
     assert (blocked, errors, failed) == ([], [], [])
