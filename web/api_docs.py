@@ -27,7 +27,7 @@ CONTRAST = """<style>
 .swagger-ui .btn.try-out__btn.cancel { color: #b00020; border-color: #b00020; }
 .swagger-ui .btn.execute { background: #2b5f9e; border-color: #2b5f9e; }
 .swagger-ui .download-contents { background: #4b5261; }
-.swagger-ui pre.microlight { white-space: pre-wrap !important; overflow-wrap: anywhere;
+.swagger-ui pre.microlight, .swagger-ui pre.microlight * { white-space: pre-wrap !important; overflow-wrap: anywhere;
   overflow: visible !important; max-height: none !important; }
 </style>"""
 
