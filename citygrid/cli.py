@@ -218,7 +218,19 @@ def _serve(cfg: Settings, host: str, port: int, *, workers: int = 1, access_log:
     typer.echo(f"citygrid is serving the map at {scheme}://{shown}:{port}/map "
                f"(API docs: {scheme}://{shown}:{port}/docs), {workers} process(es) × {cfg.db_connections} "
                "database connections")
+    typer.echo("\n".join(first_pages(f"{scheme}://{shown}:{port}")))
     Server(cfg, host=host, port=port, workers=workers, access_log=access_log).run()
+
+
+def first_pages(site: str) -> list[str]:
+    """Each role's first page (web/pages/common.HOME, where `/` sends a signed-in user), and the API docs."""
+    from web.pages.common import HOME
+
+    pages: dict[str, list[str]] = {}
+    for role, path in HOME:
+        pages.setdefault(path, []).append(role)
+    return ["first page of each role:", *(f"  → {site}{path:<8} {', '.join(roles)}" for path, roles in pages.items()),
+            f"  → {site}/docs    the API (OpenAPI at {site}/openapi.json)"]
 
 
 def main() -> None:

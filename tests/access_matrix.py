@@ -125,7 +125,7 @@ PAGE_REFUSED = {403, 404}
 # documentation pages, as FastAPI serves them by default), and the live
 # stream (every signed-in role; filtered per case: tests/drills/access.py checks who gets which event).
 # The pages anyone may open without an account (the XSS drill opens them as a stranger).
-OPEN_PAGES = [("get", "/login"), ("get", "/docs"), ("get", "/redoc")]
+OPEN_PAGES = [("get", "/login"), ("get", "/docs")]
 OPEN_ONES = {("GET", "/api/health"), ("POST", "/api/tokens"), ("DELETE", "/api/tokens/current"),
              ("POST", "/login"), ("POST", "/logout"), *((m.upper(), p) for m, p in OPEN_PAGES)}
 STREAMS = {("GET", "/api/events")}

@@ -5,15 +5,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg
-from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from dispatch.reference import Reference
 from events.media import LocalMediaStore
-from web import api, api_accounts, api_admin, api_cases, api_export, errors, inputs, live, login, openapi
-from web.security import SecurityHeaders, script_nonce, with_nonce
+from web import api, api_accounts, api_admin, api_cases, api_export, api_docs, errors, inputs, live, login, openapi
+from web.favicon import favicon
+from web.security import SecurityHeaders
 from web.pages import desk
 from web.pages import routes as pages
 from web.pages import officer
@@ -70,29 +69,7 @@ def create_app(config: WebConfig, *, connection_class: type[psycopg.Connection] 
     app.add_exception_handler(SignInFirst, lambda request, exc: sign_in_redirect(exc))
     app.mount("/static/pages", StaticFiles(directory=PAGES_STATIC), name="pages-static")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     openapi.install(app)
-    _docs(app)
+    api_docs.install(app)
     return app
-
-
-# The API docs load Swagger UI / ReDoc from their CDN with an inline start script: their own, wider policy.
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'nonce-{nonce}' https://cdn.jsdelivr.net; "
-               "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-               "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-               "https://cdn.redoc.ly; worker-src blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-               "frame-ancestors 'none'")
-
-
-def _docs(app: FastAPI) -> None:
-    def page(made: HTMLResponse, request: Request) -> HTMLResponse:
-        nonce = script_nonce(request)
-        return HTMLResponse(with_nonce(made.body.decode(), nonce),
-                            headers={"Content-Security-Policy": DOCS_POLICY.format(nonce=nonce)})
-
-    @app.get("/docs", include_in_schema=False)
-    async def swagger(request: Request) -> HTMLResponse:
-        return page(get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI"), request)
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        return page(get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc"), request)

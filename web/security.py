@@ -65,7 +65,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                if "content-security-policy" not in headers:  # a route with its own policy (the API docs) keeps it
+                if "content-security-policy" not in headers:  # a route that sets its own policy keeps it
                     headers["Content-Security-Policy"] = policy(nonce, tiles=self.tiles)
                 headers["X-Frame-Options"] = "DENY"
                 headers["X-Content-Type-Options"] = "nosniff"

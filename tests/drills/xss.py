@@ -33,7 +33,7 @@ from web.deps import COOKIE, CSRF_COOKIE
 TITLE = "stored XSS: payloads in every user-set text, every page, popup and tooltip in Chromium"
 # The quick version: these (page, user) pairs of PAGES and OPEN_PAGES, and the map's popups and tooltips.
 QUICK = {("/map", "leader"), ("/cases/{case}", "leader"), ("/desk", "dispatcher"), ("/queue", "hws"),
-         ("/m/mine", "officer"), ("/inbox", "hws"), ("/login", None)}
+         ("/m/mine", "officer"), ("/inbox", "hws"), ("/login", None), ("/docs", None)}
 QUICK_IMPORTED_ROWS, IMPORTED_ROWS = 20, 200
 QUICK_LAYER_ITEMS = 150  # popups and tooltips per map layer in the quick version (the full one opens every one)
 
@@ -74,9 +74,6 @@ MAP_READY = """() => window.citygrid.ready && window.citygrid.views >= 1 && !win
   && (!window.citygrid.layers.cases || window.citygrid.filtersReady)
   && (!window.citygrid.meta.dashboard || window.citygrid.dashboard)"""
 LEVELS = {"streets": "street", "communities": "community", "grids": "grid"}
-# FastAPI's API docs load Swagger UI and ReDoc from their CDN (web/app.py, DOCS_POLICY): refused here like every
-# request off the machine, and counted apart.
-CDN_PAGES = ("/docs", "/redoc")
 
 
 @dataclass
@@ -226,20 +223,14 @@ def figures(world: World, tally: Tally, quick: bool) -> dict:
             "pages opened": tally.views, **missed, "popups opened": tally.popups, "tooltips opened": tally.tooltips,
             "dialogs": len(tally.dialogs), "injected elements": len(tally.injected),
             "CSP violations": len(tally.csp),
-            "requests leaving the machine": sum(n for page, n in tally.off_machine.items() if page not in CDN_PAGES),
-            "requests leaving the machine from the API docs (their CDN)": sum(tally.off_machine[p] for p in CDN_PAGES),
+            "requests leaving the machine": sum(tally.off_machine.values()),
             "planted texts shown as text": tally.shown, "planted texts not shown": len(tally.not_shown),
-            "script errors (but the API docs')": len(_script_errors(tally))}
+            "script errors": len(tally.errors)}
 
 
 TARGETS = {"listed pages × roles not opened": "= 0", "dialogs": "= 0", "injected elements": "= 0",
            "CSP violations": "= 0", "requests leaving the machine": "= 0", "planted texts not shown": "= 0",
-           "planted texts shown as text": ">= 1", "script errors (but the API docs')": "= 0"}
-
-
-def _script_errors(tally: Tally) -> list[str]:
-    """Uncaught script errors of the pages, but those of the API docs, whose scripts are on the CDN refused here."""
-    return [e for e in tally.errors if not any(f"{page}?" in e.split(": ")[0] for page in CDN_PAGES)]
+           "planted texts shown as text": ">= 1", "script errors": "= 0"}
 
 
 def run(quick: bool = False) -> dict:
@@ -252,7 +243,7 @@ def run(quick: bool = False) -> dict:
             with serving(url, media_root=media_root) as base:
                 found, tally = drill(url, base, tokens, plants, quick=quick)
     dialogs = [(page, n, plants.field_of(n)) for page, n in tally.dialogs]
-    wrong = [*dialogs, *tally.injected, *tally.csp[:20], *tally.not_shown[:20], *_script_errors(tally)[:10]]
+    wrong = [*dialogs, *tally.injected, *tally.csp[:20], *tally.not_shown[:20], *tally.errors[:10]]
     return {**result(found, {name: target for name, target in TARGETS.items() if name in found}), "wrong": wrong}
 
 
