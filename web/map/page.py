@@ -4,7 +4,7 @@ from __future__ import annotations
 from html import escape
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from jinja2 import Template
 
 VENDOR = "/static/vendor"
@@ -41,6 +41,7 @@ class Wiring(MacroElement):
             <script src="{{ this.own }}/view.js"></script>
             <script src="{{ this.own }}/dashboard.js"></script>
             <script src="{{ this.own }}/filters.js"></script>
+            <script src="{{ this.own }}/panels.js"></script>
             <script src="{{ this.own }}/citygrid.js"></script>
         {% endmacro %}
         {% macro script(this, kwargs) %}
@@ -63,6 +64,7 @@ class Wiring(MacroElement):
 def build_map(
     *, layers: dict[str, dict], bounds: list | None, tile_url: str, tile_attribution: str,
     title: str, dashboard: bool = False, timezone: str = "Asia/Shanghai", gcj02: bool = False, case_limit: int = 1000,
+    header: str = "", lang: str = "zh-CN", texts: dict | None = None,
 ) -> str:
     """Render the whole page: grid layers as GeoJSON, an empty case layer that citygrid.js fills from
     /api/map/cases as the view moves (case_limit 0: no case layer), a layer control, offline assets.
@@ -83,10 +85,18 @@ def build_map(
                                        fill_opacity=0.9),
         ).add_to(fmap)
     control = folium.LayerControl(collapsed=False).add_to(fmap)
-    if bounds:
-        fmap.fit_bounds(bounds)
+    # citygrid.js fits the district into the part of the map no panel covers (bounds with padding)
     meta = {"title": title, "counts": {k: len(v["features"]) for k, v in layers.items()},
-            "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02, "caseLimit": case_limit}
-    fmap.get_root().add_child(Wiring(fmap, made, meta, control))
-    fmap.get_root().title = escape(title)  # branca writes <title> unescaped; district names come from grid files
-    return fmap.get_root().render()
+            "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02, "caseLimit": case_limit,
+            "bounds": bounds, "texts": texts or {}, "header": bool(header)}
+    root = fmap.get_root()
+    if header:  # rendered (and escaped) by the pages' own header template
+        root.html.add_child(Element(header), index=0)
+    root.add_child(Wiring(fmap, made, meta, control))
+    root.title = escape(title)  # branca writes <title> unescaped; district names come from grid files
+    return _with_lang(root.render(), lang)
+
+
+def _with_lang(html: str, lang: str) -> str:
+    """branca writes a bare <html>: give it the page language (screen readers, axe's html-has-lang)."""
+    return html.replace("<html>", f'<html lang="{escape(lang)}">', 1)

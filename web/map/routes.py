@@ -18,6 +18,7 @@ from web.accounts import Unauthenticated
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
 from web.schemas import Filters
 from web.security import script_nonce, with_nonce
+from web.map.header import header_html, page_lang, texts
 from web.map.shift import points_to_gcj02, to_gcj02
 
 router = APIRouter()
@@ -48,7 +49,8 @@ def map_page(conn: Conn, config: Config, request: Request):
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
         dashboard=bool(actor.roles & STATISTICS_READERS), timezone=config.timezone,
-        case_limit=config.map_case_limit,
+        case_limit=config.map_case_limit, header=header_html(request, conn, actor), lang=page_lang(request),
+        texts=texts(page_lang(request)),
     )
     return HTMLResponse(with_nonce(html, script_nonce(request)))  # folium's inline scripts run with the nonce
 
@@ -117,7 +119,9 @@ def case_features(rows: list[dict]) -> dict:
          "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",
                         "description": c["description"], "grid": c["grid_code"],
                         "created_at": f"{c['created_at']:%Y-%m-%d %H:%M}",
-                        "department": c["department_code"] or "", "street": c["street_code"],
+                        "department": c["department_code"] or "",
+                        "department_name": c.get("department_name") or c["department_code"] or "",
+                        "street": c["street_code"],
                         "deadline": f"{c['deadline']:%Y-%m-%d %H:%M}" if c["deadline"] else "",
                         "light": c["light"] or ""}}
         for c in rows

@@ -45,6 +45,7 @@
   }
 
   function overdueList(rows) {
+    if (!rows.length) return el("p", "none", window.citygrid.T("mp_none"));
     var list = el("ol");
     rows.forEach(function (c) {
       var item = el("li");
@@ -115,6 +116,7 @@
     box.appendChild(el("span", null, "导出 Export (按当前筛选 current filters)"));
     var format = el("select");
     format.name = "export-format";
+    format.setAttribute("aria-label", window.citygrid.T("mp_export_format"));
     FORMATS.forEach(function (f) { var opt = el("option", null, f[1]); opt.value = f[0]; format.appendChild(opt); });
     var link = el("a", "citygrid-export-link", "下载 Download");
     link.setAttribute("download", "");
@@ -128,14 +130,32 @@
     return box;
   }
 
+  /* Collapsed, the dashboard is a tab at the map's edge and covers no case. */
+  function setCollapsed(panel, collapsed) {
+    var T = window.citygrid.T, button = panel.querySelector(".citygrid-dash-toggle");
+    panel.classList.toggle("collapsed", collapsed);
+    button.textContent = collapsed ? T("mp_show") : T("mp_hide");
+    button.setAttribute("aria-expanded", String(!collapsed));
+    window.citygrid.dashboardCollapsed = collapsed;
+  }
+
+  function collapseButton(panel) {
+    var button = el("button", "citygrid-dash-toggle");
+    button.type = "button";
+    button.addEventListener("click", function () { setCollapsed(panel, !panel.classList.contains("collapsed")); });
+    return button;
+  }
+
   var timer = null;
   window.citygridDashboard = {
     start: function (container) {
       var panel = el("div", "citygrid-dash");
       var figures = el("div", null, "…");
+      panel.appendChild(collapseButton(panel));
       panel.appendChild(exportControl());
       panel.appendChild(figures);
       container.appendChild(panel);
+      setCollapsed(panel, container.offsetWidth < 700);  /* on a phone the dashboard starts as a tab */
       L.DomEvent.disableScrollPropagation(panel);
       L.DomEvent.disableClickPropagation(panel);
       load(figures);
