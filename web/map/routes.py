@@ -28,10 +28,22 @@ LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", 
 @router.get("/map", response_class=HTMLResponse, responses={303: {"description": "not signed in: to the sign-in form"}})
 def map_page(conn: Conn, config: Config, request: Request):
     """The shared map: streets, communities, unit grids and the cases the signed-in user may see."""
+    return _map_page(conn, config, request, screen=False)
+
+
+@router.get("/screen", response_class=HTMLResponse,
+            responses={303: {"description": "not signed in: to the sign-in form"}})
+def screen_page(conn: Conn, config: Config, request: Request):
+    """指挥大屏: the map of /map for a wall (dark, no controls, live changes pulse), with today's figures, rankings,
+    the most overdue cases and the trend for those who read statistics. Whoever may open /map may open it."""
+    return _map_page(conn, config, request, screen=True)
+
+
+def _map_page(conn, config, request: Request, *, screen: bool):
     try:
         actor = actor_of(request, conn)
     except Unauthenticated:
-        return RedirectResponse("/login?next=/map", status_code=303)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     ids = _active(conn)
     layers = {key: gis_repo.layer_geojson(conn, layer_id=ids[level]) for key, level in LAYER_KEYS.items()}
     district = layers.pop("district")
@@ -44,13 +56,14 @@ def map_page(conn: Conn, config: Config, request: Request):
         district = to_gcj02(district)
     from web.map.page import build_map  # imports folium: here, not when a server process starts
 
+    lang = page_lang(request)
     html = build_map(
         layers=layers, bounds=_bounds(district), gcj02=config.tile_crs == "gcj02",
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
         dashboard=bool(actor.roles & STATISTICS_READERS), timezone=config.timezone,
-        case_limit=config.map_case_limit, header=header_html(request, conn, actor), lang=page_lang(request),
-        texts=texts(page_lang(request)),
+        case_limit=config.map_case_limit, lang=lang, texts=texts(lang), screen=screen,
+        header="" if screen else header_html(request, conn, actor),
     )
     return HTMLResponse(with_nonce(html, script_nonce(request)))  # folium's inline scripts run with the nonce
 

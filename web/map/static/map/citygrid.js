@@ -115,6 +115,7 @@
       var c = JSON.parse(event.data);
       if (window.citygrid.view) window.citygrid.view.live(c);
       if (window.citygrid.refreshDashboard) window.citygrid.refreshDashboard();
+      if (window.citygrid.onCase) window.citygrid.onCase(c);
       window.citygrid.received = (window.citygrid.received || 0) + 1;
       window.citygrid.lastCase = c;
     });
@@ -140,7 +141,7 @@
     window.citygrid.map = map;
     window.citygrid.layers = layers;
     window.citygrid.meta = meta;
-    if (window.citygridPanels) {
+    if (window.citygridPanels && !meta.screen) {
       window.citygridPanels.legend(map);
       if (layers.cases) window.citygridPanels.caseList(map);
     }
@@ -150,9 +151,11 @@
         list.forEach(function (d) { names[d.code] = d.name; });
         window.citygrid.departments = names;
       });
-    if (window.citygridFilters && layers.cases) window.citygridFilters.start(map, layers);
+    if (window.citygridFilters && layers.cases && !meta.screen) window.citygridFilters.start(map, layers);
     window.citygrid.view = window.citygridView ? window.citygridView.start(map, layers, meta, control) : null;
-    if (meta.dashboard && window.citygridDashboard) {
+    if (meta.screen && window.citygridScreen) {
+      window.citygridScreen.start(map, meta);
+    } else if (meta.dashboard && window.citygridDashboard) {
       window.citygrid.refreshDashboard = window.citygridDashboard.start(map.getContainer());
     }
     if (window.citygridPanels) window.citygridPanels.fitDistrict(map, meta.bounds);

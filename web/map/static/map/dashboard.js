@@ -59,9 +59,12 @@
     return list;
   }
 
+  var chart = null;  /* one chart at a time: the one drawn before is disposed (else each refresh leaks one) */
+
   function trendChart(box, trend) {
     if (!window.echarts) return;
-    var chart = window.echarts.init(box, null, { renderer: "svg" });
+    if (chart) chart.dispose();
+    chart = window.echarts.init(box, null, { renderer: "svg" });
     chart.setOption({
       animation: false, grid: { left: 30, right: 8, top: 20, bottom: 20 }, legend: { top: 0, textStyle: { fontSize: 11 } },
       xAxis: { type: "category", data: trend.map(function (d) { return d.day.slice(5); }) },
@@ -148,6 +151,7 @@
 
   var timer = null;
   window.citygridDashboard = {
+    get: get, ranking: ranking, overdueList: overdueList, pct: pct,
     start: function (container) {
       var panel = el("div", "citygrid-dash");
       var figures = el("div", null, "…");
