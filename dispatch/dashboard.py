@@ -84,7 +84,8 @@ def dashboard(conn: psycopg.Connection, *, tz: ZoneInfo, scope: dict, days: int 
     first = today - timedelta(days=days - 1)
     cur = conn.cursor(row_factory=dict_row)
     rollups.serial(conn)
-    if scope["grids"] is None and rollups.zone(conn) == str(tz):
+    one_slice = scope["grids"] is None and (scope["street"] is None or scope["department"] is None)
+    if one_slice and rollups.zone(conn) == str(tz):  # the rollups hold all, one street or one department
         counts, per_day = _from_rollups(cur, scope=scope, first=first, today=today)
     else:
         counts, per_day = _exact(cur, scope=scope, tz=tz, first=first, today=today)

@@ -115,3 +115,31 @@ def test_case_list_sorted_by_deadline_opens_details(server, page):  # noqa: F811
     details = page.locator(".leaflet-popup-content .citygrid-details")
     details.wait_for()
     assert f"#{ids[-1]}" in details.inner_text()
+
+
+def figure(page, n: int) -> str:
+    return page.locator(".citygrid-dash .figures b").nth(n).inner_text()
+
+
+@pytest.mark.browser
+def test_dashboard_follows_the_street_filter_and_nothing_due_shows_a_dash(server, page):  # noqa: F811
+    base, url = server
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="祖庙")
+    file_report(url, category="0102", lon=113.118, lat=22.987, description="石湾")
+    sign_in(page, base, "leader")
+    page.wait_for_function("() => window.citygrid.dashboardLoads >= 1 && window.citygrid.filtersReady")
+    assert figure(page, 0) == "2"  # reported today
+    with psycopg.connect(url) as conn:
+        sent = conn.execute("SELECT array_agg(DISTINCT department_code ORDER BY department_code) FROM event_case "
+                            "WHERE department_code IS NOT NULL").fetchone()[0]
+    rows = page.locator(".citygrid-dash table").first.locator("tr[data-code]")
+    assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.code)")) == sent  # dispatched, none due yet
+    for cells in rows.evaluate_all("rs => rs.map(r => [...r.cells].map(c => c.textContent))"):
+        assert cells[1:] == ["0", "—", "—"], cells  # not 按期 0 %, 得分 50
+    loads = page.evaluate("() => window.citygrid.dashboardLoads")
+    page.select_option("select[name=street]", "440604010")  # 石湾
+    page.wait_for_function(f"() => window.citygrid.dashboardLoads > {loads}", timeout=15_000)
+    assert figure(page, 0) == "1"
+    streets = page.locator(".citygrid-dash table").nth(1).locator("tr[data-code]")
+    assert streets.evaluate_all("rs => rs.map(r => r.dataset.code)") == ["440604010"]
+    assert page.locator(".citygrid-dash table").first.locator("tr[data-code]").count() <= 1

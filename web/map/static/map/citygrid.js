@@ -77,7 +77,9 @@
       if (m.getPopup()) return;
       m.setStyle({ fillColor: colour(m.feature.properties) });
       /* no auto-pan: a pan moves the view, the view reloads the cases, and the reload closed the popup */
-      m.bindPopup(casePopup(m.feature.properties), { autoPan: false, maxHeight: 260, maxWidth: 320 });
+      /* the details are made when opened: a marker keeps no DOM of its own until then */
+      m.bindPopup(function (layer) { return casePopup(layer.feature.properties); },
+                  { autoPan: false, maxHeight: 260, maxWidth: 320 });
     });
   }
 
@@ -91,7 +93,7 @@
     });
     replace();
     if (open) layer.eachLayer(function (m) {
-      if (m.feature.properties.id === open.id && m.getPopup()) open.popup.setContent(m.getPopup().getContent());
+      if (m.feature.properties.id === open.id && m.getPopup()) open.popup.setContent(casePopup(m.feature.properties));
     });
   }
 

@@ -13,7 +13,9 @@
     });
   }
 
-  function pct(v) { return v === null || v === undefined ? "–" : Math.round(v * 100) + "%"; }
+  var NONE = "—";  /* nothing due yet: no rate, no score (docs/evaluation.md) */
+
+  function pct(v) { return v === null || v === undefined ? NONE : Math.round(v * 100) + "%"; }
 
   function figures(today) {
     var box = el("div", "figures");
@@ -32,12 +34,15 @@
     var head = el("tr");
     ["名称 name", "应处置 due", "按期 on time", "得分 score"].forEach(function (h) { head.appendChild(el("th", null, h)); });
     table.appendChild(head);
-    evaluation.rows.filter(function (r) { return r.current.due; })
-      .sort(function (a, b) { return (b.current.score || 0) - (a.current.score || 0); })
+    /* units with something due, by score, then those with work but nothing due yet (score —) */
+    evaluation.rows.filter(function (r) { return r.current.due || r.current.dispatched || r.current.reported; })
+      .sort(function (a, b) { return (b.current.score === null ? -1 : b.current.score) -
+                                     (a.current.score === null ? -1 : a.current.score); })
       .slice(0, 12).forEach(function (r) {
         var tr = el("tr");
+        tr.dataset.code = r.code;
         [r.name, r.current.due, pct(r.current.on_time_rate), r.current.score].forEach(function (v) {
-          tr.appendChild(el("td", null, v === null ? "–" : v));
+          tr.appendChild(el("td", null, v === null || v === undefined ? NONE : v));
         });
         table.appendChild(tr);
       });
@@ -89,14 +94,22 @@
     panel.appendChild(overdueList(data.top_overdue));
     trendChart(trend, data.trend);
     window.citygrid.dashboard = data;
+    window.citygrid.dashboardLoads = (window.citygrid.dashboardLoads || 0) + 1;
     window.citygrid.evaluation = { department: byDepartment, street: byStreet };
   }
 
+  /* the map's street filter (filters.js), for the figures too */
+  function streetQuery() {
+    var f = window.citygridFilters ? window.citygridFilters.state() : {};
+    return f.street ? "street=" + encodeURIComponent(f.street) : "";
+  }
+
   function load(panel) {
-    return get("/api/dashboard").then(function (data) {
+    var street = streetQuery();
+    return get("/api/dashboard?" + street).then(function (data) {
       var month = data.date.slice(0, 7);  /* the deployment's month, not the browser's */
-      return Promise.all([get("/api/evaluation?by=department&period=" + month),
-                          get("/api/evaluation?by=street&period=" + month)])
+      return Promise.all([get("/api/evaluation?by=department&period=" + month + "&" + street),
+                          get("/api/evaluation?by=street&period=" + month + "&" + street)])
         .then(function (r) { render(panel, data, r[0], r[1]); });
     })
       .catch(function (e) { panel.textContent = "仪表盘暂不可用 dashboard unavailable: " + e.message; });
@@ -163,9 +176,9 @@
       L.DomEvent.disableScrollPropagation(panel);
       L.DomEvent.disableClickPropagation(panel);
       load(figures);
-      return function refresh() {  /* debounced: a burst of changes reloads the figures once */
-        clearTimeout(timer);
-        timer = setTimeout(function () { load(figures); }, 1000);
+      return function refresh() {  /* at most once a second: a burst reloads once, a steady stream still reloads */
+        if (timer) return;
+        timer = setTimeout(function () { timer = null; load(figures); }, 1000);
       };
     }
   };

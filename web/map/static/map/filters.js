@@ -33,6 +33,7 @@
     s.addEventListener("change", function () {
       state[name] = s.value;
       if (window.citygrid.view) window.citygrid.view.refresh();
+      if (name === "street" && window.citygrid.refreshDashboard) window.citygrid.refreshDashboard();
     });
     box.appendChild(s);
     return box;

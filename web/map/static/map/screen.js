@@ -6,7 +6,7 @@
 (function () {
   "use strict";
   var EVERY = 60000;     /* a refresh every minute, whatever happens */
-  var DEBOUNCE = 1000;   /* a burst of live changes refreshes once */
+  var THROTTLE = 1000;   /* live changes refresh the figures at most once a second */
   var PULSE_MS = 3000;
   var PULSES = 30;
 
@@ -126,9 +126,9 @@
     start: function (map, meta) {
       var parts = layout(meta), timer = null;
       window.citygrid.onCase = pulser(map);
-      window.citygrid.refreshDashboard = function () {
-        clearTimeout(timer);
-        timer = setTimeout(function () { load(parts); }, DEBOUNCE);
+      window.citygrid.refreshDashboard = function () {  /* at most once a second, even under a steady stream */
+        if (timer) return;
+        timer = setTimeout(function () { timer = null; load(parts); }, THROTTLE);
       };
       load(parts);
       setInterval(function () { load(parts); }, EVERY);
