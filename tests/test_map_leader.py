@@ -76,7 +76,7 @@ def test_the_header_has_sign_out_and_the_unread_count(server, page):  # noqa: F8
 
 
 @pytest.mark.browser
-def test_legend_dashboard_tab_and_none_overdue(server, page):  # noqa: F811
+def test_legend_dashboard_tab_and_none_overdue(server, page, artifacts):  # noqa: F811
     base, url = server
     file_report(url, category="0102", lon=113.12, lat=23.02, description="x")
     sign_in(page, base, "leader")
@@ -90,6 +90,7 @@ def test_legend_dashboard_tab_and_none_overdue(server, page):  # noqa: F811
     dash = page.locator(".citygrid-dash")
     assert "暂无" in dash.inner_text()  # 超期最久 with nothing overdue
     wide = dash.bounding_box()["width"]
+    page.screenshot(path=str(artifacts / "map-desktop.png"))
     page.click(".citygrid-dash-toggle")
     assert page.evaluate("() => window.citygrid.dashboardCollapsed") is True
     assert dash.bounding_box()["width"] < wide / 2 and dash.bounding_box()["height"] < 60
@@ -143,3 +144,53 @@ def test_dashboard_follows_the_street_filter_and_nothing_due_shows_a_dash(server
     streets = page.locator(".citygrid-dash table").nth(1).locator("tr[data-code]")
     assert streets.evaluate_all("rs => rs.map(r => r.dataset.code)") == ["440604010"]
     assert page.locator(".citygrid-dash table").first.locator("tr[data-code]").count() <= 1
+
+
+CONTROLS = """() => {
+  const sel = ['.cg-top a', '.cg-top button', '.leaflet-control-zoom', '.leaflet-control-layers',
+               '.citygrid-filters-toggle', '.citygrid-list-toggle', '.citygrid-dash', '.citygrid-legend',
+               '.leaflet-control-scale', '.leaflet-control-attribution'];
+  return sel.flatMap(s => [...document.querySelectorAll(s)]).filter(n => n.offsetWidth && n.offsetHeight)
+    .map(n => { const r = n.getBoundingClientRect();
+      return { name: n.className || n.tagName, left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+               node: n }; })
+    .map((c, i, all) => ({ ...c, inside: all.filter(o => o.node !== c.node && o.node.contains(c.node)).length }))
+    .filter(c => !c.inside).map(({ node, inside, ...c }) => c);
+}"""
+
+
+def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
+    found = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            if a["left"] < b["right"] - 0.5 and b["left"] < a["right"] - 0.5 and \
+                    a["top"] < b["bottom"] - 0.5 and b["top"] < a["bottom"] - 0.5:
+                found.append((a["name"], b["name"]))
+    return found
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width,height", [(360, 640), (390, 844)])
+def test_phone_layout_has_no_overlapping_controls(server, page, artifacts, width, height):  # noqa: F811
+    base, url = server
+    file_report(url, category="0102", lon=EAST[0], lat=EAST[1], description="x")
+    page.set_viewport_size({"width": width, "height": height})
+    sign_in(page, base, "leader")
+    page.wait_for_function("() => window.citygrid.filtersReady && window.citygrid.dashboard !== undefined")
+    boxes = page.evaluate(CONTROLS)
+    assert len(boxes) >= 10
+    assert overlapping(boxes) == []
+    assert all(b["right"] <= width and b["left"] >= 0 for b in boxes), boxes
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    header = page.locator("header.cg-top").bounding_box()
+    assert header["height"] <= 44 and page.locator("header.cg-top button").inner_text() == "退出"
+    assert not page.locator("select[name=street]").is_visible()  # the filters are folded away
+    page.screenshot(path=str(artifacts / f"map-phone-{width}.png"))
+    assert serious_violations(page) == []
+    page.click(".citygrid-filters-toggle")
+    sheet = page.locator(".citygrid-filters").bounding_box()
+    assert page.locator("select[name=street]").is_visible() and sheet["width"] <= width
+    page.click(".citygrid-filters-close")
+    assert not page.locator("select[name=street]").is_visible()
+    page.click(".citygrid-dash-toggle")  # the dashboard tab opens
+    assert page.locator(".citygrid-dash .figures").is_visible()

@@ -154,6 +154,11 @@
         window.citygrid.departments = names;
       });
     if (window.citygridFilters && layers.cases && !meta.screen) window.citygridFilters.start(map, layers);
+    if (control && map.getContainer().offsetWidth < 700) {  /* a phone: the layer list folds into its button */
+      control.remove();
+      control.options.collapsed = true;
+      control.addTo(map);
+    }
     window.citygrid.view = window.citygridView ? window.citygridView.start(map, layers, meta, control) : null;
     if (meta.screen && window.citygridScreen) {
       window.citygridScreen.start(map, meta);
