@@ -62,6 +62,15 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_
 FROM grid_feature WHERE layer_id = %(layer_id)s
 """
 
+# Where a feature's name is written on the map: a point surely inside it (ST_PointOnSurface), and the side of a
+# square of its area in metres, to tell at which zoom the name fits.
+LABEL_POINTS = """
+SELECT code, name, round(ST_X(p)::numeric, 6)::float AS lon, round(ST_Y(p)::numeric, 6)::float AS lat,
+       round(sqrt(ST_Area(geom::geography)))::int AS span_m
+FROM (SELECT code, name, geom, ST_PointOnSurface(geom) AS p FROM grid_feature WHERE layer_id = %(layer_id)s) f
+ORDER BY code
+"""
+
 ZONE_LAYER_UPSERT = """
 INSERT INTO zone_layer (name) VALUES (%(name)s)
 ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id
@@ -143,6 +152,11 @@ def active_layer_ids(conn: psycopg.Connection) -> dict | None:
 def layer_geojson(conn: psycopg.Connection, *, layer_id: int) -> dict:
     """One layer version as a GeoJSON FeatureCollection built in SQL."""
     return conn.execute(LAYER_GEOJSON, {"layer_id": layer_id}).fetchone()[0]
+
+
+def label_points(conn: psycopg.Connection, *, layer_id: int) -> list[dict]:
+    """Each feature's name with a point inside it and its size (span_m), for the map's labels."""
+    return conn.cursor(row_factory=dict_row).execute(LABEL_POINTS, {"layer_id": layer_id}).fetchall()
 
 
 def upsert_zone_layer(conn: psycopg.Connection, *, name: str) -> int:

@@ -194,3 +194,22 @@ def test_phone_layout_has_no_overlapping_controls(server, page, artifacts, width
     assert not page.locator("select[name=street]").is_visible()
     page.click(".citygrid-dash-toggle")  # the dashboard tab opens
     assert page.locator(".citygrid-dash .figures").is_visible()
+
+
+@pytest.mark.browser
+def test_street_and_community_names_show_where_they_fit_without_a_base_map(server, page, artifacts):  # noqa: F811
+    base, url = server
+    sign_in(page, base, "leader")
+    assert page.locator(".leaflet-tile").count() == 0  # no base map: names are all there is
+    shown = page.evaluate("() => window.citygrid.labelsShown")
+    assert shown == {"streets": 4, "communities": 0}  # the whole district: street names only
+    names = page.locator(".citygrid-label-streets").all_inner_texts()
+    assert "祖庙街道办事处" in names and all(page.locator(".citygrid-label-streets").nth(i).is_visible()
+                                              for i in range(4))
+    page.evaluate("() => window.citygrid.map.setView([23.03, 113.11], 15, { animate: false })")
+    page.wait_for_function("() => window.citygrid.labelsShown.communities > 0")
+    assert page.locator(".citygrid-label-communities").count() == page.evaluate(
+        "() => window.citygrid.labelsShown.communities")
+    page.evaluate("() => window.citygrid.map.setZoom(17, { animate: false })")
+    page.wait_for_function("() => window.citygrid.labelsShown.streets === 0")
+    page.screenshot(path=str(artifacts / "map-labels.png"))

@@ -42,6 +42,7 @@ class Wiring(MacroElement):
             <script src="{{ this.own }}/dashboard.js"></script>
             <script src="{{ this.own }}/filters.js"></script>
             <script src="{{ this.own }}/panels.js"></script>
+            <script src="{{ this.own }}/labels.js"></script>
             {% if this.meta.screen %}<link rel="stylesheet" href="{{ this.own }}/screen.css">
             <script src="{{ this.own }}/screen.js"></script>{% endif %}
             <script src="{{ this.own }}/citygrid.js"></script>
@@ -67,6 +68,7 @@ def build_map(
     *, layers: dict[str, dict], bounds: list | None, tile_url: str, tile_attribution: str,
     title: str, dashboard: bool = False, timezone: str = "Asia/Shanghai", gcj02: bool = False, case_limit: int = 1000,
     header: str = "", lang: str = "zh-CN", texts: dict | None = None, screen: bool = False,
+    labels: dict | None = None,
 ) -> str:
     """Render the whole page: grid layers as GeoJSON, an empty case layer that citygrid.js fills from
     /api/map/cases as the view moves (case_limit 0: no case layer), a layer control, offline assets.
@@ -90,7 +92,8 @@ def build_map(
     # citygrid.js fits the district into the part of the map no panel covers (bounds with padding)
     meta = {"title": title, "counts": {k: len(v["features"]) for k, v in layers.items()},
             "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02, "caseLimit": case_limit,
-            "bounds": bounds, "texts": texts or {}, "header": bool(header), "screen": screen}
+            "bounds": bounds, "texts": texts or {}, "header": bool(header), "screen": screen,
+            "labels": labels or {}}
     root = fmap.get_root()
     if header:  # rendered (and escaped) by the pages' own header template
         root.html.add_child(Element(header), index=0)

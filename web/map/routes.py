@@ -51,9 +51,13 @@ def _map_page(conn, config, request: Request, *, screen: bool):
     for feature in layers["grids"]["features"]:
         feature["properties"]["open"], feature["properties"]["overdue"] = load.get(feature["properties"]["code"],
                                                                                    (0, 0))
+    labels = {key: gis_repo.label_points(conn, layer_id=ids[LAYER_KEYS[key]]) for key in ("streets", "communities")}
     if config.tile_crs == "gcj02":  # the base map is drawn in GCJ-02: move our layers onto it
         layers = {key: to_gcj02(layer) for key, layer in layers.items()}
         district = to_gcj02(district)
+        for points in labels.values():
+            for p, (x, y) in zip(points, points_to_gcj02([p["lon"] for p in points], [p["lat"] for p in points])):
+                p["lon"], p["lat"] = x, y
     from web.map.page import build_map  # imports folium: here, not when a server process starts
 
     lang = page_lang(request)
@@ -63,7 +67,7 @@ def _map_page(conn, config, request: Request, *, screen: bool):
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
         dashboard=bool(actor.roles & STATISTICS_READERS), timezone=config.timezone,
         case_limit=config.map_case_limit, lang=lang, texts=texts(lang), screen=screen,
-        header="" if screen else header_html(request, conn, actor),
+        header="" if screen else header_html(request, conn, actor), labels=labels,
     )
     return HTMLResponse(with_nonce(html, script_nonce(request)))  # folium's inline scripts run with the nonce
 

@@ -165,6 +165,7 @@
     } else if (meta.dashboard && window.citygridDashboard) {
       window.citygrid.refreshDashboard = window.citygridDashboard.start(map.getContainer());
     }
+    if (window.citygridLabels) window.citygridLabels.start(map, meta.labels);
     if (window.citygridPanels) window.citygridPanels.fitDistrict(map, meta.bounds);
     listen(layers);
     window.citygrid.ready = true;
