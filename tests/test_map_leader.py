@@ -128,7 +128,7 @@ def test_dashboard_follows_the_street_filter_and_nothing_due_shows_a_dash(server
     file_report(url, category="0102", lon=113.12, lat=23.02, description="祖庙")
     file_report(url, category="0102", lon=113.118, lat=22.987, description="石湾")
     sign_in(page, base, "leader")
-    page.wait_for_function("() => window.citygrid.dashboardLoads >= 1 && window.citygrid.filtersReady")
+    page.wait_for_function("() => window.citygrid.evaluation !== undefined && window.citygrid.filtersReady")
     assert figure(page, 0) == "2"  # reported today
     with psycopg.connect(url) as conn:
         sent = conn.execute("SELECT array_agg(DISTINCT department_code ORDER BY department_code) FROM event_case "
