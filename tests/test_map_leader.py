@@ -213,3 +213,19 @@ def test_street_and_community_names_show_where_they_fit_without_a_base_map(serve
     page.evaluate("() => window.citygrid.map.setZoom(17, { animate: false })")
     page.wait_for_function("() => window.citygrid.labelsShown.streets === 0")
     page.screenshot(path=str(artifacts / "map-labels.png"))
+
+
+@pytest.mark.browser
+def test_most_overdue_shows_the_department_name_with_its_code_on_hover(server, page):  # noqa: F811
+    base, url = server
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="x")
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE event_case SET deadline = now() - interval '2 hours', yellow_at = now() - "
+                     "interval '3 hours'")
+        code, name = conn.execute("SELECT d.code, d.name FROM event_case c JOIN department d "
+                                  "ON d.code = c.department_code").fetchone()
+    sign_in(page, base, "leader")
+    page.wait_for_function("() => window.citygrid.dashboard !== undefined")
+    item = page.locator(".citygrid-dash ol li span[title]")
+    assert item.count() == 1 and item.inner_text() == name and item.get_attribute("title") == code
+    assert code not in page.locator(".citygrid-dash ol").inner_text()

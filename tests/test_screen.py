@@ -9,7 +9,7 @@ from tests.browser import ARGS, CHROMIUM, local_only, record_errors, sign_in_for
 from tests.screen_load import Reporter, dom_nodes, heap_used, measuring
 from tests.test_map_browser import server  # noqa: F401 (fixture)
 
-WALLS = {"screen-1080.png": (1920, 1080), "screen-2160.png": (3840, 2160)}
+WALLS = {"screen-1080.png": (1920, 1080), "screen-2160.png": (3840, 2160), "screen-phone-390.png": (390, 844)}
 WARM_UP_S, RUN_S = 10, 60
 BOUND = 1.5  # the heap after the run is at most this times the heap after the warm-up
 

@@ -57,8 +57,11 @@
       var link = el("a", null, "#" + c.id);
       link.href = "/cases/" + c.id;
       item.appendChild(link);
-      item.appendChild(document.createTextNode(" " + c.category_name + " · " + (c.department_code || "") +
-                                               " · 超期 " + c.hours_overdue + " h"));
+      item.appendChild(document.createTextNode(" " + c.category_name + " · "));
+      var department = el("span", null, c.department_name || c.department_code || "");
+      if (c.department_code) department.title = c.department_code;  /* the name shown, the code on hover */
+      item.appendChild(department);
+      item.appendChild(document.createTextNode(" · 超期 " + c.hours_overdue + " h"));
       list.appendChild(item);
     });
     return list;
