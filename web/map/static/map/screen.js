@@ -65,11 +65,14 @@
   function trend(body, days) {
     if (!window.echarts) return;
     if (!chart) chart = window.echarts.init(body, "dark", { renderer: "canvas" });
+    var rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;  /* 1080 or 2160 alike */
     chart.setOption({
-      animation: false, backgroundColor: "transparent",
-      grid: { left: "8%", right: "4%", top: "14%", bottom: "10%" }, legend: { top: 0 },
-      xAxis: { type: "category", data: days.map(function (d) { return d.day.slice(5); }) },
-      yAxis: { type: "value", minInterval: 1 },
+      animation: false, backgroundColor: "transparent", textStyle: { fontSize: rem },
+      legend: { top: 0, itemWidth: 2 * rem, itemHeight: rem, textStyle: { fontSize: rem } },
+      xAxis: { type: "category", axisLabel: { fontSize: 0.85 * rem },
+               data: days.map(function (d) { return d.day.slice(5); }) },
+      yAxis: { type: "value", minInterval: 1, axisLabel: { fontSize: 0.85 * rem } },
+      grid: { left: "8%", right: "4%", top: "14%", bottom: "10%" },
       series: [{ name: T("sc_reported"), type: "line", data: days.map(function (d) { return d.reported; }) },
                { name: T("sc_closed"), type: "line", data: days.map(function (d) { return d.closed; }) }]
     });
@@ -125,6 +128,7 @@
   window.citygridScreen = {
     start: function (map, meta) {
       var parts = layout(meta), timer = null;
+      map.options.zoomSnap = 0.25;  /* the district fills the wall's map, not the nearest whole zoom */
       window.citygrid.onCase = pulser(map);
       window.citygrid.refreshDashboard = function () {  /* at most once a second, even under a steady stream */
         if (timer) return;
