@@ -108,8 +108,9 @@ def require_statistics_reader(actor: Actor, *, what: str = "read the statistics"
                         f"{', '.join(sorted(STATISTICS_READERS))}")
 
 
-def evaluation_street(actor: Actor, *, by: str) -> str | None:
-    """The street an actor's evaluation by `by` is limited to (None: the whole district), or Forbidden."""
+def evaluation_street(actor: Actor, *, by: str, street: str | None = None) -> str | None:
+    """The street an actor's evaluation by `by` is limited to (None: the whole district), or Forbidden; `street`:
+    the street the reader chose (the map's street filter), within their own."""
     require_statistics_reader(actor)
     if by == "officer" and not actor.roles & OFFICER_STATISTICS_READERS:
         raise Forbidden(f"{actor.username} may not read the statistics per grid officer: it needs the role "
@@ -117,4 +118,17 @@ def evaluation_street(actor: Actor, *, by: str) -> str | None:
     if actor.street_code and by not in STREET_UNITS:
         raise Forbidden(f"{actor.username} sees the statistics of street {actor.street_code} only: "
                         f"use by={', '.join(STREET_UNITS)}")
-    return actor.street_code
+    return within_street(actor, actor.street_code, street)
+
+
+def within_street(actor: Actor, own: str | None, street: str | None) -> str | None:
+    """The street a reader limited to `own` (None: every street) chose, or their own; Forbidden beyond it."""
+    if street and own and street != own:
+        raise Forbidden(f"{actor.username} sees street {own} only, not {street}")
+    return street or own
+
+
+def dashboard_scope(actor: Actor, *, street: str | None = None) -> dict:
+    """The dashboard's scope: the reader's (scope_filter), narrowed to the street they chose."""
+    scope = scope_filter(actor)
+    return {**scope, "street": within_street(actor, scope["street"], street)}

@@ -47,12 +47,15 @@ FROM r
 # The scope is written out (not `%(x)s IS NULL OR …`) so that even a generic plan walks the index of that scope's
 # held cases in deadline order (event_case_held_street_due_idx, …_department_…) and stops after `limit`.
 TOP_OVERDUE = f"""
+SELECT o.*, coalesce(dep.name, o.department_code) AS department_name FROM (
 SELECT c.id, c.category_code, cat.name AS category_name, c.department_code, c.street_name, c.grid_code,
        c.deadline, round(extract(epoch FROM now() - c.deadline) / 3600.0, 1)::float AS hours_overdue
 FROM event_case c JOIN category cat ON cat.code = c.category_code
 WHERE c.status IN {HELD_SQL} AND {DUE} < now() {{scope}}
 ORDER BY {DUE}
 LIMIT %(limit)s
+) o LEFT JOIN department dep ON dep.code = o.department_code  -- the name to show, after the limit
+ORDER BY o.deadline, o.id
 """
 SCOPE_PARTS = {"street": "AND c.street_code = %(street)s", "department": "AND c.department_code = %(department)s",
                "grids": "AND c.grid_code = ANY(%(grids)s)"}
@@ -84,7 +87,8 @@ def dashboard(conn: psycopg.Connection, *, tz: ZoneInfo, scope: dict, days: int 
     first = today - timedelta(days=days - 1)
     cur = conn.cursor(row_factory=dict_row)
     rollups.serial(conn)
-    if scope["grids"] is None and rollups.zone(conn) == str(tz):
+    one_slice = scope["grids"] is None and (scope["street"] is None or scope["department"] is None)
+    if one_slice and rollups.zone(conn) == str(tz):  # the rollups hold all, one street or one department
         counts, per_day = _from_rollups(cur, scope=scope, first=first, today=today)
     else:
         counts, per_day = _exact(cur, scope=scope, tz=tz, first=first, today=today)

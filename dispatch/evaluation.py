@@ -148,7 +148,8 @@ def previous_period(text: str) -> str:
 def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
              now: datetime | None = None, street: str | None = None) -> Evaluation:
     """The indicators of `period` per unit (`by`: department, district, street, community, grid or officer);
-    with `street`, only the regions inside it or the officers of it."""
+    with `street`, only the cases of that street (the departments' work there), the regions inside it or the
+    officers of it."""
     if by not in BY:
         raise InvalidInput(f"cannot evaluate by {by!r}: use one of {', '.join(BY)}")
     try:
@@ -166,7 +167,7 @@ def evaluate(conn: psycopg.Connection, *, period: str, by: str, policy: Policy,
         columns = HANDLING if by == "department" else INTAKE + HANDLING
         days = by == "department" or rollups.zone(conn) == str(policy.tz)  # else the steps, one by one
         rows = _rows(conn, unit_query(by, days=days), params, _unit_values, prime=clock.mean_hours)
-        if street is not None:  # region codes begin with their street's code
+        if street is not None and by != "department":  # region codes begin with their street's code
             rows = [r for r in rows if str(r.code).startswith(street)]
     return Evaluation(period, before, by, start, end, prev_start, columns, rows)
 

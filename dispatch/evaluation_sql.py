@@ -17,7 +17,9 @@ periods (period, s, e) AS (VALUES ('current', %(start)s::timestamptz, %(end)s::t
 TENURES = """
 t AS (
     SELECT tn.*, tn.handled AND tn.handled_at <= tn.due_at AS on_time,
-           NOT tn.handled AND tn.due_at < coalesce(%(now)s::timestamptz, now()) AS overdue
+           NOT tn.handled AND tn.due_at < coalesce(%(now)s::timestamptz, now()) AS overdue,
+           -- not yet due: still in time and not reported back; counted as dispatched, not yet as due
+           NOT tn.handled AND tn.due_at >= coalesce(%(now)s::timestamptz, now()) AS not_yet_due
     FROM case_tenure tn
     WHERE tn.dispatched_at >= %(prev_start)s AND tn.dispatched_at < %(end)s
        OR tn.due_at >= %(prev_start)s AND tn.due_at < %(end)s
@@ -46,8 +48,9 @@ tenure_agg AS (
     LEFT JOIN department d ON d.code = t.department_code
     CROSS JOIN periods p
     CROSS JOIN LATERAL (SELECT t.dispatched_at >= p.s AND t.dispatched_at < p.e AS is_sent,
-                               NOT t.returned AND t.due_at >= p.s AND t.due_at < p.e AS is_due) f
-    WHERE f.is_sent OR f.is_due
+                               NOT t.returned AND NOT t.not_yet_due AND t.due_at >= p.s AND t.due_at < p.e
+                                   AS is_due) f
+    WHERE (f.is_sent OR f.is_due) AND (%(street)s::text IS NULL OR c.street_code = %(street)s::text)
     GROUP BY {code}, p.period
 )
 """

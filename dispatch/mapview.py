@@ -56,8 +56,9 @@ COUNT = "SELECT count(*) FROM (SELECT 1 FROM event_case c " + WHERE + " LIMIT %(
 POINTS = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, c.reporter,
        ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.street_code, c.community_code, c.created_at,
-       c.department_code, c.deadline, """ + LIGHT + """ AS light
+       c.department_code, dep.name AS department_name, c.deadline, """ + LIGHT + """ AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
+LEFT JOIN department dep ON dep.code = c.department_code
 """ + WHERE + """
 ORDER BY c.status IN """ + FINAL_SQL + """, c.created_at DESC, c.id DESC  -- open cases first
 LIMIT %(limit)s

@@ -72,6 +72,15 @@ FROM grid_feature
 WHERE layer_id = %(layer_id)s AND geom && ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)
 """
 
+# Where a feature's name is written on the map: a point surely inside it (ST_PointOnSurface), and the side of a
+# square of its area in metres, to tell at which zoom the name fits.
+LABEL_POINTS = """
+SELECT code, name, round(ST_X(p)::numeric, 6)::float AS lon, round(ST_Y(p)::numeric, 6)::float AS lat,
+       round(sqrt(ST_Area(geom::geography)))::int AS span_m
+FROM (SELECT code, name, geom, ST_PointOnSurface(geom) AS p FROM grid_feature WHERE layer_id = %(layer_id)s) f
+ORDER BY code
+"""
+
 ZONE_LAYER_UPSERT = """
 INSERT INTO zone_layer (name) VALUES (%(name)s)
 ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id
@@ -160,6 +169,11 @@ def layer_geojson_in(conn: psycopg.Connection, *, layer_id: int, west: float, so
     """The features of one layer version whose bounding box meets a WGS84 box, as GeoJSON built in SQL."""
     box = {"west": west, "south": south, "east": east, "north": north}
     return conn.execute(LAYER_GEOJSON_IN, {"layer_id": layer_id, **box}).fetchone()[0]
+
+
+def label_points(conn: psycopg.Connection, *, layer_id: int) -> list[dict]:
+    """Each feature's name with a point inside it and its size (span_m), for the map's labels."""
+    return conn.cursor(row_factory=dict_row).execute(LABEL_POINTS, {"layer_id": layer_id}).fetchall()
 
 
 def upsert_zone_layer(conn: psycopg.Connection, *, name: str) -> int:

@@ -111,6 +111,7 @@ OPEN311 = [
 PAGES = [
     ("get", "/", None, EVERYONE),
     ("get", "/map", None, EVERYONE),
+    ("get", "/screen", None, EVERYONE),
     ("get", "/inbox", None, EVERYONE),
     ("get", "/cases/{case}", None, EVERYONE),
     ("get", "/queue", None, {"handler", "dept_head"}),

@@ -212,7 +212,20 @@ def test_overdue_pending_counts_as_of_now(conn, tmp_path):
     assert row["score"] == 65.0   # 30·0.5 + 20·0.5 + 20·1 + 20·(1 − 0.5) + 10·1
     early = by_code(evaluate(conn, period="2026-11", by="department", policy=POLICY,
                              now=local("11-16T12:00")))["D-SZGL"].current
-    assert early["overdue_pending"] == 0 and early["score"] == 75.0
+    # P1 is still in time: not yet due, so it does not count against the rates (it used to make the score 75.0)
+    assert (early["dispatched"], early["due"], early["handled"], early["overdue_pending"]) == (2, 1, 1, 0)
+    assert early["on_time_rate"] == 1.0 and early["score"] == 100.0
+
+
+def test_a_department_with_nothing_due_yet_has_no_rates_and_no_score(conn, tmp_path):
+    load(conn, tmp_path, [case("P1", opened("11-16", "D-SZGL", "11-16T17:00") + [step("11-16T09:30", "accept", "sz1")])])
+    row = by_code(evaluate(conn, period="2026-11", by="department", policy=POLICY,
+                           now=local("11-16T12:00")))["D-SZGL"].current
+    assert (row["dispatched"], row["due"], row["overdue_pending"]) == (1, 0, 0)
+    assert row["on_time_rate"] is None and row["handling_rate"] is None and row["score"] is None
+    late = by_code(evaluate(conn, period="2026-11", by="department", policy=POLICY,
+                            now=local("11-16T17:30")))["D-SZGL"].current  # its deadline passed: due, overdue
+    assert (late["due"], late["overdue_pending"], late["on_time_rate"]) == (1, 1, 0.0)
 
 
 def test_week_and_day_periods(months):

@@ -160,9 +160,9 @@ def test_the_closed_loop_across_the_pages(server, browser, tmp_path, artifacts):
     wait_on_map(leader, case_id, "dispatched")
     assert leader.evaluate(MARKERS, case_id) == [["dispatched", "#2e7d32"]]
     assert leader.evaluate(MARKER_COUNT) == 1
-    # the dashboard counts it (reported, dispatched, open; due this month for 环卫所) and its grid turns orange
+    # the dashboard counts it (reported, dispatched, open; 环卫所 listed, nothing due yet) and its grid turns orange
     board = wait_on_board(leader, grid, today={"reported": 1, "dispatched": 1, "open": 1, "overdue": 0, "closed": 0},
-                          department=[1, 0, 0], fill="#ef6c00")
+                          department=[0, 0, 0], fill="#ef6c00")  # dispatched, in time: not yet due
     assert "祖庙街道环卫所" in board["text"]
     leader.evaluate("(id) => window.citygrid.layers.cases.eachLayer(m => {"
                     " if (m.feature.properties.id === id) m.openPopup(); })", case_id)

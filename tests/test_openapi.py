@@ -13,7 +13,8 @@ from citygrid.settings import Settings
 from tests.people import add_cast, bearer
 
 CHANGES = {"post", "put", "patch", "delete"}
-OPEN = {("get", "/api/health"), ("post", "/api/tokens"), ("get", "/map")}  # no token needed (the map: sign-in page)
+OPEN = {("get", "/api/health"), ("post", "/api/tokens"), ("get", "/map"), ("get", "/screen")}  # no token needed
+# (the map and the wall screen send the browser to the sign-in page)
 
 
 @pytest.fixture(scope="module")

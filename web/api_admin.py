@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field, StrictBool
 
 from dispatch import repo
-from dispatch.actor import STATISTICS_READERS, evaluation_street, scope_filter
+from dispatch.actor import STATISTICS_READERS, dashboard_scope, evaluation_street
 from dispatch.dashboard import dashboard
 from dispatch.evaluation_sql import BY, PERIOD
 from dispatch.deadlines import calendar_status, recompute_provisional
@@ -149,11 +149,13 @@ def check_rule_set(conn: Conn, actor: Admin, body: RuleCheckIn) -> dict:
 def evaluation(conn: Conn, actor: StatisticsReader, policy: CurrentPolicy,
                period: str = Query(json_schema_extra={"pattern": PERIOD}, description="2026-11 (month), 2026-W47 "
                                    "(ISO week), 2026-11-26 (day) or 2026"),
-               by: Literal[BY] = Query(default="department", description="the unit each row is")) -> dict:
+               by: Literal[BY] = Query(default="department", description="the unit each row is"),
+               street: str = Query(default="", max_length=100, description="only the cases of this street (a "
+                                   "street code; the map's street filter); empty: the reader's whole scope")) -> dict:
     """综合评价: the indicators per unit for a period, with the previous period (环比) and the change."""
     from dispatch.evaluation import evaluate  # imports pandas: here, not when a server process starts (see app.py)
 
-    result = evaluate(conn, period=period, by=by, policy=policy, street=evaluation_street(actor, by=by))
+    result = evaluate(conn, period=period, by=by, policy=policy, street=evaluation_street(actor, by=by, street=street or None))
     return {"period": result.period, "previous_period": result.previous_period, "by": by,
             "columns": [asdict(c) for c in result.columns],
             "rows": [{"code": r.code, "name": r.name, "current": r.current, "previous": r.previous,
@@ -161,6 +163,8 @@ def evaluation(conn: Conn, actor: StatisticsReader, policy: CurrentPolicy,
 
 
 @router.get("/dashboard")
-def dashboard_figures(conn: Conn, actor: DashboardReader, policy: CurrentPolicy) -> dict:
+def dashboard_figures(conn: Conn, actor: DashboardReader, policy: CurrentPolicy,
+                      street: str = Query(default="", max_length=100, description="only the cases of this street "
+                                          "(a street code; the map's street filter)")) -> dict:
     """Beside the leader's map: today's counts, the ten most overdue open cases, cases per day (30 days)."""
-    return dashboard(conn, tz=policy.tz, scope=scope_filter(actor))
+    return dashboard(conn, tz=policy.tz, scope=dashboard_scope(actor, street=street or None))

@@ -70,7 +70,9 @@ RAISES = {
     ("POST", "/api/admin/users/{username}/deactivate"): (NotFound, Conflict),
     ("POST", "/api/admin/users/{username}/activate"): (NotFound,),
     ("POST", "/api/me/password"): (Forbidden,),  # the old password is wrong
+    ("GET", "/api/dashboard"): (Forbidden,),  # a street reader asking for another street
     ("GET", "/map"): (NoActiveRelease,),
+    ("GET", "/screen"): (NoActiveRelease,),
     ("GET", "/api/layers/{level}"): (NoActiveRelease,),
 }
 

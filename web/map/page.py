@@ -4,7 +4,7 @@ from __future__ import annotations
 from html import escape
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from jinja2 import Template
 
 VENDOR = "/static/vendor"
@@ -41,6 +41,10 @@ class Wiring(MacroElement):
             <script src="{{ this.own }}/view.js"></script>
             <script src="{{ this.own }}/dashboard.js"></script>
             <script src="{{ this.own }}/filters.js"></script>
+            <script src="{{ this.own }}/panels.js"></script>
+            <script src="{{ this.own }}/labels.js"></script>
+            {% if this.meta.screen %}<link rel="stylesheet" href="{{ this.own }}/screen.css">
+            <script src="{{ this.own }}/screen.js"></script>{% endif %}
             <script src="{{ this.own }}/citygrid.js"></script>
         {% endmacro %}
         {% macro script(this, kwargs) %}
@@ -48,7 +52,7 @@ class Wiring(MacroElement):
             {% for key, layer in this.layers.items() %}
                 {{ key|tojson }}: {{ layer.get_name() }},
             {% endfor %}
-            }, {{ this.meta|tojson }}, {{ this.control.get_name() }});
+            }, {{ this.meta|tojson }}, {{ this.control.get_name() if this.control else "null" }});
         {% endmacro %}
         """
     )
@@ -63,12 +67,14 @@ class Wiring(MacroElement):
 def build_map(
     *, layers: dict[str, dict], bounds: list | None, tile_url: str, tile_attribution: str,
     title: str, dashboard: bool = False, timezone: str = "Asia/Shanghai", gcj02: bool = False, case_limit: int = 1000,
+    header: str = "", lang: str = "zh-CN", texts: dict | None = None, screen: bool = False,
+    labels: dict | None = None,
 ) -> str:
     """Render the whole page: grid layers as GeoJSON, an empty case layer that citygrid.js fills from
     /api/map/cases as the view moves (case_limit 0: no case layer), a layer control, offline assets.
     Grid shading by open and overdue cases is drawn by citygrid.js from the grids' `open`/`overdue` properties."""
-    fmap = OfflineMap(location=[23.01, 113.08], zoom_start=12, tiles=None, control_scale=True,
-                      prefer_canvas=False)
+    fmap = OfflineMap(location=[23.01, 113.08], zoom_start=12, tiles=None, control_scale=not screen,
+                      prefer_canvas=False, zoom_control=not screen)  # the wall screen has no controls
     fmap.options["maxZoom"] = 19  # no tile layer to set it, and clustering needs it
     if tile_url:
         folium.TileLayer(tiles=tile_url, attr=tile_attribution or " ", name="底图 Base map").add_to(fmap)
@@ -82,11 +88,21 @@ def build_map(
             marker=folium.CircleMarker(radius=7, weight=2, color="#ffffff", fill=True, fill_color="#e65100",
                                        fill_opacity=0.9),
         ).add_to(fmap)
-    control = folium.LayerControl(collapsed=False).add_to(fmap)
-    if bounds:
-        fmap.fit_bounds(bounds)
+    control = None if screen else folium.LayerControl(collapsed=False).add_to(fmap)
+    # citygrid.js fits the district into the part of the map no panel covers (bounds with padding)
     meta = {"title": title, "counts": {k: len(v["features"]) for k, v in layers.items()},
-            "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02, "caseLimit": case_limit}
-    fmap.get_root().add_child(Wiring(fmap, made, meta, control))
-    fmap.get_root().title = escape(title)  # branca writes <title> unescaped; district names come from grid files
-    return fmap.get_root().render()
+            "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02, "caseLimit": case_limit,
+            "bounds": bounds, "texts": texts or {}, "header": bool(header), "screen": screen,
+            "labels": labels or {}}
+    root = fmap.get_root()
+    if header:  # rendered (and escaped) by the pages' own header template
+        root.html.add_child(Element(header), index=0)
+    root.add_child(Wiring(fmap, made, meta, control))
+    root.title = escape(title)  # branca writes <title> unescaped; district names come from grid files
+    html = _with_lang(root.render(), lang)
+    return html.replace("<body>", '<body class="citygrid-screen">', 1) if screen else html
+
+
+def _with_lang(html: str, lang: str) -> str:
+    """branca writes a bare <html>: give it the page language (screen readers, axe's html-has-lang)."""
+    return html.replace("<html>", f'<html lang="{escape(lang)}">', 1)

@@ -18,6 +18,7 @@ from web.accounts import Unauthenticated
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
 from web.schemas import Filters
 from web.security import script_nonce, with_nonce
+from web.map.header import header_html, page_lang, texts
 from web.map.shift import points_to_gcj02, to_gcj02
 
 router = APIRouter()
@@ -27,10 +28,22 @@ LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", 
 @router.get("/map", response_class=HTMLResponse, responses={303: {"description": "not signed in: to the sign-in form"}})
 def map_page(conn: Conn, config: Config, request: Request):
     """The shared map: streets, communities, unit grids and the cases the signed-in user may see."""
+    return _map_page(conn, config, request, screen=False)
+
+
+@router.get("/screen", response_class=HTMLResponse,
+            responses={303: {"description": "not signed in: to the sign-in form"}})
+def screen_page(conn: Conn, config: Config, request: Request):
+    """指挥大屏: the map of /map for a wall (dark, no controls, live changes pulse), with today's figures, rankings,
+    the most overdue cases and the trend for those who read statistics. Whoever may open /map may open it."""
+    return _map_page(conn, config, request, screen=True)
+
+
+def _map_page(conn, config, request: Request, *, screen: bool):
     try:
         actor = actor_of(request, conn)
     except Unauthenticated:
-        return RedirectResponse("/login?next=/map", status_code=303)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     ids = _active(conn)
     layers = {key: gis_repo.layer_geojson(conn, layer_id=ids[level]) for key, level in LAYER_KEYS.items()}
     district = layers.pop("district")
@@ -38,17 +51,23 @@ def map_page(conn: Conn, config: Config, request: Request):
     for feature in layers["grids"]["features"]:
         feature["properties"]["open"], feature["properties"]["overdue"] = load.get(feature["properties"]["code"],
                                                                                    (0, 0))
+    labels = {key: gis_repo.label_points(conn, layer_id=ids[LAYER_KEYS[key]]) for key in ("streets", "communities")}
     if config.tile_crs == "gcj02":  # the base map is drawn in GCJ-02: move our layers onto it
         layers = {key: to_gcj02(layer) for key, layer in layers.items()}
         district = to_gcj02(district)
+        for points in labels.values():
+            for p, (x, y) in zip(points, points_to_gcj02([p["lon"] for p in points], [p["lat"] for p in points])):
+                p["lon"], p["lat"] = x, y
     from web.map.page import build_map  # imports folium: here, not when a server process starts
 
+    lang = page_lang(request)
     html = build_map(
         layers=layers, bounds=_bounds(district), gcj02=config.tile_crs == "gcj02",
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
         dashboard=bool(actor.roles & STATISTICS_READERS), timezone=config.timezone,
-        case_limit=config.map_case_limit,
+        case_limit=config.map_case_limit, lang=lang, texts=texts(lang), screen=screen,
+        header="" if screen else header_html(request, conn, actor), labels=labels,
     )
     return HTMLResponse(with_nonce(html, script_nonce(request)))  # folium's inline scripts run with the nonce
 
@@ -117,7 +136,9 @@ def case_features(rows: list[dict]) -> dict:
          "properties": {"id": c["id"], "status": c["status"], "category": f"{c['category_code']} {c['category_name']}",
                         "description": c["description"], "grid": c["grid_code"],
                         "created_at": f"{c['created_at']:%Y-%m-%d %H:%M}",
-                        "department": c["department_code"] or "", "street": c["street_code"],
+                        "department": c["department_code"] or "",
+                        "department_name": c.get("department_name") or c["department_code"] or "",
+                        "street": c["street_code"],
                         "deadline": f"{c['deadline']:%Y-%m-%d %H:%M}" if c["deadline"] else "",
                         "light": c["light"] or ""}}
         for c in rows

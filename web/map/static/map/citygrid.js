@@ -14,15 +14,41 @@
     return el("span", null, props.name + " " + props.code + load);
   }
 
-  var LIGHT = { red: "超期 overdue", yellow: "预警 due soon", green: "正常 on time" };
+  /* a text of the page's language (meta.texts, from web/pages/i18n.py); the key itself when missing */
+  function T(key) {
+    var t = window.citygrid.meta && window.citygrid.meta.texts;
+    return (t && t[key]) || key;
+  }
+
+  var LIGHT = { red: "c_light_red", yellow: "c_light_yellow", green: "c_light_green" };
+
+  /* the department's name, its code in a tooltip (live events carry the code: the name from /api/departments) */
+  function departmentCell(props) {
+    var code = props.department || "";
+    var names = window.citygrid.departments || {};
+    var node = el("span", null, props.department_name && props.department_name !== code ? props.department_name
+                                                                                         : names[code] || code);
+    if (code) node.title = code;
+    return node;
+  }
 
   function casePopup(props) {
-    var box = el("dl", "citygrid-popup");
-    [["案件 Case", "#" + props.id], ["类别 Category", props.category], ["状态 Status", props.status],
-     ["网格 Grid", props.grid], ["时间 Reported", props.created_at], ["部门 Department", props.department],
-     ["时限 Deadline", props.deadline + (props.light ? " (" + LIGHT[props.light] + ")" : "")],
-     ["描述 Description", props.description]]
-      .forEach(function (row) { box.appendChild(el("dt", null, row[0])); box.appendChild(el("dd", null, row[1])); });
+    var box = el("div", "citygrid-details");
+    var dl = el("dl", "citygrid-popup");
+    [["mp_case", "#" + props.id], ["mp_category", props.category], ["mp_status", props.status],
+     ["mp_grid", props.grid], ["mp_reported", props.created_at], ["mp_department", departmentCell(props)],
+     ["mp_deadline", props.deadline + (props.light ? " (" + T(LIGHT[props.light]) + ")" : "")],
+     ["mp_description", props.description]]
+      .forEach(function (row) {
+        dl.appendChild(el("dt", null, T(row[0])));
+        var dd = el("dd");
+        if (row[1] && row[1].nodeType) dd.appendChild(row[1]); else dd.textContent = String(row[1] || "");
+        dl.appendChild(dd);
+      });
+    box.appendChild(dl);
+    var link = el("a", "citygrid-case-link", T("mp_open_case") + " #" + props.id);
+    link.href = "/cases/" + encodeURIComponent(props.id);
+    box.appendChild(link);
     return box;
   }
 
@@ -51,7 +77,9 @@
       if (m.getPopup()) return;
       m.setStyle({ fillColor: colour(m.feature.properties) });
       /* no auto-pan: a pan moves the view, the view reloads the cases, and the reload closed the popup */
-      m.bindPopup(casePopup(m.feature.properties), { autoPan: false, maxHeight: 260, maxWidth: 320 });
+      /* the details are made when opened: a marker keeps no DOM of its own until then */
+      m.bindPopup(function (layer) { return casePopup(layer.feature.properties); },
+                  { autoPan: false, maxHeight: 260, maxWidth: 320 });
     });
   }
 
@@ -65,7 +93,7 @@
     });
     replace();
     if (open) layer.eachLayer(function (m) {
-      if (m.feature.properties.id === open.id && m.getPopup()) open.popup.setContent(m.getPopup().getContent());
+      if (m.feature.properties.id === open.id && m.getPopup()) open.popup.setContent(casePopup(m.feature.properties));
     });
   }
 
@@ -73,7 +101,7 @@
   function upsertCase(layer, c) {
     var props = { id: c.id, status: c.status, category: c.category_code + " " + (c.category_name || ""),
                   description: c.description || "", grid: c.grid_code, created_at: shortTime(c.created_at),
-                  department: c.department_code || "", deadline: shortTime(c.deadline), light: c.light || "",
+                  department: c.department_code || "", department_name: "", deadline: shortTime(c.deadline), light: c.light || "",
                   street: c.street_code };
     replacingCases(layer, function () {
       layer.eachLayer(function (m) { if (m.feature.properties.id === c.id) layer.removeLayer(m); });
@@ -89,6 +117,7 @@
       var c = JSON.parse(event.data);
       if (window.citygrid.view) window.citygrid.view.live(c);
       if (window.citygrid.refreshDashboard) window.citygrid.refreshDashboard();
+      if (window.citygrid.onCase) window.citygrid.onCase(c);
       window.citygrid.received = (window.citygrid.received || 0) + 1;
       window.citygrid.lastCase = c;
     });
@@ -114,16 +143,36 @@
     window.citygrid.map = map;
     window.citygrid.layers = layers;
     window.citygrid.meta = meta;
-    if (window.citygridFilters && layers.cases) window.citygridFilters.start(map, layers);
+    if (window.citygridPanels && !meta.screen) {
+      window.citygridPanels.legend(map);
+      if (layers.cases) window.citygridPanels.caseList(map);
+    }
+    fetch("/api/departments", { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (list) {
+        var names = {};
+        list.forEach(function (d) { names[d.code] = d.name; });
+        window.citygrid.departments = names;
+      });
+    if (window.citygridFilters && layers.cases && !meta.screen) window.citygridFilters.start(map, layers);
+    if (control && map.getContainer().offsetWidth < 700) {  /* a phone: the layer list folds into its button */
+      control.remove();
+      control.options.collapsed = true;
+      control.addTo(map);
+    }
     window.citygrid.view = window.citygridView ? window.citygridView.start(map, layers, meta, control) : null;
-    if (meta.dashboard && window.citygridDashboard) {
+    if (meta.screen && window.citygridScreen) {
+      window.citygridScreen.start(map, meta);
+    } else if (meta.dashboard && window.citygridDashboard) {
       window.citygrid.refreshDashboard = window.citygridDashboard.start(map.getContainer());
     }
+    if (window.citygridLabels) window.citygridLabels.start(map, meta.labels);
+    if (window.citygridPanels) window.citygridPanels.fitDistrict(map, meta.bounds);
     listen(layers);
     window.citygrid.ready = true;
   }
 
-  window.citygrid = { init: init, ready: false, el: el, shortTime: shortTime, featureLabel: featureLabel,
+  window.citygrid = { init: init, ready: false, el: el, T: T, shortTime: shortTime, featureLabel: featureLabel,
+                      colour: colour,
                       addCases: addCases, upsertCase: upsertCase,
                       replacingCases: replacingCases };
 })();

@@ -13,7 +13,9 @@
     });
   }
 
-  function pct(v) { return v === null || v === undefined ? "–" : Math.round(v * 100) + "%"; }
+  var NONE = "—";  /* nothing due yet: no rate, no score (docs/evaluation.md) */
+
+  function pct(v) { return v === null || v === undefined ? NONE : Math.round(v * 100) + "%"; }
 
   function figures(today) {
     var box = el("div", "figures");
@@ -32,12 +34,15 @@
     var head = el("tr");
     ["名称 name", "应处置 due", "按期 on time", "得分 score"].forEach(function (h) { head.appendChild(el("th", null, h)); });
     table.appendChild(head);
-    evaluation.rows.filter(function (r) { return r.current.due; })
-      .sort(function (a, b) { return (b.current.score || 0) - (a.current.score || 0); })
+    /* units with something due, by score, then those with work but nothing due yet (score —) */
+    evaluation.rows.filter(function (r) { return r.current.due || r.current.dispatched || r.current.reported; })
+      .sort(function (a, b) { return (b.current.score === null ? -1 : b.current.score) -
+                                     (a.current.score === null ? -1 : a.current.score); })
       .slice(0, 12).forEach(function (r) {
         var tr = el("tr");
+        tr.dataset.code = r.code;
         [r.name, r.current.due, pct(r.current.on_time_rate), r.current.score].forEach(function (v) {
-          tr.appendChild(el("td", null, v === null ? "–" : v));
+          tr.appendChild(el("td", null, v === null || v === undefined ? NONE : v));
         });
         table.appendChild(tr);
       });
@@ -45,22 +50,29 @@
   }
 
   function overdueList(rows) {
+    if (!rows.length) return el("p", "none", window.citygrid.T("mp_none"));
     var list = el("ol");
     rows.forEach(function (c) {
       var item = el("li");
       var link = el("a", null, "#" + c.id);
       link.href = "/cases/" + c.id;
       item.appendChild(link);
-      item.appendChild(document.createTextNode(" " + c.category_name + " · " + (c.department_code || "") +
-                                               " · 超期 " + c.hours_overdue + " h"));
+      item.appendChild(document.createTextNode(" " + c.category_name + " · "));
+      var department = el("span", null, c.department_name || c.department_code || "");
+      if (c.department_code) department.title = c.department_code;  /* the name shown, the code on hover */
+      item.appendChild(department);
+      item.appendChild(document.createTextNode(" · 超期 " + c.hours_overdue + " h"));
       list.appendChild(item);
     });
     return list;
   }
 
+  var chart = null;  /* one chart at a time: the one drawn before is disposed (else each refresh leaks one) */
+
   function trendChart(box, trend) {
     if (!window.echarts) return;
-    var chart = window.echarts.init(box, null, { renderer: "svg" });
+    if (chart) chart.dispose();
+    chart = window.echarts.init(box, null, { renderer: "svg" });
     chart.setOption({
       animation: false, grid: { left: 30, right: 8, top: 20, bottom: 20 }, legend: { top: 0, textStyle: { fontSize: 11 } },
       xAxis: { type: "category", data: trend.map(function (d) { return d.day.slice(5); }) },
@@ -85,14 +97,22 @@
     panel.appendChild(overdueList(data.top_overdue));
     trendChart(trend, data.trend);
     window.citygrid.dashboard = data;
+    window.citygrid.dashboardLoads = (window.citygrid.dashboardLoads || 0) + 1;
     window.citygrid.evaluation = { department: byDepartment, street: byStreet };
   }
 
+  /* the map's street filter (filters.js), for the figures too */
+  function streetQuery() {
+    var f = window.citygridFilters ? window.citygridFilters.state() : {};
+    return f.street ? "street=" + encodeURIComponent(f.street) : "";
+  }
+
   function load(panel) {
-    return get("/api/dashboard").then(function (data) {
+    var street = streetQuery();
+    return get("/api/dashboard?" + street).then(function (data) {
       var month = data.date.slice(0, 7);  /* the deployment's month, not the browser's */
-      return Promise.all([get("/api/evaluation?by=department&period=" + month),
-                          get("/api/evaluation?by=street&period=" + month)])
+      return Promise.all([get("/api/evaluation?by=department&period=" + month + "&" + street),
+                          get("/api/evaluation?by=street&period=" + month + "&" + street)])
         .then(function (r) { render(panel, data, r[0], r[1]); });
     })
       .catch(function (e) { panel.textContent = "仪表盘暂不可用 dashboard unavailable: " + e.message; });
@@ -115,6 +135,7 @@
     box.appendChild(el("span", null, "导出 Export (按当前筛选 current filters)"));
     var format = el("select");
     format.name = "export-format";
+    format.setAttribute("aria-label", window.citygrid.T("mp_export_format"));
     FORMATS.forEach(function (f) { var opt = el("option", null, f[1]); opt.value = f[0]; format.appendChild(opt); });
     var link = el("a", "citygrid-export-link", "下载 Download");
     link.setAttribute("download", "");
@@ -128,20 +149,39 @@
     return box;
   }
 
+  /* Collapsed, the dashboard is a tab at the map's edge and covers no case. */
+  function setCollapsed(panel, collapsed) {
+    var T = window.citygrid.T, button = panel.querySelector(".citygrid-dash-toggle");
+    panel.classList.toggle("collapsed", collapsed);
+    button.textContent = collapsed ? T("mp_show") : T("mp_hide");
+    button.setAttribute("aria-expanded", String(!collapsed));
+    window.citygrid.dashboardCollapsed = collapsed;
+  }
+
+  function collapseButton(panel) {
+    var button = el("button", "citygrid-dash-toggle");
+    button.type = "button";
+    button.addEventListener("click", function () { setCollapsed(panel, !panel.classList.contains("collapsed")); });
+    return button;
+  }
+
   var timer = null;
   window.citygridDashboard = {
+    get: get, ranking: ranking, overdueList: overdueList, pct: pct,
     start: function (container) {
       var panel = el("div", "citygrid-dash");
       var figures = el("div", null, "…");
+      panel.appendChild(collapseButton(panel));
       panel.appendChild(exportControl());
       panel.appendChild(figures);
       container.appendChild(panel);
+      setCollapsed(panel, container.offsetWidth < 700);  /* on a phone the dashboard starts as a tab */
       L.DomEvent.disableScrollPropagation(panel);
       L.DomEvent.disableClickPropagation(panel);
       load(figures);
-      return function refresh() {  /* debounced: a burst of changes reloads the figures once */
-        clearTimeout(timer);
-        timer = setTimeout(function () { load(figures); }, 1000);
+      return function refresh() {  /* at most once a second: a burst reloads once, a steady stream still reloads */
+        if (timer) return;
+        timer = setTimeout(function () { timer = null; load(figures); }, 1000);
       };
     }
   };

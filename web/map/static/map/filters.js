@@ -33,6 +33,7 @@
     s.addEventListener("change", function () {
       state[name] = s.value;
       if (window.citygrid.view) window.citygrid.view.refresh();
+      if (name === "street" && window.citygrid.refreshDashboard) window.citygrid.refreshDashboard();
     });
     box.appendChild(s);
     return box;
@@ -53,13 +54,37 @@
     return fetch(path, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : []; });
   }
 
+  /* On a phone (map.css hides the panel there) the filters are a sheet a button opens; on a desk, always shown. */
+  function sheetToggle(map, panel) {
+    var T = window.citygrid.T;
+    var toggle = el("button", "citygrid-filters-toggle", T("mp_filters"));
+    toggle.type = "button";
+    toggle.setAttribute("aria-controls", panel.id);
+    toggle.setAttribute("aria-expanded", "false");
+    var close = el("button", "citygrid-filters-close", T("mp_close"));
+    close.type = "button";
+    panel.appendChild(close);
+    function set(open) {
+      panel.classList.toggle("open", open);
+      toggle.setAttribute("aria-expanded", String(open));
+    }
+    toggle.addEventListener("click", function () { set(!panel.classList.contains("open")); });
+    close.addEventListener("click", function () { set(false); });
+    var control = L.control({ position: "topleft" });  /* stacked under the zoom buttons */
+    control.onAdd = function () { L.DomEvent.disableClickPropagation(toggle); return toggle; };
+    control.addTo(map);
+  }
+
   window.citygridFilters = {
     matches: matches,
     state: function () { return state; },
     start: function (map, layers) {
       var panel = el("div", "citygrid-filters");
+      panel.id = "citygrid-filters";
       L.DomEvent.disableClickPropagation(panel);
+      L.DomEvent.disableScrollPropagation(panel);
       map.getContainer().appendChild(panel);
+      sheetToggle(map, panel);
       var streets = [["", "全部 all"]];
       if (layers.streets) layers.streets.eachLayer(function (f) { streets.push([f.feature.properties.code, f.feature.properties.name]); });
       Promise.all([fetchJSON("/api/categories"), fetchJSON("/api/departments")]).then(function (r) {

@@ -118,6 +118,7 @@
         });
       }
       window.citygrid.mode = mode;
+      if (window.citygridPanels) window.citygridPanels.redrawList();
       window.citygrid.truncated = !!data.truncated;
       status.textContent = data.truncated ? "仅显示最新 " + data.features.length + " 件 only the newest shown" : "";
     }
