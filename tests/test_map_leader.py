@@ -81,7 +81,7 @@ def test_legend_dashboard_tab_and_none_overdue(server, page, artifacts):  # noqa
     file_report(url, category="0102", lon=113.12, lat=23.02, description="x")
     sign_in(page, base, "leader")
     legend = page.locator(".citygrid-legend")
-    assert legend.locator(".citygrid-legend-row").all_inner_texts() == ["超期", "即将到期", "按期办理中", "已办结",
+    assert legend.locator(".citygrid-legend-row").all_inner_texts() == ["超期", "预警", "正常", "已办结",
                                                                         "未派遣（无时限）"]
     colours = legend.locator(".citygrid-legend-dot").evaluate_all("ns => ns.map(n => n.style.background)")
     assert colours == ["rgb(198, 40, 40)", "rgb(249, 168, 37)", "rgb(46, 125, 50)", "rgb(158, 158, 158)",

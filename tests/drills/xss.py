@@ -70,10 +70,13 @@ LAYERS_PROBE = f"""(most) => {{
   tips.forEach(([key, l]) => l.closeTooltip());
   return out;
 }}"""
+# the wall screen (meta.screen) has no filters
 MAP_READY = """() => window.citygrid.ready && window.citygrid.views >= 1 && !window.citygrid.busy
-  && (!window.citygrid.layers.cases || window.citygrid.filtersReady)
+  && (!window.citygrid.layers.cases || window.citygrid.meta.screen || window.citygrid.filtersReady)
   && (!window.citygrid.meta.dashboard || window.citygrid.dashboard)"""
 LEVELS = {"streets": "street", "communities": "community", "grids": "grid"}
+# Panels a page folds away (the map's case list): opened before the page is probed, so their texts are checked too.
+OPEN_PANELS = "() => document.querySelectorAll('.citygrid-list-toggle').forEach(b => b.click())"
 
 
 @dataclass
@@ -145,6 +148,8 @@ def visit(page, base: str, view: tuple, expected: dict, tally: Tally, *, layers:
             if user == "leader":
                 tally.expect(expected.get(key, ()), item["text"], key)
         page.wait_for_timeout(300)
+    page.evaluate(OPEN_PANELS)
+    page.wait_for_timeout(100)
     probe = page.evaluate(PAGE_PROBE)
     tally.views += 1
     tally.opened.add((listed, user))
