@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from citygrid.settings import Settings
 from dispatch import case_repo
@@ -21,7 +21,7 @@ from dispatch.intake import submit_report
 from dispatch.models import Policy
 from events.media import LocalMediaStore, clean_photo
 from tests.people import actor, add_cast
-from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
+from tests.browser import local_only, record_errors, running_app, sign_in_form
 
 pytestmark = pytest.mark.browser
 
@@ -88,12 +88,6 @@ class Site:
             return dict(zip(("status", "department_code", "deadline"), cur.fetchone()))
 
 
-@pytest.fixture
-def browser():
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -253,7 +247,7 @@ def test_a_likely_duplicate_is_merged_from_the_desk(server, open_as):
     assert server.row(second.case_id)["status"] == "merged"
 
 
-def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp_path):
+def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp_path, browser):
     from gis.crs import wgs84_to_gcj02
 
     with psycopg.connect(chancheng_url) as conn:
@@ -261,9 +255,8 @@ def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp
     settings = Settings(database_url=chancheng_url, media_root=str(tmp_path), tiles="custom",
                         tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png", tile_crs="gcj02")
     blocked: list[str] = []
-    with running_app(settings) as base, sync_playwright() as pw:
+    with running_app(settings) as base:
         case_id = Site(base, chancheng_url, tmp_path).new_case()
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         context.route("**/*", local_only(blocked))
         page = context.new_page()
@@ -284,5 +277,5 @@ def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp
             return [f.geometry.coordinates.flat(3).slice(0, 2), drawn && [drawn.lng, drawn.lat]]; }""")
         x, y = wgs84_to_gcj02(*pair[0])
         assert pair[1] is not None and abs(pair[1][0] - float(x)) < 1e-7 and abs(pair[1][1] - float(y)) < 1e-7
-        browser.close()
+        context.close()
     assert blocked == [] and errors == []

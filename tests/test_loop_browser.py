@@ -11,11 +11,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 from PIL import Image
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from citygrid.settings import Settings
 from tests.people import add_cast
-from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
+from tests.browser import local_only, record_errors, running_app, sign_in_form
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +50,6 @@ def server(chancheng_url, tmp_path):
         yield base, chancheng_url
 
 
-@pytest.fixture
-def browser():
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 class People:

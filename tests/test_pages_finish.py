@@ -10,14 +10,14 @@ import json
 
 import psycopg
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from citygrid.settings import Settings
 from dispatch import outbox
 from dispatch.intake import MAX_DESCRIPTION, submit_report
 from dispatch.models import Policy
 from tests.axe import serious_violations
-from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
+from tests.browser import local_only, record_errors, running_app, sign_in_form
 from tests.people import actor, add_cast
 from tests.test_desk_pages import Site
 from web.schemas import MAX_NOTE
@@ -38,12 +38,6 @@ def server(chancheng_url, tmp_path):
         yield Site(base, chancheng_url, tmp_path)
 
 
-@pytest.fixture
-def browser():
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

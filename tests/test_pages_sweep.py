@@ -12,14 +12,13 @@ import re
 
 import psycopg
 import pytest
-from playwright.sync_api import sync_playwright
 
 from citygrid.settings import Settings
 from dispatch.intake import submit_report
 from dispatch.models import Policy
 from tests.access_matrix import OPEN_PAGES, PAGES, ROLES, seed
 from tests.axe import serious_violations
-from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app
+from tests.browser import local_only, record_errors, running_app
 from tests.conftest import url_for
 from tests.drills.xss import settle
 from tests.people import actor
@@ -64,14 +63,6 @@ def site(databases, chancheng_template, tmp_path_factory):
         yield base, tokens, ids
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 class Screens:
