@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from dispatch import rollups
-from dispatch.rollups import FINAL_SQL, HELD_SQL, OVERDUE
+from dispatch.rollups import DUE, FINAL_SQL, HELD_SQL, OVERDUE
 from gis.errors import Inconsistent, InvalidInput
 
 CELL_PX = 64          # the side of a cell on screen, in pixels at the requested zoom
@@ -53,14 +53,24 @@ WHERE c.geom && ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)
 
 COUNT = "SELECT count(*) FROM (SELECT 1 FROM event_case c " + WHERE + " LIMIT %(limit)s + 1) hit"
 
-POINTS = """
+CASE_ROWS = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, c.reporter,
        ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.street_code, c.community_code, c.created_at,
        c.department_code, dep.name AS department_name, c.deadline, """ + LIGHT + """ AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
 LEFT JOIN department dep ON dep.code = c.department_code
-""" + WHERE + """
+""" + WHERE
+
+POINTS = CASE_ROWS + """
 ORDER BY c.status IN """ + FINAL_SQL + """, c.created_at DESC, c.id DESC  -- open cases first
+LIMIT %(limit)s
+"""
+
+# The cases a department holds in the view, by deadline (the map's case list when the view has too many cases to
+# list them all); read along the partial index on the held cases' deadline.
+URGENT = CASE_ROWS + f"""
+  AND c.status IN {HELD_SQL}
+ORDER BY {DUE} {{order}}, c.id {{order}}
 LIMIT %(limit)s
 """
 
@@ -138,10 +148,8 @@ def view(conn: psycopg.Connection, *, box: Box, zoom: int, filters: MapFilter, s
     count at most `limit` cases; deeper, or for what the rollups do not slice, the cases are counted one by one.
     """
     since = filters.since(tz)
-    params = {"west": box.west, "south": box.south, "east": box.east, "north": box.north, "me": me,
-              "major": filters.major or None, "f_department": filters.department or None,
-              "f_street": filters.street or None, "status": filters.status or None, "since": since,
-              "limit": limit, "cell": cell_size(zoom), **scope}
+    params = {**_params(box=box, filters=filters, scope=scope, me=me, since=since, limit=limit),
+              "cell": cell_size(zoom)}
     slice_ = _rollup_slice(conn, zoom=zoom, filters=filters, scope=scope, me=me, tz=tz)
     if slice_ is None:
         return _exact(conn, params, zoom=zoom, limit=limit)
@@ -154,6 +162,23 @@ def view(conn: psycopg.Connection, *, box: Box, zoom: int, filters: MapFilter, s
         rows = conn.cursor(row_factory=dict_row).execute(POINTS, params, prepare=False).fetchall()
         return {"mode": "points", "truncated": False, "cases": rows}
     return {"mode": "cells", "total": total, "cells": cells}
+
+
+def most_urgent(conn: psycopg.Connection, *, box: Box, filters: MapFilter, scope: dict, me: str, tz: ZoneInfo,
+                limit: int, latest_first: bool = False) -> list[dict]:
+    """The cases a department holds in the view that pass the filters, soonest deadline first (or latest first),
+    at most `limit`: what the map's case list shows when the view holds too many cases to list them all."""
+    params = _params(box=box, filters=filters, scope=scope, me=me, since=filters.since(tz), limit=limit)
+    query = URGENT.format(order="DESC" if latest_first else "ASC")
+    return conn.cursor(row_factory=dict_row).execute(query, params, prepare=False).fetchall()
+
+
+def _params(*, box: Box, filters: MapFilter, scope: dict, me: str, since: datetime | None, limit: int) -> dict:
+    """The query parameters of a view: its box, the reader's scope and the panel's filters."""
+    return {"west": box.west, "south": box.south, "east": box.east, "north": box.north, "me": me,
+            "major": filters.major or None, "f_department": filters.department or None,
+            "f_street": filters.street or None, "status": filters.status or None, "since": since,
+            "limit": limit, **scope}
 
 
 def _rollup_slice(conn, *, zoom: int, filters: MapFilter, scope: dict, me: str,

@@ -41,6 +41,7 @@ MATRIX = [
     ("get", "/api/rules/history", None, EVERYONE),
     ("get", "/api/layers/street", None, EVERYONE),
     ("get", "/api/map/cases?west=112.9&south=22.9&east=113.3&north=23.2&zoom=12", None, EVERYONE),
+    ("get", "/api/map/urgent?west=112.9&south=22.9&east=113.3&north=23.2", None, EVERYONE),
     ("get", "/api/map/grid-load", None, EVERYONE),
     ("get", "/api/inbox", None, EVERYONE),
     ("get", "/api/cases?queue=open", None, EVERYONE),

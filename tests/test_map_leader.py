@@ -5,6 +5,7 @@ import psycopg
 import pytest
 
 from tests.axe import serious_violations
+from tests.casecopies import add_copies
 from tests.test_map_browser import file_report, page, server, sign_in  # noqa: F401 (fixtures)
 
 EAST = (113.158, 22.997)  # the district's eastern tip (石湾), where the dashboard used to sit
@@ -116,6 +117,33 @@ def test_case_list_sorted_by_deadline_opens_details(server, page):  # noqa: F811
     details = page.locator(".leaflet-popup-content .citygrid-details")
     details.wait_for()
     assert f"#{ids[-1]}" in details.inner_text()
+
+
+@pytest.mark.browser
+def test_a_crowded_view_lists_the_held_cases_by_deadline_from_the_server(server, page):  # noqa: F811
+    base, url = server
+    for lon in (113.11, 113.12, 113.13):
+        file_report(url, category="0102", lon=lon, lat=23.02, description="x")
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE event_case SET deadline = now() + (1000 - id) * interval '1 hour'")
+        ids = [r[0] for r in conn.execute("SELECT id FROM event_case ORDER BY deadline")]
+    add_copies(url, 1100)  # more than the map draws one by one; reported, so no department holds them
+    sign_in(page, base, "leader")
+    assert page.evaluate("() => window.citygrid.mode") == "cells"
+    page.click(".citygrid-list-toggle")
+    page.wait_for_function("(n) => (window.citygrid.listed || []).length === n", arg=len(ids))
+    assert page.evaluate("() => window.citygrid.listed") == ids
+    assert "放大地图" in page.locator(".citygrid-list-note").inner_text()
+    page.click(".citygrid-list-sort")
+    page.wait_for_function("(first) => window.citygrid.listed[0] === first", arg=ids[-1])
+    page.locator(".citygrid-list-item").first.click()
+    details = page.locator(".leaflet-popup-content .citygrid-details")
+    details.wait_for()
+    assert f"#{ids[-1]}" in details.inner_text()
+    assert page.evaluate("() => window.citygrid.map.getZoom()") >= 17
+    page.wait_for_function("() => !window.citygrid.busy && window.citygrid.mode === 'points'")
+    assert details.is_visible()  # the reload at the new zoom leaves the details open
+    assert page.js_errors == []
 
 
 def figure(page, n: int) -> str:

@@ -111,6 +111,37 @@ def test_filters_are_applied_by_the_server(world, tmp_path):
         assert light[ids[0]] == "red" and light[ids[2]] == "green"
 
 
+def test_a_crowded_views_case_list_holds_the_held_cases_by_deadline(world, tmp_path):
+    url, tokens = world
+    add_copies(url, 200)  # reported: no department holds them, so the list leaves them out (as the 石湾 case)
+    with psycopg.connect(url) as conn:  # deadlines: the third case first (overdue), then the first, the second
+        ids = [r[0] for r in conn.execute("SELECT id FROM event_case ORDER BY id LIMIT 4").fetchall()]
+        for case_id, hours in zip((ids[2], ids[0], ids[1]), (-1, 24, 48)):
+            conn.execute("UPDATE event_case SET deadline = now() + %s * interval '1 hour', yellow_at = now() + "
+                         "(%s - 2) * interval '1 hour' WHERE id = %s", (hours, hours, case_id))
+    with client_for(url, tmp_path, 100) as client:
+        def listed(who, query=""):
+            response = client.get(f"/api/map/urgent?{DISTRICT}{query}", headers=bearer(tokens[who]))
+            assert response.status_code == 200, response.text
+            return [f["properties"]["id"] for f in response.json()["features"]]
+
+        assert listed("leader") == [ids[2], ids[0], ids[1]]
+        assert listed("leader", "&order=latest") == [ids[1], ids[0], ids[2]]
+        assert listed("leader", "&limit=2") == [ids[2], ids[0]]
+        assert listed("leader", "&department=S-012-HWS") == [ids[2], ids[0]]
+        assert listed("leader", "&major=02") == [ids[1]]
+        assert listed("hws") == [ids[2], ids[0]]  # the reader's scope
+        assert listed("cgzd") == [ids[1]] and listed("leader_shiwan") == []
+        inside = client.get("/api/map/urgent?west=113.115&south=23.015&east=113.1205&north=23.025",
+                            headers=bearer(tokens["leader"])).json()["features"]
+        assert [f["properties"]["id"] for f in inside] == [ids[0]]  # only the first case lies in this box
+        first = inside[0]["properties"]
+        assert first["light"] == "green" and first["department_name"] not in ("", first["department"])
+        assert listed("leader", "&status=overdue") == [ids[2]]
+        refused = client.get(f"/api/map/urgent?{DISTRICT}&order=random", headers=bearer(tokens["leader"]))
+        assert refused.status_code == 422 and "order" in refused.text
+
+
 @pytest.mark.parametrize("query, says", [
     ("west=113.3&south=22.9&east=112.9&north=23.2&zoom=12", "not a box"),
     ("west=112.9&south=22.9&east=113.3&north=93&zoom=12", "north: Input should be less than or equal to 90"),

@@ -1,13 +1,13 @@
 """GET /map and the layer GeoJSON behind it."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from dispatch.actor import STATISTICS_READERS, can_read, scope_filter
-from dispatch.mapview import Box, view
+from dispatch.mapview import Box, most_urgent, view
 from dispatch.rollups import grid_load as rollup_grid_load
 
 from events import repo as events_repo
@@ -72,28 +72,38 @@ def _map_page(conn, config, request: Request, *, screen: bool):
     return HTMLResponse(with_nonce(html, script_nonce(request)))  # folium's inline scripts run with the nonce
 
 
+def view_box(config: Config,
+             west: float = Query(ge=-180, le=180), south: float = Query(ge=-90, le=90),
+             east: float = Query(ge=-180, le=180, description="more than west"),
+             north: float = Query(ge=-90, le=90, description="more than south")) -> Box:
+    """The map's view as a box in WGS84. On a GCJ-02 base map the view is in GCJ-02, and the offset is under 0.01°
+    in China, so the box padded by that much holds every case in view."""
+    box = Box(west, south, east, north)
+    return box.padded(0.01) if config.tile_crs == "gcj02" else box
+
+
+ViewBox = Annotated[Box, Depends(view_box)]
+
+
+def map_features(config, actor, rows: list[dict]) -> list[dict]:
+    """Case rows the reader may see as point features in the map's system (GCJ-02 on a GCJ-02 base map)."""
+    cases = case_features([c for c in rows if can_read(actor, c)])
+    return (to_gcj02(cases) if config.tile_crs == "gcj02" else cases)["features"]
+
+
 @router.get("/api/map/cases")
 def map_cases(
-    conn: Conn, config: Config, actor: CurrentActor, policy: CurrentPolicy,
-    filters: Filters,
-    west: float = Query(ge=-180, le=180), south: float = Query(ge=-90, le=90),
-    east: float = Query(ge=-180, le=180, description="more than west"),
-    north: float = Query(ge=-90, le=90, description="more than south"),
+    conn: Conn, config: Config, actor: CurrentActor, policy: CurrentPolicy, filters: Filters, box: ViewBox,
     zoom: int = Query(ge=0, le=22, description="the map's zoom level: it sets the size of the cells"),
 ) -> dict:
     """The cases in a map view that the reader may see: each case when at most CITYGRID_MAP_CASE_LIMIT match,
     otherwise counts per cell (`mode: cells`). Coordinates are in the map's system (GCJ-02 on a GCJ-02 base map)."""
     gcj02 = config.tile_crs == "gcj02"
-    box = Box(west, south, east, north)
-    if gcj02:  # the view is in GCJ-02; the offset is under 0.01° in China, so a padded box holds every case
-        box = box.padded(0.01)
     found = view(conn, box=box, zoom=zoom, filters=filters,
                  scope=scope_filter(actor), me=actor.username, limit=config.map_case_limit, tz=policy.tz)
     if found["mode"] == "points":
-        cases = case_features([c for c in found.pop("cases") if can_read(actor, c)])
-        if gcj02:
-            cases = to_gcj02(cases)
-        return _json({**found, "total": len(cases["features"]), "features": cases["features"]})
+        features = map_features(config, actor, found.pop("cases"))
+        return _json({**found, "total": len(features), "features": features})
     cells = found["cells"]
     if gcj02 and cells:
         for ends in (("lon", "lat"), ("west", "south"), ("east", "north")):
@@ -104,6 +114,19 @@ def map_cases(
         for key in ("lon", "lat", "west", "south", "east", "north"):
             c[key] = round(c[key], 6)
     return _json(found)
+
+
+@router.get("/api/map/urgent")
+def map_urgent(
+    conn: Conn, config: Config, actor: CurrentActor, policy: CurrentPolicy, filters: Filters, box: ViewBox,
+    order: Literal["soonest", "latest"] = Query(default="soonest", description="by deadline"),
+    limit: int = Query(default=200, ge=1, le=500),
+) -> dict:
+    """The cases a department holds in a map view that the reader may see, by deadline: the map's case list when
+    the view has more cases than it lists one by one."""
+    rows = most_urgent(conn, box=box, filters=filters, scope=scope_filter(actor), me=actor.username,
+                       tz=policy.tz, limit=limit, latest_first=order == "latest")
+    return _json({"features": map_features(config, actor, rows)})
 
 
 def _json(body: dict) -> JSONResponse:

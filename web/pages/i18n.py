@@ -214,6 +214,10 @@ TEXT = {
     "unread": ("未读消息", "unread messages"),
     "mp_case_list": ("案件列表", "Case list"),
     "mp_case_list_empty": ("当前视图内没有案件", "No cases in this view"),
+    "mp_case_list_crowded": ("视图内案件较多：按时限列出各部门在办的案件（至多 200 件），放大地图可列出全部",
+                             "Many cases in view: the cases departments hold, by deadline (at most 200); zoom in "
+                             "to list them all"),
+    "mp_case_list_failed": ("案件列表加载失败：", "The case list could not be loaded:"),
     "mp_sort_deadline": ("按时限排序", "Sort by deadline"),
     "mp_legend": ("图例", "Legend"),
     "mp_finished": ("已办结", "Finished"),

@@ -70,6 +70,9 @@
     return v.year + "-" + v.month + "-" + v.day + " " + v.hour + ":" + v.minute;
   }
 
+  /* a case's details: no auto-pan (see addCases), a height limit, and room for two columns */
+  var POPUP = { autoPan: false, maxHeight: 260, maxWidth: 320 };
+
   /* Case features from the server (/api/map/cases): a coloured marker with a text-only popup each. */
   function addCases(layer, features) {
     layer.addData(features);
@@ -78,8 +81,7 @@
       m.setStyle({ fillColor: colour(m.feature.properties) });
       /* no auto-pan: a pan moves the view, the view reloads the cases, and the reload closed the popup */
       /* the details are made when opened: a marker keeps no DOM of its own until then */
-      m.bindPopup(function (layer) { return casePopup(layer.feature.properties); },
-                  { autoPan: false, maxHeight: 260, maxWidth: 320 });
+      m.bindPopup(function (layer) { return casePopup(layer.feature.properties); }, POPUP);
     });
   }
 
@@ -172,7 +174,7 @@
   }
 
   window.citygrid = { init: init, ready: false, el: el, T: T, shortTime: shortTime, featureLabel: featureLabel,
-                      colour: colour,
+                      colour: colour, details: casePopup, POPUP: POPUP,
                       addCases: addCases, upsertCase: upsertCase,
                       replacingCases: replacingCases };
 })();

@@ -1,5 +1,7 @@
 /* The map's side pieces: the legend of the marker colours, the district fitted into the part of the map no panel
    covers, and the list of the cases in view (sortable by deadline; a click centres the case and opens its details).
+   When the view holds too many cases to draw one by one (cells mode), the list asks the server for the cases
+   departments hold in view, by deadline (/api/map/urgent), and a click zooms in on the case with its details open.
    Texts come from the page (citygrid.T); user text enters as text nodes only. */
 (function () {
   "use strict";
@@ -60,6 +62,7 @@
 
   /* ---- the case list ---- */
   var list = null, ascending = true;
+  var LISTED = 200;  /* the most entries the list shows */
 
   function deadlineKey(p) { return p.deadline || "9999"; }
 
@@ -69,8 +72,15 @@
     else map.openPopup(marker.getPopup(), marker.getLatLng());
   }
 
-  function entry(map, marker) {
-    var p = marker.feature.properties;
+  /* a case the map draws no marker for (cells mode): zoom in on it with its details open where it lies */
+  function openDetails(map, feature) {
+    var c = feature.geometry.coordinates, at = L.latLng(c[1], c[0]);
+    map.setView(at, Math.max(map.getZoom(), 17), { animate: false });
+    L.popup(window.citygrid.POPUP).setLatLng(at)
+      .setContent(window.citygrid.details(feature.properties)).openOn(map);
+  }
+
+  function entry(p, open) {
     var item = el("li");
     var button = el("button", "citygrid-list-item");
     button.type = "button";
@@ -80,23 +90,50 @@
     button.appendChild(el("b", null, "#" + p.id + " "));
     button.appendChild(el("span", null, p.category));
     button.appendChild(el("small", null, (p.deadline ? T("mp_deadline") + " " + p.deadline : T("mp_no_deadline"))));
-    button.addEventListener("click", function () { openCase(map, marker); });
+    button.addEventListener("click", open);
     item.appendChild(button);
     return item;
   }
 
+  function show(entries, ids, note) {
+    list.items.textContent = "";
+    list.note.textContent = note || "";
+    list.note.hidden = !note;
+    if (!entries.length) list.items.appendChild(el("li", "citygrid-list-empty", T("mp_case_list_empty")));
+    entries.forEach(function (item) { list.items.appendChild(item); });
+    window.citygrid.listed = ids;
+  }
+
+  /* cells mode: the cases departments hold in view, by deadline, from the server */
+  function urgentList(map) {
+    var mine = ++list.seq, view = window.citygrid.view;
+    var url = "/api/map/urgent?" + view.query() + "&order=" + (ascending ? "soonest" : "latest") + "&limit=" + LISTED;
+    fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    }).then(function (data) {
+      if (mine !== list.seq) return;  /* the view moved on meanwhile */
+      show(data.features.map(function (f) { return entry(f.properties, function () { openDetails(map, f); }); }),
+           data.features.map(function (f) { return f.properties.id; }), T("mp_case_list_crowded"));
+    }).catch(function (e) {
+      if (mine === list.seq) show([], [], T("mp_case_list_failed") + " " + e.message);
+    });
+  }
+
   function redrawList() {
     if (!list || list.box.hidden) return;
-    var map = list.map, inView = map.getBounds(), markers = [];
+    var map = list.map;
+    if (window.citygrid.mode === "cells" && window.citygrid.view) { urgentList(map); return; }
+    list.seq++;
+    var inView = map.getBounds(), markers = [];
     window.citygrid.layers.cases.eachLayer(function (m) { if (inView.contains(m.getLatLng())) markers.push(m); });
     markers.sort(function (a, b) {
       var x = deadlineKey(a.feature.properties), y = deadlineKey(b.feature.properties);
       return (x < y ? -1 : x > y ? 1 : a.feature.properties.id - b.feature.properties.id) * (ascending ? 1 : -1);
     });
-    list.items.textContent = "";
-    if (!markers.length) list.items.appendChild(el("li", "citygrid-list-empty", T("mp_case_list_empty")));
-    markers.slice(0, 200).forEach(function (m) { list.items.appendChild(entry(map, m)); });
-    window.citygrid.listed = markers.map(function (m) { return m.feature.properties.id; });
+    show(markers.slice(0, LISTED).map(function (m) {
+      return entry(m.feature.properties, function () { openCase(map, m); });
+    }), markers.map(function (m) { return m.feature.properties.id; }));
   }
 
   function caseList(map) {
@@ -117,6 +154,9 @@
     });
     head.appendChild(sort);
     box.appendChild(head);
+    var note = el("p", "citygrid-list-note");
+    note.hidden = true;
+    box.appendChild(note);
     var items = el("ol", "citygrid-list-items");
     box.appendChild(items);
     toggle.addEventListener("click", function () {
@@ -130,7 +170,7 @@
     L.DomEvent.disableClickPropagation(box);
     L.DomEvent.disableScrollPropagation(box);
     map.getContainer().appendChild(box);
-    list = { map: map, box: box, items: items, toggle: toggle };
+    list = { map: map, box: box, items: items, note: note, toggle: toggle, seq: 0 };
     map.on("moveend", redrawList);
   }
 

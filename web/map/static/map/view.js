@@ -186,6 +186,7 @@
 
     return {
       refresh: refresh,
+      query: query,  /* the view's box, zoom and filters as a query string (the case list asks with them too) */
       /* a case changed (server-sent event) */
       live: function (c) {
         reloadGridLoad();
