@@ -44,6 +44,7 @@ MATRIX = [
     ("get", "/api/map/urgent?west=112.9&south=22.9&east=113.3&north=23.2", None, EVERYONE),
     ("get", "/api/map/grid-load", None, EVERYONE),
     ("get", "/api/inbox", None, EVERYONE),
+    ("get", "/api/inbox/unread", None, EVERYONE),
     ("get", "/api/cases?queue=open", None, EVERYONE),
     ("get", "/api/reports/nearby?category=0102&lon=113.12&lat=23.02", None, EVERYONE),
     ("get", "/api/cases/{case}", None, EVERYONE),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+from typing import Iterator
 from urllib.parse import urlparse
 
 import uvicorn
@@ -65,3 +66,41 @@ def sign_in_form(page, base: str, username: str, path: str) -> None:
     page.fill("input[name=password]", f"{username}-password-1")
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}{path}")
+
+
+def guarded_page(browser, width: int = 1280, height: int = 900, *, geolocation: dict | None = None):
+    """A page in a new zh-CN context of that size (a phone's touch below 600 px wide): every non-local request
+    refused and recorded in page.blocked, script errors and CSP refusals in page.js_errors; with geolocation, the
+    position is granted to every origin."""
+    phone = width < 600
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
+                                  is_mobile=phone, has_touch=phone, geolocation=geolocation)
+    if geolocation:
+        context.grant_permissions(["geolocation"])
+    page = context.new_page()
+    page.blocked, page.js_errors = [], []
+    context.route("**/*", local_only(page.blocked))
+    record_errors(page, page.js_errors)
+    return page
+
+
+@contextmanager
+def signed_in_pages(browser, base: str) -> Iterator:
+    """open_as(name, path, width, height, geolocation=None): a fresh session signed in as `name` through the
+    form, showing `path`. At the end, no page may have asked off the machine or hit a script error."""
+    pages = []
+
+    def open_as(username: str, path: str, width: int = 1280, height: int = 900, geolocation: dict | None = None):
+        page = guarded_page(browser, width, height, geolocation=geolocation)
+        sign_in_form(page, base, username, path)
+        pages.append(page)
+        return page
+
+    try:
+        yield open_as
+    finally:
+        for page in pages:
+            page.context.close()
+    for page in pages:
+        assert page.blocked == [], page.blocked
+        assert page.js_errors == [], page.js_errors

@@ -59,3 +59,12 @@ def add_cast(conn: psycopg.Connection, names=None) -> dict[str, str]:
 def bearer(token: str) -> dict:
     """The Authorization header for a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def add_messages(url: str, username: str, n: int) -> None:
+    """n unread messages in a user's inbox, as the outbox worker writes them."""
+    with psycopg.connect(url) as conn:
+        for i in range(n):
+            outbox = conn.execute("INSERT INTO outbox (kind, payload) VALUES ('note', '{}') RETURNING id").fetchone()[0]
+            conn.execute("INSERT INTO inbox_message (outbox_id, user_id, subject, body) "
+                         "SELECT %s, id, %s, '' FROM app_user WHERE username = %s", (outbox, f"m{i}", username))

@@ -21,7 +21,7 @@ from dispatch.intake import submit_report
 from dispatch.models import Policy
 from events.media import LocalMediaStore, clean_photo
 from tests.people import actor, add_cast
-from tests.browser import local_only, record_errors, running_app, sign_in_form
+from tests.browser import running_app, signed_in_pages
 
 pytestmark = pytest.mark.browser
 
@@ -93,22 +93,8 @@ class Site:
 @pytest.fixture
 def open_as(server, browser):
     """open_as(name, path): a fresh browser session signed in as `name` through the form, showing `path`."""
-    pages = []
-
-    def opener(username: str, path: str):
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page = context.new_page()
-        page.blocked, page.js_errors = [], []
-        context.route("**/*", local_only(page.blocked))
-        record_errors(page, page.js_errors)
-        sign_in_form(page, server.base, username, path)
-        pages.append(page)
-        return page
-
-    yield opener
-    for page in pages:
-        assert page.blocked == [], page.blocked
-        assert page.js_errors == [], page.js_errors
+    with signed_in_pages(browser, server.base) as open_page:
+        yield open_page
 
 
 def card(page, case_id: int):
@@ -254,15 +240,9 @@ def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp
         add_cast(conn, ["officer", "hws"])
     settings = Settings(database_url=chancheng_url, media_root=str(tmp_path), tiles="custom",
                         tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png", tile_crs="gcj02")
-    blocked: list[str] = []
-    with running_app(settings) as base:
+    with running_app(settings) as base, signed_in_pages(browser, base) as open_as:
         case_id = Site(base, chancheng_url, tmp_path).new_case()
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        context.route("**/*", local_only(blocked))
-        page = context.new_page()
-        errors: list[str] = []
-        record_errors(page, errors)
-        sign_in_form(page, base, "hws", "/queue")
+        page = open_as("hws", "/queue")
         page.wait_for_function(f"() => window.cgQueueMap && window.cgQueueMap.markers[{case_id}]"
                                " && document.querySelectorAll('#queue-map path').length >= 2")
         drawn = page.evaluate(f"() => {{ const p = window.cgQueueMap.markers[{case_id}].getLatLng(); "
@@ -277,5 +257,3 @@ def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp
             return [f.geometry.coordinates.flat(3).slice(0, 2), drawn && [drawn.lng, drawn.lat]]; }""")
         x, y = wgs84_to_gcj02(*pair[0])
         assert pair[1] is not None and abs(pair[1][0] - float(x)) < 1e-7 and abs(pair[1][1] - float(y)) < 1e-7
-        context.close()
-    assert blocked == [] and errors == []

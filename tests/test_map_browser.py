@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from playwright.sync_api import sync_playwright
 
 from citygrid.settings import Settings
 from dispatch.intake import submit_report
 from dispatch.models import Policy
-from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
+from tests.browser import guarded_page, running_app, sign_in_form
 from tests.casecopies import add_copies
 from tests.people import actor, add_cast
 
@@ -21,19 +20,11 @@ def server(chancheng_url):
 
 
 @pytest.fixture
-def page():
-    blocked: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-        context.route("**/*", local_only(blocked))
-        page = context.new_page()
-        page.blocked = blocked
-        errors: list[str] = []
-        record_errors(page, errors)
-        page.js_errors = errors
-        yield page
-        browser.close()
+def page(browser):
+    """A 1400×900 page of the module's Chromium, every non-local request refused (page.blocked, page.js_errors)."""
+    opened = guarded_page(browser, 1400, 900)
+    yield opened
+    opened.context.close()
 
 
 def sign_in(page, base: str, username: str, *, live: bool = False) -> None:
@@ -189,6 +180,29 @@ def test_a_revoked_session_sends_the_open_map_to_sign_in(server, page):
     page.wait_for_url(f"{base}/login?next=%2Fmap", timeout=15_000)
     assert page.locator("input[name=username]").count() == 1
     assert page.blocked == [] and page.js_errors == []
+
+
+@pytest.mark.browser
+def test_live_cases_past_the_limit_turn_the_view_into_cells(server, page):
+    base, url = server
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="the first")
+    add_copies(url, 998)  # the limit is 1000: the map draws each case
+    sign_in(page, base, "leader", live=True)
+    assert page.evaluate("() => [window.citygrid.mode, window.citygrid.shown]") == ["points", 999]
+    file_report(url, category="0102", lon=113.12, lat=23.02, description="the 1000th")
+    page.wait_for_function("() => window.citygrid.shown === 1000", timeout=15_000)
+    assert page.evaluate("() => window.citygrid.mode") == "points"
+    file_report(url, category="0102", lon=113.121, lat=23.021, description="the 1001st")
+    page.wait_for_function("() => window.citygrid.mode === 'cells'", timeout=15_000)
+    assert page.evaluate("() => [window.citygrid.shown, window.citygrid.layers.cases.getLayers().length]") == [1001, 0]
+    page.evaluate("() => window.citygrid.map.setView([23.02, 113.12], 18)")  # zoomed in: a case far away
+    page.wait_for_function("() => window.citygrid.mode === 'points' && !window.citygrid.busy")
+    held = page.evaluate("() => window.citygrid.layers.cases.getLayers().length")
+    file_report(url, category="0102", lon=113.0, lat=22.98, description="far west")
+    page.wait_for_function("() => window.citygrid.lastCase && window.citygrid.lastCase.description === 'far west'",
+                           timeout=15_000)
+    assert page.evaluate("() => window.citygrid.layers.cases.getLayers().length") == held  # not put on the map
+    assert page.js_errors == []
 
 
 @pytest.mark.browser

@@ -6,6 +6,7 @@ import pytest
 
 from tests.axe import serious_violations
 from tests.casecopies import add_copies
+from tests.people import add_messages
 from tests.test_map_browser import file_report, page, server, sign_in  # noqa: F401 (fixtures)
 
 EAST = (113.158, 22.997)  # the district's eastern tip (石湾), where the dashboard used to sit
@@ -14,15 +15,6 @@ EAST = (113.158, 22.997)  # the district's eastern tip (石湾), where the dashb
 def newest_case(url: str) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT max(id) FROM event_case").fetchone()[0]
-
-
-def add_messages(url: str, username: str, n: int) -> None:
-    """n unread messages in a user's inbox, as the outbox worker writes them."""
-    with psycopg.connect(url) as conn:
-        for i in range(n):
-            outbox = conn.execute("INSERT INTO outbox (kind, payload) VALUES ('note', '{}') RETURNING id").fetchone()[0]
-            conn.execute("INSERT INTO inbox_message (outbox_id, user_id, subject, body) "
-                         "SELECT %s, id, %s, '' FROM app_user WHERE username = %s", (outbox, f"m{i}", username))
 
 
 def marker_point(page, case_id: int) -> dict:

@@ -17,8 +17,8 @@ from dispatch import outbox
 from dispatch.intake import MAX_DESCRIPTION, submit_report
 from dispatch.models import Policy
 from tests.axe import serious_violations
-from tests.browser import local_only, record_errors, running_app, sign_in_form
-from tests.people import actor, add_cast
+from tests.browser import guarded_page, running_app, signed_in_pages
+from tests.people import actor, add_cast, add_messages
 from tests.test_desk_pages import Site
 from web.schemas import MAX_NOTE
 
@@ -42,27 +42,11 @@ def server(chancheng_url, tmp_path):
 
 @pytest.fixture
 def open_as(server, browser):
-    """open_as(name, path, width=1280, height=900): a fresh session signed in as `name` through the form."""
-    pages = []
-
-    def opener(username: str, path: str, width: int = 1280, height: int = 900, gps: bool = True):
-        phone = width < 600
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
-                                      is_mobile=phone, has_touch=phone, geolocation=HERE)
-        if gps:
-            context.grant_permissions(["geolocation"], origin=server.base)
-        page = context.new_page()
-        page.blocked, page.js_errors = [], []
-        context.route("**/*", local_only(page.blocked))
-        record_errors(page, page.js_errors)
-        sign_in_form(page, server.base, username, path)
-        pages.append(page)
-        return page
-
-    yield opener
-    for page in pages:
-        assert page.blocked == [], page.blocked
-        assert page.js_errors == [], page.js_errors
+    """open_as(name, path, width=1280, height=900, gps=True): signed in as `name` at HERE (gps False: the
+    position is refused)."""
+    with signed_in_pages(browser, server.base) as open_page:
+        yield lambda username, path, width=1280, height=900, gps=True: open_page(
+            username, path, width, height, geolocation=HERE if gps else None)
 
 
 def deliver(server) -> None:
@@ -270,6 +254,16 @@ def test_the_inbox_says_when_empty_labels_its_button_and_counts_unread(server, o
     expect(queue.locator(".cg-inbox .cg-badge")).to_have_text("1")
 
 
+def test_beyond_99_unread_every_header_says_99_plus(server, open_as):
+    add_messages(server.url, "hws", 120)
+    queue = open_as("hws", "/queue")  # the count app.js asks for
+    expect(queue.locator(".cg-inbox .cg-badge")).to_have_text("99+")
+    assert "99+ 条未读" in queue.get_attribute(".cg-inbox", "aria-label")
+    page = open_as("hws", "/map")  # the count the server writes into the map's header
+    expect(page.locator(".cg-inbox .cg-badge")).to_have_text("99+")
+    assert "99+ 条未读" in page.get_attribute(".cg-inbox", "aria-label")
+
+
 # 5, 6. phone layouts and accessibility
 
 def pages_of(server) -> list[tuple[str, str]]:
@@ -320,9 +314,8 @@ def test_every_page_passes_axe(server, open_as, browser, width, height):
                                    "!(b.getAttribute('aria-label') || b.textContent.trim())).map(b => b.outerHTML)")
         assert unlabelled == [], (path, unlabelled)
         page.context.close()
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-    login = context.new_page()
+    login = guarded_page(browser, width, height)
     login.goto(f"{server.base}/login")
     found["stranger /login"] = serious_violations(login)
-    context.close()
+    login.context.close()
     assert {k: v for k, v in found.items() if v} == {}

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.axe import serious_violations
-from tests.browser import ARGS, CHROMIUM, local_only, record_errors, sign_in_form
+from tests.browser import guarded_page, sign_in_form
 from tests.screen_load import Reporter, dom_nodes, heap_used, measuring
 from tests.test_map_browser import server  # noqa: F401 (fixture)
 
@@ -15,23 +14,17 @@ BOUND = 1.5  # the heap after the run is at most this times the heap after the w
 
 
 @pytest.fixture
-def wall():
+def wall(browser):
     """A page of the given wall size, every non-local request refused."""
     opened = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
-        def open_page(width: int, height: int):
-            context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-            page = context.new_page()
-            page.blocked, page.js_errors = [], []
-            context.route("**/*", local_only(page.blocked))
-            record_errors(page, page.js_errors)
-            opened.append(context)
-            return page
+    def open_page(width: int, height: int):
+        opened.append(guarded_page(browser, width, height))
+        return opened[-1]
 
-        yield open_page
-        browser.close()
+    yield open_page
+    for page in opened:
+        page.context.close()
 
 
 def open_screen(page, base: str) -> None:

@@ -17,6 +17,7 @@ from events.media import InvalidPhoto, clean_photo
 from gis.errors import NotFound
 from web.api import readable_case
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_with
+from web.pages.common import unread_label
 from web.schemas import PHOTO_ANSWER, PHOTOS, ActionIn, ActionOut, IdPath, MediaOut
 
 router = APIRouter(prefix="/api")
@@ -141,6 +142,12 @@ def _sees_case(conn, actor, case_id: int | None) -> bool:
 def read_inbox(conn: Conn, actor: CurrentActor, unread: bool = False) -> list[dict]:
     """The actor's notifications, newest first."""
     return outbox.inbox(conn, username=actor.username, unread=unread)
+
+
+@router.get("/inbox/unread")
+def unread_badge(conn: Conn, actor: CurrentActor) -> dict:
+    """The header's unread count as every page shows it: "" for none, "99+" beyond 99."""
+    return {"label": unread_label(conn, actor.username)}
 
 
 @router.post("/inbox/{message_id}/read", status_code=204)

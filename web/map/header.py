@@ -5,23 +5,9 @@ from __future__ import annotations
 from fastapi import Request
 
 from dispatch.actor import Actor
-from dispatch.outbox import inbox
 from web.deps import CSRF_COOKIE
-from web.pages.common import env
-from web.pages.i18n import TEXT, pick, translator
-
-UNREAD_SHOWN = 99  # more than this shows as "99+"
-
-
-def page_lang(request: Request) -> str:
-    """The page language, chosen as on every other page (query, cookie, zh-CN)."""
-    return pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
-
-
-def unread_label(conn, username: str) -> str:
-    """The unread count for the header: "" for none, "99+" beyond UNREAD_SHOWN."""
-    n = len(inbox(conn, username=username, unread=True, limit=UNREAD_SHOWN + 1))
-    return "" if not n else f"{UNREAD_SHOWN}+" if n > UNREAD_SHOWN else str(n)
+from web.pages.common import env, page_lang, unread_label
+from web.pages.i18n import TEXT, translator
 
 
 def header_html(request: Request, conn, actor: Actor) -> str:

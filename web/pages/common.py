@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dispatch.actor import Actor
+from dispatch.outbox import inbox
 from web.accounts import Unauthenticated
 from web.deps import CSRF_COOKIE, actor_of
 from web.pages.i18n import TEXT, pick, translator
@@ -44,9 +45,23 @@ def home_of(actor: Actor) -> str:
     return next((path for role, path in HOME if role in actor.roles), "/map")
 
 
+def page_lang(request: Request) -> str:
+    """The page language: the query's, else the cookie's, else zh-CN."""
+    return pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
+
+
+UNREAD_SHOWN = 99  # more than this shows as "99+"
+
+
+def unread_label(conn, username: str) -> str:
+    """The unread count as the header shows it: "" for none, "99+" beyond UNREAD_SHOWN."""
+    n = len(inbox(conn, username=username, unread=True, limit=UNREAD_SHOWN + 1))
+    return "" if not n else f"{UNREAD_SHOWN}+" if n > UNREAD_SHOWN else str(n)
+
+
 def layout(request: Request, actor: Actor) -> dict:
     """The values base.html needs: actor, language, translator, CSRF token, path, nonce and app.js's texts."""
-    lang = pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
+    lang = page_lang(request)
     t = translator(lang)
     return {"actor": actor, "lang": lang, "t": t, "csrf": request.cookies.get(CSRF_COOKIE, ""),
             "path": request.url.path, "nonce": script_nonce(request),

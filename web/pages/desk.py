@@ -21,8 +21,8 @@ from web.deps import Config, Conn
 from gis import repo as gis_repo
 from web.map.routes import cases_geojson
 from web.schemas import MAX_ID, MAX_NOTE
-from web.pages.common import env, layout, page_actor, render
-from web.pages.i18n import TEXT, pick, translator
+from web.pages.common import env, layout, page_actor, page_lang, render
+from web.pages.i18n import TEXT, translator
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,13 +53,9 @@ NOTICE = env.from_string("""{% extends "base.html" %}
 <p><a href="/">{{ t("d_back_home") }}</a></p></div>{% endblock %}""")
 
 
-def _lang(request: Request) -> str:
-    return pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang"))
-
-
 def page_settings(request: Request, actor: Actor, **extra) -> dict:
     """What desk.js needs: the texts in the page language, the workflow table and the reader's roles."""
-    t = translator(_lang(request))
+    t = translator(page_lang(request))
     return {"text": {key: t(key) for key in TEXT if key.startswith("d_")}, "steps": STEP_TABLE,
             "roles": sorted(actor.roles), "user": actor.username, "note_max": MAX_NOTE, **extra}
 

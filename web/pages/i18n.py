@@ -211,7 +211,6 @@ TEXT = {
     "m_unassigned": ("未派遣（待派遣员处理）", "Not dispatched yet (with the dispatchers)"),
     "m_refused": ("上报未被接受：", "The report was refused: "),
     # leader's map and wall screen
-    "unread": ("未读消息", "unread messages"),
     "mp_case_list": ("案件列表", "Case list"),
     "mp_case_list_empty": ("当前视图内没有案件", "No cases in this view"),
     "mp_case_list_crowded": ("视图内案件较多：按时限列出各部门在办的案件（至多 200 件），放大地图可列出全部",

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from dispatch.intake import MAX_DESCRIPTION
 from web.deps import Conn
 from web.schemas import MAX_NOTE
-from web.pages.common import page_actor, render
-from web.pages.i18n import TEXT, pick, translator
+from web.pages.common import page_actor, page_lang, render
+from web.pages.i18n import TEXT, translator
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,7 +29,7 @@ def officer_page(request: Request, conn, template: str, **values):
 
 def page_texts(request: Request) -> dict[str, str]:
     """The texts officer.js shows, in the page's language (the same choice render makes)."""
-    t = translator(pick(request.query_params.get("lang"), request.cookies.get("citygrid_lang")))
+    t = translator(page_lang(request))
     return {key: t(key) for key in JS_KEYS}
 
 

@@ -77,13 +77,13 @@
   function unread() {
     var link = document.querySelector(".cg-inbox"), badge = link && link.querySelector(".cg-badge");
     if (!badge) return Promise.resolve(null);
-    return api("GET", "/api/inbox?unread=true").then(function (items) {
-      badge.textContent = String(items.length);
-      badge.hidden = !items.length;
-      if (items.length) link.setAttribute("aria-label", link.firstChild.textContent + " " +
-                                          T("unread", {n: items.length}));
+    return api("GET", "/api/inbox/unread").then(function (answer) {  /* the server's label, as in the header */
+      badge.textContent = answer.label;
+      badge.hidden = !answer.label;
+      if (answer.label) link.setAttribute("aria-label", link.firstChild.textContent + " " +
+                                          T("unread", {n: answer.label}));
       else link.removeAttribute("aria-label");
-      return items.length;
+      return answer.label;
     }, function () { return null; });
   }
   unread();

@@ -2,8 +2,11 @@
    with the panel's filters, and gets either each case (`points`, at most CITYGRID_MAP_CASE_LIMIT of them) or counts
    per cell (`cells`). Points are clustered in the browser from CLUSTER_MIN on (Leaflet.markercluster); cells are
    drawn in the same style and a click zooms into one. A heat map can be switched on (Leaflet.heat).
-   Live updates: in points mode a changed case is put on the map at once; in cells mode the view is asked for again.
-   Either way the unit grids' shading (open / overdue cases) is fetched again, at most once a second. */
+   Live updates: in points mode a changed case inside the view's box is put on the map at once (one outside it is
+   not: the map holds the cases of its box only), and when that takes the map past the limit, the view is asked for
+   again (and comes back as cells); in cells mode the view is asked for again. Either way the unit grids' shading
+   (open / overdue cases) is fetched again, at most once a second. So the markers a page holds stay bounded by the
+   limit however long it stays open. */
 (function () {
   "use strict";
   var CLUSTER_MIN = 300;   /* from this many points, cluster them in the browser */
@@ -44,7 +47,7 @@
     var cluster = L.markerClusterGroup ? L.markerClusterGroup({ chunkedLoading: true, animate: false,
       disableClusteringAtZoom: SINGLE_ZOOM, showCoverageOnHover: false, maxClusterRadius: 60 }) : null;
     var cellLayer = L.layerGroup(), display = null, mode = null, cells = [], heat = null;
-    var seq = 0, controller = null, timer = null, loadTimer = null;
+    var seq = 0, controller = null, timer = null, loadTimer = null, held = null;  /* held: the box of the cases drawn */
     var pendingCase = null, inFlightCase = null;  /* the newest changed case a view request is (to be) made for */
     var status = el("div", "citygrid-status");
     map.getContainer().appendChild(status);
@@ -123,8 +126,11 @@
       status.textContent = data.truncated ? "仅显示最新 " + data.features.length + " 件 only the newest shown" : "";
     }
 
-    function query() {
-      var b = map.getBounds().pad(0.25);
+    /* the box a view asks for: the map's bounds padded by a quarter on each side */
+    function viewBounds() { return map.getBounds().pad(0.25); }
+
+    function query(bounds) {
+      var b = bounds || viewBounds();
       var box = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()),
                  Math.min(90, b.getNorth())].map(function (v) { return v.toFixed(6); });
       var q = "west=" + box[0] + "&south=" + box[1] + "&east=" + box[2] + "&north=" + box[3] +
@@ -137,16 +143,17 @@
     function load() {
       if (controller) controller.abort();
       controller = window.AbortController ? new AbortController() : null;
-      var mine = ++seq, forCase = pendingCase !== null ? pendingCase : inFlightCase;
+      var mine = ++seq, forCase = pendingCase !== null ? pendingCase : inFlightCase, asked = viewBounds();
       inFlightCase = forCase;
       pendingCase = null;
-      fetch("/api/map/cases?" + query(), { credentials: "same-origin", signal: controller && controller.signal })
+      fetch("/api/map/cases?" + query(asked), { credentials: "same-origin", signal: controller && controller.signal })
         .then(function (r) {
           if (!r.ok) throw new Error("HTTP " + r.status);
           return r.json();
         })
         .then(function (data) {
           if (mine !== seq) return;  /* a newer view was asked for meanwhile */
+          held = asked;
           apply(data);
           if (forCase !== null) window.citygrid.shownCase = forCase;
           inFlightCase = null;
@@ -190,11 +197,13 @@
       /* a case changed (server-sent event) */
       live: function (c) {
         reloadGridLoad();
-        if (mode === "points") {
+        var inBox = held && typeof c.lat === "number" && held.contains([c.lat, c.lon]);
+        if (mode === "points" && !inBox) return;  /* not in the box the map holds the cases of */
+        if (mode === "points" && cases.getLayers().length < meta.caseLimit) {
           window.citygrid.upsertCase(cases, c);
           redrawPoints();
           window.citygrid.shownCase = c.id;
-        } else {
+        } else {  /* cells, or the limit reached: the server counts the view again */
           pendingCase = c.id;
           refresh(100);  /* a burst of changes asks once */
         }
