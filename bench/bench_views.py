@@ -127,22 +127,27 @@ def views(db: str, quick: bool) -> list[tuple[str, str]]:
             boxes.append((f"z{z}", box(x, y, z)))
     out += boxes
     with_filters = [(z, f"/api/map/cases?{q}&{FILTERS[i % len(FILTERS)]}") for i, (z, q) in enumerate(out)]
-    return [(z, f"/api/map/cases?{q}") for z, q in out] + with_filters + [("grid shading", "/api/map/grid-load")]
+    # the case list of a crowded view (panels.js: the held cases by deadline), for the district and each street
+    case_lists = [("case list", f"/api/map/urgent?{q}&order=soonest&limit=200") for _, q in out[:2 + len(streets)]]
+    street_panels = [("street panel", f"panel?street={code}") for code in codes]
+    return ([(z, f"/api/map/cases?{q}") for z, q in out] + with_filters + [("grid shading", "/api/map/grid-load")]
+            + case_lists + street_panels + [("map page", "/map")])
 
 
-def panel(client: httpx.Client, month: str) -> None:
-    """What dashboard.js loads at once: the figures, then both evaluations side by side."""
-    client.get("/api/dashboard").raise_for_status()
+def panel(client: httpx.Client, month: str, street: str = "") -> None:
+    """What dashboard.js loads at once: the figures, then both evaluations side by side (with the map's street
+    filter when one is chosen)."""
+    client.get(f"/api/dashboard?{street}").raise_for_status()
     with ThreadPoolExecutor(2) as pool:
-        for r in pool.map(client.get, [f"/api/evaluation?by=department&period={month}",
-                                       f"/api/evaluation?by=street&period={month}"]):
+        for r in pool.map(client.get, [f"/api/evaluation?by=department&period={month}&{street}",
+                                       f"/api/evaluation?by=street&period={month}&{street}"]):
             r.raise_for_status()
 
 
 def timed(client: httpx.Client, label: str, path: str, month: str) -> tuple[str, float]:
     started = time.perf_counter()
-    if path == "panel":
-        panel(client, month)
+    if path.startswith("panel"):
+        panel(client, month, path.partition("?")[2])
     else:
         client.get(path).raise_for_status()
     return label, time.perf_counter() - started

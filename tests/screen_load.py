@@ -52,6 +52,16 @@ class Reporter:
         return n
 
 
+    def simulate(self, seconds: float, page, *, every: float = 0.5) -> int:
+        """`seconds` of live events on the page's own clock (Playwright's fake timers, installed before the page
+        loaded): a report, then the page's timers run for `every` s, without waiting for them in real time."""
+        n = int(seconds / every)
+        for _ in range(n):
+            self.file()
+            page.clock.run_for(int(every * 1000))
+        return n
+
+
 def heap_used(cdp) -> int:
     """The page's JS heap in use, in bytes, right after a full garbage collection."""
     cdp.send("HeapProfiler.collectGarbage")

@@ -150,7 +150,7 @@ def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, a
     # the dashboard beside the map counts it too, without reload
     page.wait_for_function("() => window.citygrid.dashboard && window.citygrid.dashboard.today.reported === 1",
                            timeout=15_000)
-    assert "今日 Today" in page.locator(".citygrid-dash").inner_text()
+    assert "今日 " in page.locator(".citygrid-dash").inner_text()
     from dispatch.cases import Request, act
     with psycopg.connect(url) as conn:
         act(conn, case_id=done.case_id, action="return", actor=actor("hws"), policy=Policy(),

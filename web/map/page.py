@@ -15,8 +15,6 @@ LAYER_STYLE = {
     "communities": {"color": "#1565c0", "weight": 1.5, "fillOpacity": 0.03},
     "grids": {"color": "#607d8b", "weight": 0.6, "fillOpacity": 0.0, "dashArray": "2 3"},
 }
-LAYER_TITLE = {"streets": "街道/镇 Streets", "communities": "社区/村 Communities", "grids": "单元网格 Unit grids",
-               "cases": "案件 Cases"}
 
 
 class OfflineMap(folium.Map):
@@ -76,15 +74,20 @@ def build_map(
     fmap = OfflineMap(location=[23.01, 113.08], zoom_start=12, tiles=None, control_scale=not screen,
                       prefer_canvas=False, zoom_control=not screen)  # the wall screen has no controls
     fmap.options["maxZoom"] = 19  # no tile layer to set it, and clustering needs it
+    texts = texts or {}
+
+    def title_of(key: str) -> str:  # the layer list's names, in the page language (mp_layer_*)
+        return texts.get(f"mp_layer_{key}", key)
+
     if tile_url:
-        folium.TileLayer(tiles=tile_url, attr=tile_attribution or " ", name="底图 Base map").add_to(fmap)
+        folium.TileLayer(tiles=tile_url, attr=tile_attribution or " ", name=title_of("base")).add_to(fmap)
     made = {}
     for key in ("streets", "communities", "grids"):
-        made[key] = folium.GeoJson(layers[key], name=LAYER_TITLE[key],
+        made[key] = folium.GeoJson(layers[key], name=title_of(key),
                                    style_function=lambda _f, s=LAYER_STYLE[key]: s, smooth_factor=0.5).add_to(fmap)
     if case_limit:
         made["cases"] = folium.GeoJson(
-            {"type": "FeatureCollection", "features": []}, name=LAYER_TITLE["cases"],
+            {"type": "FeatureCollection", "features": []}, name=title_of("cases"),
             marker=folium.CircleMarker(radius=7, weight=2, color="#ffffff", fill=True, fill_color="#e65100",
                                        fill_opacity=0.9),
         ).add_to(fmap)
@@ -92,7 +95,7 @@ def build_map(
     # citygrid.js fits the district into the part of the map no panel covers (bounds with padding)
     meta = {"title": title, "counts": {k: len(v["features"]) for k, v in layers.items()},
             "dashboard": dashboard, "timezone": timezone, "gcj02": gcj02, "caseLimit": case_limit,
-            "bounds": bounds, "texts": texts or {}, "header": bool(header), "screen": screen,
+            "bounds": bounds, "texts": texts, "header": bool(header), "screen": screen,
             "labels": labels or {}}
     root = fmap.get_root()
     if header:  # rendered (and escaped) by the pages' own header template

@@ -10,7 +10,8 @@
   }
 
   function featureLabel(props) {
-    var load = props.open ? " · 未结 open " + props.open + (props.overdue ? " · 超期 overdue " + props.overdue : "") : "";
+    var load = props.open ? " · " + T("sc_open") + " " + props.open +
+                            (props.overdue ? " · " + T("sc_overdue") + " " + props.overdue : "") : "";
     return el("span", null, props.name + " " + props.code + load);
   }
 

@@ -5,6 +5,7 @@
   "use strict";
 
   function el(tag, cls, text) { return window.citygrid.el(tag, cls, text); }  /* citygrid.js: text nodes only */
+  function T(key) { return window.citygrid.T(key); }
 
   function get(path) {
     return fetch(path, { credentials: "same-origin" }).then(function (r) {
@@ -19,11 +20,11 @@
 
   function figures(today) {
     var box = el("div", "figures");
-    [["上报 reported", today.reported], ["派遣 dispatched", today.dispatched], ["结案 closed", today.closed],
-     ["未结 open", today.open], ["超期 overdue", today.overdue]].forEach(function (f, i) {
+    [["sc_reported", today.reported], ["sc_dispatched", today.dispatched], ["sc_closed", today.closed],
+     ["sc_open", today.open], ["sc_overdue", today.overdue]].forEach(function (f, i) {
       var cell = el("div", i === 4 ? "overdue" : null);
       cell.appendChild(el("b", null, f[1]));
-      cell.appendChild(el("span", null, f[0]));
+      cell.appendChild(el("span", null, T(f[0])));
       box.appendChild(cell);
     });
     return box;
@@ -32,7 +33,7 @@
   function ranking(evaluation) {
     var table = el("table");
     var head = el("tr");
-    ["名称 name", "应处置 due", "按期 on time", "得分 score"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+    ["sc_name", "sc_due", "sc_on_time", "sc_score"].forEach(function (h) { head.appendChild(el("th", null, T(h))); });
     table.appendChild(head);
     /* units with something due, by score, then those with work but nothing due yet (score —) */
     evaluation.rows.filter(function (r) { return r.current.due || r.current.dispatched || r.current.reported; })
@@ -50,7 +51,7 @@
   }
 
   function overdueList(rows) {
-    if (!rows.length) return el("p", "none", window.citygrid.T("mp_none"));
+    if (!rows.length) return el("p", "none", T("mp_none"));
     var list = el("ol");
     rows.forEach(function (c) {
       var item = el("li");
@@ -61,7 +62,7 @@
       var department = el("span", null, c.department_name || c.department_code || "");
       if (c.department_code) department.title = c.department_code;  /* the name shown, the code on hover */
       item.appendChild(department);
-      item.appendChild(document.createTextNode(" · 超期 " + c.hours_overdue + " h"));
+      item.appendChild(document.createTextNode(" · " + T("sc_overdue") + " " + c.hours_overdue + " " + T("sc_hours")));
       list.appendChild(item);
     });
     return list;
@@ -77,23 +78,23 @@
       animation: false, grid: { left: 30, right: 8, top: 20, bottom: 20 }, legend: { top: 0, textStyle: { fontSize: 11 } },
       xAxis: { type: "category", data: trend.map(function (d) { return d.day.slice(5); }) },
       yAxis: { type: "value", minInterval: 1 },
-      series: [{ name: "上报 reported", type: "line", data: trend.map(function (d) { return d.reported; }) },
-               { name: "结案 closed", type: "line", data: trend.map(function (d) { return d.closed; }) }]
+      series: [{ name: T("sc_reported"), type: "line", data: trend.map(function (d) { return d.reported; }) },
+               { name: T("sc_closed"), type: "line", data: trend.map(function (d) { return d.closed; }) }]
     });
   }
 
   function render(panel, data, byDepartment, byStreet) {
     panel.textContent = "";
-    panel.appendChild(el("h3", null, "今日 Today " + data.date));
+    panel.appendChild(el("h3", null, T("sc_today") + " " + data.date));
     panel.appendChild(figures(data.today));
-    panel.appendChild(el("h3", null, "近30天 Last 30 days"));
+    panel.appendChild(el("h3", null, T("sc_trend")));
     var trend = el("div", "trend");
     panel.appendChild(trend);
-    panel.appendChild(el("h3", null, "本月部门 Departments (" + byDepartment.period + ")"));
+    panel.appendChild(el("h3", null, T("sc_rank_departments") + " " + byDepartment.period));
     panel.appendChild(ranking(byDepartment));
-    panel.appendChild(el("h3", null, "本月街道 Streets (" + byStreet.period + ")"));
+    panel.appendChild(el("h3", null, T("sc_rank_streets") + " " + byStreet.period));
     panel.appendChild(ranking(byStreet));
-    panel.appendChild(el("h3", null, "超期最久 Most overdue"));
+    panel.appendChild(el("h3", null, T("sc_most_overdue")));
     panel.appendChild(overdueList(data.top_overdue));
     trendChart(trend, data.trend);
     window.citygrid.dashboard = data;
@@ -115,7 +116,7 @@
                           get("/api/evaluation?by=street&period=" + month + "&" + street)])
         .then(function (r) { render(panel, data, r[0], r[1]); });
     })
-      .catch(function (e) { panel.textContent = "仪表盘暂不可用 dashboard unavailable: " + e.message; });
+      .catch(function (e) { panel.textContent = T("mp_dashboard_failed") + " " + e.message; });
   }
 
   var FORMATS = [["csv", "CSV"], ["xlsx", "Excel (XLSX)"], ["geojson", "GeoJSON"], ["gpkg", "GeoPackage"]];
@@ -132,12 +133,12 @@
      It sits outside the figures, which are redrawn on live events, so the choice is kept. */
   function exportControl() {
     var box = el("div", "citygrid-export");
-    box.appendChild(el("span", null, "导出 Export (按当前筛选 current filters)"));
+    box.appendChild(el("span", null, T("mp_export")));
     var format = el("select");
     format.name = "export-format";
-    format.setAttribute("aria-label", window.citygrid.T("mp_export_format"));
+    format.setAttribute("aria-label", T("mp_export_format"));
     FORMATS.forEach(function (f) { var opt = el("option", null, f[1]); opt.value = f[0]; format.appendChild(opt); });
-    var link = el("a", "citygrid-export-link", "下载 Download");
+    var link = el("a", "citygrid-export-link", T("mp_download"));
     link.setAttribute("download", "");
     link.href = exportUrl(format.value);
     link.addEventListener("click", function () {

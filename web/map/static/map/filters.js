@@ -46,7 +46,7 @@
     input.name = "heat";
     input.addEventListener("change", function () { if (window.citygrid.view) window.citygrid.view.heat(input.checked); });
     box.appendChild(input);
-    box.appendChild(el("span", null, "热力图 Heat map"));
+    box.appendChild(el("span", null, window.citygrid.T("mp_heat")));
     return box;
   }
 
@@ -85,20 +85,21 @@
       L.DomEvent.disableScrollPropagation(panel);
       map.getContainer().appendChild(panel);
       sheetToggle(map, panel);
-      var streets = [["", "全部 all"]];
+      var T = window.citygrid.T, all = ["", T("mp_all")];
+      var streets = [all];
       if (layers.streets) layers.streets.eachLayer(function (f) { streets.push([f.feature.properties.code, f.feature.properties.name]); });
       Promise.all([fetchJSON("/api/categories"), fetchJSON("/api/departments")]).then(function (r) {
         var majors = {};
         r[0].forEach(function (c) { majors[c.major_code] = c.major_name; });
-        panel.appendChild(select("major", "类别 Category", [["", "全部 all"]].concat(
+        panel.appendChild(select("major", T("mp_category"), [all].concat(
           Object.keys(majors).sort().map(function (k) { return [k, k + " " + majors[k]]; }))));
-        panel.appendChild(select("department", "部门 Department", [["", "全部 all"]].concat(
+        panel.appendChild(select("department", T("mp_department"), [all].concat(
           r[1].map(function (d) { return [d.code, d.name]; }))));
-        panel.appendChild(select("street", "街道 Street", streets));
-        panel.appendChild(select("status", "状态 Status", [["", "全部 all"], ["open", "未结 open"],
-          ["overdue", "超期 overdue"], ["finished", "已结 finished"]]));
-        panel.appendChild(select("period", "时段 Period", [["", "全部 all"], ["0", "今天 today"],
-          ["7", "7 天 days"], ["30", "30 天 days"]]));
+        panel.appendChild(select("street", T("mp_street"), streets));
+        panel.appendChild(select("status", T("mp_status"), [all, ["open", T("sc_open")],
+          ["overdue", T("sc_overdue")], ["finished", T("mp_finished")]]));
+        panel.appendChild(select("period", T("mp_period"), [all, ["0", T("mp_period_today")],
+          ["7", T("mp_period_7")], ["30", T("mp_period_30")]]));
         panel.appendChild(heatToggle());
         window.citygrid.filtersReady = true;
       });

@@ -43,7 +43,7 @@
     if (!cases) return null;
     var shown = L.layerGroup().addTo(map);       /* the "Cases" overlay: holds whichever layer is drawn now */
     map.removeLayer(cases);
-    if (control) { control.removeLayer(cases); control.addOverlay(shown, "案件 Cases"); }
+    if (control) { control.removeLayer(cases); control.addOverlay(shown, window.citygrid.T("mp_layer_cases")); }
     var cluster = L.markerClusterGroup ? L.markerClusterGroup({ chunkedLoading: true, animate: false,
       disableClusteringAtZoom: SINGLE_ZOOM, showCoverageOnHover: false, maxClusterRadius: 60 }) : null;
     var cellLayer = L.layerGroup(), display = null, mode = null, cells = [], heat = null;
@@ -91,7 +91,9 @@
       var icon = L.divIcon({ html: inner, iconSize: L.point(40, 40), className: "marker-cluster citygrid-cell " +
         "marker-cluster-" + cellSize(c.count) + (c.overdue ? " citygrid-cell-overdue" : "") });
       var marker = L.marker([c.lat, c.lon], { icon: icon, keyboard: false });
-      marker.bindTooltip(el("span", null, c.count + " 件 cases · 未结 open " + c.open + " · 超期 overdue " + c.overdue));
+      var T = window.citygrid.T;
+      marker.bindTooltip(el("span", null, c.count + " " + T("mp_cases_unit") + " · " + T("sc_open") + " " + c.open +
+                                          " · " + T("sc_overdue") + " " + c.overdue));
       marker.on("click", function () {
         var bounds = L.latLngBounds([c.south, c.west], [c.north, c.east]);
         var zoom = Math.max(map.getBoundsZoom(bounds.pad(0.1)), map.getZoom() + 2);
@@ -123,7 +125,7 @@
       window.citygrid.mode = mode;
       if (window.citygridPanels) window.citygridPanels.redrawList();
       window.citygrid.truncated = !!data.truncated;
-      status.textContent = data.truncated ? "仅显示最新 " + data.features.length + " 件 only the newest shown" : "";
+      status.textContent = data.truncated ? window.citygrid.T("mp_truncated") + " " + data.features.length : "";
     }
 
     /* the box a view asks for: the map's bounds padded by a quarter on each side */
@@ -163,7 +165,7 @@
         .catch(function (e) {
           if (e.name === "AbortError") return;  /* the newer request carries forCase on */
           if (mine === seq) window.citygrid.busy = false;
-          status.textContent = "案件加载失败 cases could not be loaded: " + e.message;
+          status.textContent = window.citygrid.T("mp_cases_failed") + " " + e.message;
           window.citygrid.viewError = e.message;
         });
     }
