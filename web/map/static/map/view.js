@@ -55,8 +55,10 @@
     function setDisplay(next) {
       if (display === next) return;
       if (display) {
-        shown.removeLayer(display);
+        /* emptied while still on the map: off the map, markercluster's clearLayers keeps its old tree of clusters
+           (and every marker in it) until it is added again */
         if (display === cluster) cluster.clearLayers();
+        shown.removeLayer(display);
       }
       display = next;
       shown.addLayer(next);
