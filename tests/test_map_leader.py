@@ -1,6 +1,8 @@
 """The leader's map as a person uses it (issue 12): header, details of any case, legend, dashboard, case list."""
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -249,3 +251,22 @@ def test_most_overdue_shows_the_department_name_with_its_code_on_hover(server, p
     item = page.locator(".citygrid-dash ol li span[title]")
     assert item.count() == 1 and item.inner_text() == name and item.get_attribute("title") == code
     assert code not in page.locator(".citygrid-dash ol").inner_text()
+
+
+@pytest.mark.browser
+def test_slow_rankings_are_asked_for_less_often_than_the_figures(server, page):  # noqa: F811
+    base, url = server
+
+    def slow(route):  # each evaluation takes 0.4 s, as at a million cases: the rankings wait 20 × that
+        time.sleep(0.4)
+        route.continue_()
+
+    page.route("**/api/evaluation?*", slow)
+    sign_in(page, base, "leader", live=True)
+    page.wait_for_function("() => window.citygrid.rankingLoads === 1 && window.citygrid.dashboardLoads === 1")
+    for n in range(3):  # each change refreshes today's figures within about a second
+        file_report(url, category="0102", lon=113.12 + n / 1000, lat=23.02, description=f"change {n}")
+        page.wait_for_function(f"() => window.citygrid.dashboard.today.reported === {n + 1}", timeout=15_000)
+    assert page.evaluate("() => window.citygrid.rankingLoads") == 1
+    assert page.evaluate("() => window.citygrid.dashboardLoads") >= 4
+    assert page.js_errors == []

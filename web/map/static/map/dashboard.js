@@ -108,14 +108,38 @@
     return f.street ? "street=" + encodeURIComponent(f.street) : "";
   }
 
+  /* The figures of a dashboard (the map's and the wall screen's), asked for on every refresh: today's counts, the
+     most overdue and the trend come from the rollups (a few ms at 1M cases) and are asked for each time; the
+     month's rankings are two evaluations that read every tenure of the month (about half a second at 1M cases of
+     a busy year), so they are asked for again only after RANKING_SHARE times their last load time (at least a
+     second) or when the month or the street changes: a dashboard spends at most 1/RANKING_SHARE of its time
+     waiting on them, and a small city's rankings still follow every change within a second or two. */
+  var RANKING_SHARE = 20;
+
+  function figuresLoader() {
+    var rankings = null, key = null, due = 0;
+    return function (street) {
+      return get("/api/dashboard?" + street).then(function (data) {
+        var month = data.date.slice(0, 7), want = month + "&" + street;  /* the deployment's month */
+        if (rankings && key === want && Date.now() < due) return [data, rankings];
+        var started = Date.now();
+        return Promise.all([get("/api/evaluation?by=department&period=" + month + "&" + street),
+                            get("/api/evaluation?by=street&period=" + month + "&" + street)])
+          .then(function (r) {
+            rankings = r;
+            key = want;
+            due = Date.now() + Math.max(1000, RANKING_SHARE * (Date.now() - started));
+            window.citygrid.rankingLoads = (window.citygrid.rankingLoads || 0) + 1;
+            return [data, r];
+          });
+      });
+    };
+  }
+
+  var figuresOf = figuresLoader();
+
   function load(panel) {
-    var street = streetQuery();
-    return get("/api/dashboard?" + street).then(function (data) {
-      var month = data.date.slice(0, 7);  /* the deployment's month, not the browser's */
-      return Promise.all([get("/api/evaluation?by=department&period=" + month + "&" + street),
-                          get("/api/evaluation?by=street&period=" + month + "&" + street)])
-        .then(function (r) { render(panel, data, r[0], r[1]); });
-    })
+    return figuresOf(streetQuery()).then(function (r) { render(panel, r[0], r[1][0], r[1][1]); })
       .catch(function (e) { panel.textContent = T("mp_dashboard_failed") + " " + e.message; });
   }
 
@@ -168,7 +192,7 @@
 
   var timer = null;
   window.citygridDashboard = {
-    get: get, ranking: ranking, overdueList: overdueList, pct: pct,
+    get: get, ranking: ranking, overdueList: overdueList, pct: pct, figuresLoader: figuresLoader,
     start: function (container) {
       var panel = el("div", "citygrid-dash");
       var figures = el("div", null, "…");

@@ -91,14 +91,13 @@
     window.citygrid.dashboard = data;
   }
 
+  var figuresOf = null;  /* dashboard.js: today's figures each time, the rankings as often as they are cheap */
+
   function load(parts) {
     if (!parts.today) return;
-    dash().get("/api/dashboard").then(function (data) {
-      var month = data.date.slice(0, 7);
-      return Promise.all([dash().get("/api/evaluation?by=department&period=" + month),
-                          dash().get("/api/evaluation?by=street&period=" + month)])
-        .then(function (r) { render(parts, data, r[0], r[1]); });
-    }).catch(function (e) { window.citygrid.screenError = e.message; });
+    figuresOf = figuresOf || dash().figuresLoader();
+    figuresOf("").then(function (r) { render(parts, r[0], r[1][0], r[1][1]); })
+      .catch(function (e) { window.citygrid.screenError = e.message; });
   }
 
   /* a ring that grows and fades where a case changed; removed when it ends */
