@@ -8,7 +8,7 @@ the whole bench should hold no more than a page that has just loaded them. The f
 
 Target: the long-running page's heap is at most 1.2× the fresh page's (the exit status is 1 otherwise).
 
-Usage: .venv/bin/python bench/bench_screen.py [--minutes 10] [--every 0.5] [--sample 30]
+Usage: .venv/bin/python bench/bench_screen.py [--minutes 10] [--every 0.5] [--sample 30] [--quick (2 minutes)]
 """
 from __future__ import annotations
 
@@ -68,7 +68,10 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--every", type=float, default=0.5, help="seconds between reports")
     parser.add_argument("--sample", type=float, default=30, help="seconds between heap samples")
+    parser.add_argument("--quick", action="store_true", help="2 minutes")
     args = parser.parse_args()
+    if args.quick:
+        args.minutes = 2
     print(machine())
     url, _ = make_city("citygrid_bench_screen")
     try:

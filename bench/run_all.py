@@ -30,6 +30,7 @@ PLAN = {
     # the 5M-row run for memory takes ~20 minutes alone here: run it apart (bench_bulk_import.py --big 5000000)
     "bulk": ("bench_bulk_import.py", ["--no-big"], "plain COPY of the same file; geopandas sjoin + COPY"),
     "sync_async": ("bench_sync_async.py", [], "sync vs async psycopg on the same request"),
+    "screen": ("bench_screen.py", ["--minutes", "12", "--sample", "60"], "a fresh /screen opened at the end on the same cases"),
 }
 
 
