@@ -6,6 +6,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from dispatch.case_sql import LIGHT
+
 LOCK = """
 SELECT c.id, c.status, c.version, c.category_code, c.street_code, c.community_code, c.grid_code, c.zones,
        c.department_code, c.urgent, c.deadline, c.clock_start, c.time_limit, c.source, c.merged_into,
@@ -153,7 +155,7 @@ PROVISIONAL_OPEN = """
 SELECT id, status, clock_start, time_limit, deadline, yellow_at, deadline_explicit, escalation_level,
        department_code, now() AS now
 FROM event_case
-WHERE deadline_provisional AND status IN ('dispatched', 'accepted', 'extension_requested')
+WHERE deadline_provisional AND case_is_held(status)
   AND clock_start IS NOT NULL AND time_limit IS NOT NULL
 ORDER BY id
 FOR UPDATE
@@ -169,9 +171,7 @@ LIST_COLUMNS = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, c.street_code, c.street_name,
        c.grid_code, c.department_code, dep.name AS department_name, c.urgent, c.deadline, c.deadline_provisional,
        c.created_at, c.version,
-       c.rework_count, c.return_count, c.reporter,
-       CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
-            WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
+       c.rework_count, c.return_count, c.reporter, """ + LIGHT + """ AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
 LEFT JOIN department dep ON dep.code = c.department_code
 """

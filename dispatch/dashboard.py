@@ -14,7 +14,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from dispatch import rollups
-from dispatch.rollups import DUE, FINAL_SQL, HELD_SQL, NOT_DUE_CASES, OVERDUE
+from dispatch.case_sql import DUE, IS_HELD, IS_OPEN, OVERDUE
+from dispatch.rollups import NOT_DUE_CASES
 
 SCOPE = """
   AND (%(street)s::text IS NULL OR c.street_code = %(street)s)
@@ -51,7 +52,7 @@ SELECT o.*, coalesce(dep.name, o.department_code) AS department_name FROM (
 SELECT c.id, c.category_code, cat.name AS category_name, c.department_code, c.street_name, c.grid_code,
        c.deadline, round(extract(epoch FROM now() - c.deadline) / 3600.0, 1)::float AS hours_overdue
 FROM event_case c JOIN category cat ON cat.code = c.category_code
-WHERE c.status IN {HELD_SQL} AND {DUE} < now() {{scope}}
+WHERE {IS_HELD} AND {DUE} < now() {{scope}}
 ORDER BY {DUE}
 LIMIT %(limit)s
 ) o LEFT JOIN department dep ON dep.code = o.department_code  -- the name to show, after the limit
@@ -65,11 +66,11 @@ TODAY_EXACT = f"""
 SELECT count(*) FILTER (WHERE c.created_at >= %(day)s) AS reported,
        count(*) FILTER (WHERE c.dispatched_at >= %(day)s) AS dispatched,
        count(*) FILTER (WHERE c.closed_at >= %(day)s) AS closed,
-       count(*) FILTER (WHERE c.status NOT IN {FINAL_SQL}) AS open,
+       count(*) FILTER (WHERE {IS_OPEN}) AS open,
        count(*) FILTER (WHERE {OVERDUE}) AS overdue
 FROM event_case c
 WHERE (c.created_at >= %(day)s OR c.closed_at >= %(day)s OR c.dispatched_at >= %(day)s
-       OR c.status NOT IN {FINAL_SQL})
+       OR {IS_OPEN})
 """ + SCOPE
 
 DAYS_EXACT = """

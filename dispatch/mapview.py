@@ -19,16 +19,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from dispatch import rollups
-from dispatch.rollups import DUE, FINAL_SQL, HELD_SQL, OVERDUE
+from dispatch.case_sql import DUE, IS_FINAL, IS_HELD, IS_OPEN, LIGHT, OVERDUE
 from gis.errors import Inconsistent, InvalidInput
 
 CELL_PX = 64          # the side of a cell on screen, in pixels at the requested zoom
 STATUS_FILTERS = ("open", "overdue", "finished")
 MAX_PERIOD_DAYS = 3660
-
-# The traffic light of a case a department holds (red: overdue, yellow: due soon); the export shares it.
-LIGHT = f"""CASE WHEN c.status NOT IN {HELD_SQL} THEN NULL
-            WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END"""
 
 # The reader's scope (or their own reports) and the map panel's filters; the export (dispatch/export.py) adds
 # its own day range to the same conditions.
@@ -41,8 +37,8 @@ FILTERS = f"""
   AND (%(f_department)s::text IS NULL OR c.department_code = %(f_department)s)
   AND (%(f_street)s::text IS NULL OR c.street_code = %(f_street)s)
   AND (%(status)s::text IS NULL
-       OR %(status)s = 'open' AND c.status NOT IN {FINAL_SQL}
-       OR %(status)s = 'finished' AND c.status IN {FINAL_SQL}
+       OR %(status)s = 'open' AND {IS_OPEN}
+       OR %(status)s = 'finished' AND {IS_FINAL}
        OR %(status)s = 'overdue' AND {OVERDUE})
   AND (%(since)s::timestamptz IS NULL OR c.created_at >= %(since)s)
 """
@@ -62,21 +58,21 @@ LEFT JOIN department dep ON dep.code = c.department_code
 """ + WHERE
 
 POINTS = CASE_ROWS + """
-ORDER BY c.status IN """ + FINAL_SQL + """, c.created_at DESC, c.id DESC  -- open cases first
+ORDER BY """ + IS_FINAL + """, c.created_at DESC, c.id DESC  -- open cases first
 LIMIT %(limit)s
 """
 
 # The cases a department holds in the view, by deadline (the map's case list when the view has too many cases to
 # list them all); read along the partial index on the held cases' deadline.
 URGENT = CASE_ROWS + f"""
-  AND c.status IN {HELD_SQL}
+  AND {IS_HELD}
 ORDER BY {DUE} {{order}}, c.id {{order}}
 LIMIT %(limit)s
 """
 
 CELLS = f"""
 SELECT count(*) AS count,
-       count(*) FILTER (WHERE c.status NOT IN {FINAL_SQL}) AS open,
+       count(*) FILTER (WHERE {IS_OPEN}) AS open,
        count(*) FILTER (WHERE {OVERDUE}) AS overdue,
        round(avg(ST_X(c.geom))::numeric, 7)::float AS lon, round(avg(ST_Y(c.geom))::numeric, 7)::float AS lat,
        min(ST_X(c.geom)) AS west, min(ST_Y(c.geom)) AS south, max(ST_X(c.geom)) AS east, max(ST_Y(c.geom)) AS north

@@ -18,7 +18,7 @@ ESCALATE = """
 SELECT id, status, department_code, deadline, escalation_level,
        CASE WHEN now() > deadline THEN 2 ELSE 1 END AS target
 FROM event_case
-WHERE status IN ('dispatched', 'accepted', 'extension_requested')
+WHERE case_is_held(status)
   AND yellow_at <= now() AND escalation_level < CASE WHEN now() > deadline THEN 2 ELSE 1 END
 ORDER BY yellow_at
 LIMIT %(limit)s

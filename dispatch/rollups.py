@@ -13,24 +13,10 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from dispatch.workflow import FINAL, WITH_DEPARTMENT
+from dispatch.case_sql import NOT_DUE
 
 LEVELS = tuple(range(11, 18))  # the lattice levels the trigger counts (migration 0013): zoom 11 to 17
 COMPACT_LOCK = 7_402_613     # the advisory lock rollup_compact() and the bulk path share
-
-
-def status_list(statuses) -> sql.Composable:
-    """A status set as an SQL list of literals: `('a', 'b')`, from the workflow's own definition."""
-    return sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, sorted(statuses))))
-
-
-FINAL_SQL = status_list(FINAL).as_string(None)
-HELD_SQL = status_list(WITH_DEPARTMENT).as_string(None)
-# The deadline as the partial index event_case_held_due_idx holds it: a held case without one never falls due.
-DUE = "coalesce(c.deadline, 'infinity'::timestamptz)"
-OVERDUE = f"(c.status IN {HELD_SQL} AND {DUE} < now())"
-# Held and not yet overdue: the only cases the rollups' "held" count must lose to give overdue at this moment.
-NOT_DUE = f"c.status IN {HELD_SQL} AND {DUE} >= now()"
 
 # Read first and on their own, through the partial index whatever the filters: a plan that combines that index
 # with another (created_at, the department's) reads far more than these few rows.

@@ -73,7 +73,7 @@ FROM event_case c
 JOIN category cat ON cat.code = c.category_code,
      (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g) p
 WHERE c.category_code = %(category_code)s AND c.id <> %(case_id)s
-  AND c.status NOT IN ('closed', 'rejected', 'merged')
+  AND NOT case_is_final(c.status)  -- the case rules: migration 0016
   AND c.created_at >= now() - %(window)s
   -- the plain geometry index finds the candidates in a box a little larger than the radius (1° of latitude is at
   -- least 110,574 m; 1° of longitude at least 111,320·cos(lat) m), the exact distance on the spheroid decides;
@@ -97,8 +97,7 @@ SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description
        c.check_deadline, c.closed_at, c.escalation_level, c.dispatch_count, c.return_count, c.rework_count,
        c.extension_count, c.merged_into,
        ARRAY(SELECT m.id FROM event_case m WHERE m.merged_into = c.id ORDER BY m.id) AS merged_cases,
-       CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
-            WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
+       case_light(c.status, c.deadline, c.yellow_at, now()) AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
 LEFT JOIN department dep ON dep.code = c.department_code
 WHERE c.id = %(id)s
@@ -113,14 +112,12 @@ FROM case_history WHERE case_id = %(id)s ORDER BY at, id
 MAP_CASES = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description,
        ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.grid_code, c.street_code, c.created_at, c.department_code,
-       c.deadline,
-       CASE WHEN c.status NOT IN ('dispatched', 'accepted', 'extension_requested') THEN NULL
-            WHEN now() > c.deadline THEN 'red' WHEN now() >= c.yellow_at THEN 'yellow' ELSE 'green' END AS light
+       c.deadline, case_light(c.status, c.deadline, c.yellow_at, now()) AS light
 FROM event_case c JOIN category cat ON cat.code = c.category_code
 WHERE (%(street)s::text IS NULL OR c.street_code = %(street)s)
   AND (%(department)s::text IS NULL OR c.department_code = %(department)s)
   AND (%(grids)s::text[] IS NULL OR c.grid_code = ANY(%(grids)s))
-ORDER BY c.status IN ('closed', 'rejected', 'merged'), c.created_at DESC, c.id DESC  -- open cases first
+ORDER BY case_is_final(c.status), c.created_at DESC, c.id DESC  -- open cases first
 LIMIT %(limit)s
 """
 

@@ -72,7 +72,7 @@ CREATE INDEX case_day_delta_idx ON case_day_delta (dim, val, day);
 
 -- The held cases by deadline (the map's and dashboard's "not yet overdue" part, the most overdue first); one
 -- range without an OR for a missing deadline, which never falls due, and what the map filters them by (an
--- index-only read). The list as in dispatch/rollups.py HELD_SQL.
+-- index-only read). The list as in dispatch/workflow.py WITH_DEPARTMENT (case_is_held() of migration 0016).
 CREATE INDEX event_case_held_due_idx ON event_case ((coalesce(deadline, 'infinity'::timestamptz)))
     INCLUDE (deadline, geom, street_code, department_code, category_code, created_at, grid_code)
     WHERE status IN ('accepted', 'dispatched', 'extension_requested');

@@ -38,8 +38,8 @@ WHERE CASE WHEN %(ids)s::bigint[] IS NOT NULL THEN c.id = ANY(%(ids)s)
            ELSE (%(codes)s::text[] IS NULL OR c.category_code = ANY(%(codes)s))
                 AND c.created_at >= %(start)s AND c.created_at <= %(end)s
                 AND (%(status)s::text IS NULL
-                     OR %(status)s = 'closed' AND c.status IN ('closed', 'rejected', 'merged')
-                     OR %(status)s = 'open' AND c.status NOT IN ('closed', 'rejected', 'merged')) END
+                     OR %(status)s = 'closed' AND case_is_final(c.status)
+                     OR %(status)s = 'open' AND NOT case_is_final(c.status)) END
 ORDER BY c.created_at DESC, c.id DESC
 LIMIT %(limit)s
 """
