@@ -32,7 +32,7 @@ import psycopg
 
 from benchdb import ROOT, drop_city, free_port, inside_points, machine, make_city
 from citygrid.procs import listens, running
-from web.accounts import add_user, issue_token
+from dispatch.accounts import add_user, issue_token
 
 STREETS = {"440604012": "祖庙", "440604010": "石湾", "440604011": "张槎", "440604100": "南庄"}
 CATEGORY = "0102"  # duplicate radius 30 m

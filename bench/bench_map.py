@@ -22,10 +22,10 @@ from playwright.sync_api import sync_playwright
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
+from dispatch.accounts import add_user, issue_token
 from dispatch.actor import Actor
 from dispatch.intake import submit_report
 from dispatch.models import Policy
-from web.accounts import add_user, issue_token
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

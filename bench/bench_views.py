@@ -39,6 +39,7 @@ from psycopg.conninfo import make_conninfo
 from citygrid import migrate
 from citygrid.procs import answers, free_port, running
 from dispatch import rollups
+from dispatch.accounts import add_user, issue_token
 from dispatch.actor import Actor
 from dispatch.cases import act
 from dispatch.dashboard import SCOPE_PARTS, TOP_OVERDUE
@@ -46,7 +47,6 @@ from dispatch.intake import submit_report
 from dispatch.mapview import MapFilter
 from dispatch.models import Policy
 from gis import repo as gis_repo
-from web.accounts import add_user, issue_token
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"

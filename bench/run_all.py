@@ -27,6 +27,7 @@ PLAN = {
     "restart": ("bench_restart.py", [], "absolute targets"),
     "live": ("bench_live.py", [], "NOTIFY → LISTEN on PostgreSQL itself"),
     "views": ("bench_views.py", ["--setup"], "the same views at 100k cases"),
+    "case_rules": ("bench_case_rules.py", [], "the literal status lists and CASE the SQL functions replaced"),
     # the 5M-row run for memory takes ~20 minutes alone here: run it apart (bench_bulk_import.py --big 5000000)
     "bulk": ("bench_bulk_import.py", ["--no-big"], "plain COPY of the same file; geopandas sjoin + COPY"),
     "sync_async": ("bench_sync_async.py", [], "sync vs async psycopg on the same request"),

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Header
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from dispatch.accounts import ACTOR_BY_TOKEN, TOUCH_EVERY
 from events.repo import CASE
-from web.accounts import ACTOR_BY_TOKEN, TOUCH_EVERY
 
 URL = os.environ.get("DATABASE_URL", "")
 SIZE = int(os.environ.get("CITYGRID_DB_CONNECTIONS", "10"))

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from citygrid import migrate
 from citygrid.db import connect
 from citygrid.settings import Settings, StartupRefused, check_can_serve
-from gis.errors import DomainError
+from core.errors import DomainError
 
 app = typer.Typer(help="citygrid: grid-based urban governance (一张图管一座城).", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)

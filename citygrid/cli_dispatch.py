@@ -38,7 +38,7 @@ def users_add(
     token: Annotated[bool, typer.Option("--token", help="also issue an API token and print it once")] = False,
 ) -> None:
     """Create an account (password asked for, or read from stdin), optionally with an API token."""
-    from web.accounts import add_user, issue_token
+    from dispatch.accounts import add_user, issue_token
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("password: ")
     with transaction(settings()) as conn:
@@ -54,7 +54,7 @@ def users_add(
 def users_import(path: Path) -> None:
     """Create accounts in bulk from CSV or YAML (username, roles, display_name, grid_codes, street_code,
     department_code, password); bad rows are reported and skipped; generated passwords are printed once."""
-    from web.accounts import import_users
+    from dispatch.accounts import import_users
 
     with transaction(settings()) as conn:
         created, skipped = import_users(conn, path=path)
@@ -68,7 +68,7 @@ def users_import(path: Path) -> None:
 @users_app.command("token")
 def users_token(username: str, label: Annotated[str, typer.Option(help="what the token is for")] = "cli") -> None:
     """Issue an API token for an existing user and print it once."""
-    from web.accounts import issue_token
+    from dispatch.accounts import issue_token
 
     with transaction(settings()) as conn:
         typer.echo(issue_token(conn, username=username, label=label))
@@ -81,7 +81,7 @@ def users_reset_password(
                                                   "(default: generate one and print it once)")] = False,
 ) -> None:
     """Set a new password (generated and printed once, or read from stdin); every token of the user is revoked."""
-    from web.accounts import reset_password
+    from dispatch.accounts import reset_password
 
     given = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with transaction(settings()) as conn:
@@ -94,7 +94,7 @@ def users_reset_password(
 @users_app.command("deactivate")
 def users_deactivate(username: str) -> None:
     """Deactivate an account: sign-in refused, every token revoked (open live streams end)."""
-    from web.accounts import set_active
+    from dispatch.accounts import set_active
 
     with transaction(settings()) as conn:
         set_active(conn, username=username, active=False)
@@ -104,7 +104,7 @@ def users_deactivate(username: str) -> None:
 @users_app.command("activate")
 def users_activate(username: str) -> None:
     """Activate an account again (the user signs in anew: old tokens stay revoked)."""
-    from web.accounts import set_active
+    from dispatch.accounts import set_active
 
     with transaction(settings()) as conn:
         set_active(conn, username=username, active=True)

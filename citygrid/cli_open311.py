@@ -24,7 +24,7 @@ def apikeys_add(
     rate: Annotated[int, typer.Option(help="calls allowed per minute")] = 60,
 ) -> None:
     """Register a client system and print its API key once."""
-    from web.open311.clients import add_client
+    from dispatch.api_clients import add_client
 
     with transaction(settings()) as conn:
         key = add_client(conn, name=name, trust=trust, source=source, rate_per_minute=rate, created_by="cli")
@@ -35,7 +35,7 @@ def apikeys_add(
 @keys_app.command("list")
 def apikeys_list() -> None:
     """Every client system, revoked ones included."""
-    from web.open311.clients import clients
+    from dispatch.api_clients import clients
 
     with transaction(settings()) as conn:
         rows = clients(conn)
@@ -49,7 +49,7 @@ def apikeys_list() -> None:
 @keys_app.command("revoke")
 def apikeys_revoke(name: str) -> None:
     """Stop a client's key from working (its reports stay)."""
-    from web.open311.clients import revoke_client
+    from dispatch.api_clients import revoke_client
 
     with transaction(settings()) as conn:
         revoke_client(conn, name=name)

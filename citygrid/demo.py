@@ -7,6 +7,7 @@ import psycopg
 
 import secrets
 
+from dispatch.accounts import add_user, set_password
 from dispatch.actor import Actor
 from dispatch.departments import import_departments
 from dispatch.intake import submit_report
@@ -14,7 +15,6 @@ from dispatch.models import Policy
 from dispatch.repo import active_rules
 from dispatch.rules import import_rules
 from events.service import import_categories
-from web.accounts import add_user, set_password
 from web.open311.attributes import import_attributes
 from gis import repo as gis_repo
 from gis.service import create_release, import_grid_layer

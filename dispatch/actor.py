@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.errors import Forbidden
 from dispatch.workflow import DEPARTMENT_ROLES, ROLES, SYSTEM_ROLE
-from gis.errors import Forbidden
 
 # Roles that see and act on the whole district unless the account is limited to a street.
 CENTRE_ROLES = frozenset({"intake", "dispatcher", "shift_leader", "admin", "leader", SYSTEM_ROLE})

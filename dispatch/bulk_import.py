@@ -35,6 +35,7 @@ import pandas as pd
 import psycopg
 import shapely
 
+from core.errors import InvalidInput
 from dispatch import bulk_repo, case_repo, repo
 from dispatch.bulk_read import CHUNK, FIELDS, INEXACT, BulkFileError, Mapping, SeenIds, read_chunks
 from dispatch.deadlines import load_calendar
@@ -45,7 +46,6 @@ from events import repo as events_repo
 from events.workclock import Limit
 from events.workclock_many import deadline_many
 from gis.crs import parse_crs, points_to_wgs84
-from gis.errors import InvalidInput
 from gis.locator import locate_many
 
 HISTORY_STATUSES = ("dispatched", "accepted", "closed", "rejected")

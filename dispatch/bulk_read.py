@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 
 FIELDS = ("source_id", "category", "lon", "lat", "crs", "reported_at", "description", "status", "closed_at",
           "department")

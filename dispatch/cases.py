@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from core.errors import Conflict, Forbidden, Inconsistent, InvalidInput, Unknown
 from dispatch import case_repo, repo
 from dispatch.actor import SYSTEM, Actor, acting_role, can_read, same_street
 from dispatch.deadlines import due, load_calendar, moved
@@ -17,7 +18,6 @@ from dispatch.notices import notice, unrouted_notice
 from dispatch.router import decide
 from dispatch.workflow import FINAL, STEPS, SYSTEM_ROLE, Step
 from events.errors import CaseNotFound
-from gis.errors import Conflict, Forbidden, Inconsistent, InvalidInput, Unknown
 
 MAX_NOTE = 4000
 

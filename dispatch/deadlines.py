@@ -6,9 +6,9 @@ from datetime import date, datetime, tzinfo
 
 import psycopg
 
+from core.errors import InvalidInput
 from dispatch import case_repo, repo
 from dispatch.models import Policy
-from gis.errors import InvalidInput
 from events.calendarfile import parse_calendar_file, years_of
 from events.workclock import Calendar, Deadline, Limit, deadline, working_minutes
 

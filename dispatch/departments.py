@@ -6,9 +6,9 @@ import re
 
 import psycopg
 
+from core.errors import InvalidInput
 from dispatch import repo
 from events.tablefile import read_rows, write_rows
-from gis.errors import InvalidInput
 
 COLUMNS = ("code", "name", "kind", "unit_type", "parent_code", "street_code")
 

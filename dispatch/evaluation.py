@@ -16,12 +16,12 @@ import pandas as pd
 import psycopg
 from psycopg.rows import dict_row
 
+from core.errors import InvalidInput, Unknown
 from dispatch.deadlines import due as due_time, load_calendar
 from dispatch import rollups
 from dispatch.evaluation_sql import BY, DIMS, PERIOD, officer_query, unit_query
 from dispatch.models import Policy
 from events.workclock_many import working_minutes_many
-from gis.errors import InvalidInput, Unknown
 
 @dataclass(frozen=True)
 class Indicator:

@@ -25,10 +25,10 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from psycopg.rows import dict_row
 
+from core.errors import Inconsistent, InvalidInput, Unknown
 from dispatch.export_formats import EXTENSIONS, FORMATS  # noqa: F401 (EXTENSIONS: the module's API)
 from dispatch.case_sql import LIGHT
 from dispatch.mapview import FILTERS, MapFilter
-from gis.errors import Inconsistent, InvalidInput, Unknown
 
 NO_SCOPE = {"street": None, "department": None, "grids": None}  # the command line: every case
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -15,13 +15,13 @@ from datetime import datetime
 
 import psycopg
 
+from core.errors import InvalidInput
 from dispatch import history_repo, repo
 from dispatch.deadlines import due, load_calendar, moved
 from dispatch.models import Policy
 from dispatch.workflow import FINAL, STEPS
 from events import repo as events_repo
 from gis.crs import WGS84, parse_crs
-from gis.errors import InvalidInput
 from gis.locator import locate
 
 MAX_TEXT = 4000

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from core.errors import Forbidden, InvalidInput, Unknown
 from dispatch import case_repo, intake_plan, intake_repo
 from dispatch.actor import SYSTEM, Actor, role_covers
 from dispatch.cases import Request, act
@@ -24,7 +25,6 @@ from dispatch.reference import Reference
 from dispatch.workflow import INITIAL
 from events import repo as events_repo
 from events.errors import UnknownCategory
-from gis.errors import Forbidden, InvalidInput, Unknown
 from gis.locator import location_of, queue_locate, to_wgs84
 from gis.models import Location
 

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import dict_row
 
+from core.errors import Inconsistent, InvalidInput
 from dispatch import rollups
 from dispatch.case_sql import DUE, IS_FINAL, IS_HELD, IS_OPEN, LIGHT, OVERDUE
-from gis.errors import Inconsistent, InvalidInput
 
 CELL_PX = 64          # the side of a cell on screen, in pixels at the requested zoom
 STATUS_FILTERS = ("open", "overdue", "finished")

@@ -22,6 +22,7 @@ import psycopg
 import shapely
 from psycopg.rows import dict_row
 
+from core.errors import InvalidInput
 from dispatch import repo
 from dispatch.router import street_units
 from dispatch.routing import Facts, Rule, choose, ties
@@ -29,7 +30,7 @@ from dispatch.rules import COLUMNS, check_rows
 from events import repo as events_repo
 from events.tablefile import write_rows
 from gis import repo as gis_repo
-from gis.errors import InvalidInput, NoActiveRelease
+from gis.errors import NoActiveRelease
 from gis.topology import LocalMetric
 from dispatch.mining_zones import covering, knn_vote, learn_partition
 

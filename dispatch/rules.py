@@ -9,12 +9,12 @@ from pathlib import Path
 
 import psycopg
 
+from core.errors import InvalidInput
 from dispatch import repo
 from dispatch.router import decide, street_units
 from dispatch.routing import Rule, shadowed, ties
 from events import repo as events_repo
 from events.tablefile import read_rows, write_rows
-from gis.errors import InvalidInput
 
 COLUMNS = ("name", "category", "place_kind", "place_code", "zone_layer", "zone_code", "recipient_kind",
            "department", "unit_type", "priority")

@@ -14,7 +14,7 @@ from datetime import date
 
 import yaml
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 
 KINDS = {"holiday": False, "workday": True}
 HEADER = ("date", "kind", "name")

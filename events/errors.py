@@ -1,7 +1,7 @@
 """Errors of the events package."""
 from __future__ import annotations
 
-from gis.errors import InvalidInput, NotFound, Unknown
+from core.errors import InvalidInput, NotFound, Unknown
 
 
 class UnknownCategory(Unknown):

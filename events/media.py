@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from gis.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 ALLOWED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}

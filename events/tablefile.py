@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 
 
 def read_rows(path: str | os.PathLike, *, columns: tuple[str, ...], required: tuple[str, ...],

@@ -13,8 +13,9 @@ import psycopg
 import shapely
 from psycopg.rows import dict_row
 
+from core.errors import Inconsistent, InvalidInput
 from gis.crs import WGS84, is_geographic, parse_crs, points_to_wgs84
-from gis.errors import Inconsistent, InvalidInput, NoActiveRelease, OutsideDistrict
+from gis.errors import NoActiveRelease, OutsideDistrict
 from gis.models import Location, Place
 
 LOCATE = """

@@ -9,8 +9,9 @@ import numpy as np
 import psycopg
 import shapely
 
+from core.errors import Conflict, NotFound
 from gis import repo, topology
-from gis.errors import Conflict, GridValidationError, NotFound
+from gis.errors import GridValidationError
 from gis.layers import (
     as_multipolygons, check_geometries, duplicate_problems, label, read_layer, text_column, to_wgs84,
 )

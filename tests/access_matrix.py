@@ -15,13 +15,13 @@ import psycopg
 from PIL import Image
 
 from dispatch import case_repo
+from dispatch.accounts import add_user
 from dispatch.cases import Request, act
 from dispatch.intake import submit_report
 from dispatch.models import Policy
 from dispatch.outbox import deliver
 from events.media import LocalMediaStore, clean_photo
 from tests.people import actor, add_cast
-from web.accounts import add_user
 from web.routes import api_routes
 
 ROLES = {"grid_officer": "officer", "intake": "intake", "dispatcher": "dispatcher", "handler": "hws",

@@ -6,8 +6,8 @@ import functools
 import psycopg
 from pwdlib import PasswordHash
 
+from dispatch.accounts import add_user, issue_token
 from dispatch.actor import Actor
-from web.accounts import add_user, issue_token
 
 ZUMIAO, SHIWAN = "440604012", "440604010"
 

@@ -113,6 +113,6 @@ def test_users_import_reports_and_skips_bad_rows(chancheng_url, tmp_path):
     with psycopg.connect(chancheng_url) as conn:
         grids = conn.execute("SELECT grid_codes FROM app_user WHERE username = 'zhang'").fetchone()[0]
         assert grids == ["44060401200101", "44060401200102"]
-        from web.accounts import login
+        from dispatch.accounts import login
         from datetime import timedelta
         assert login(conn, username="zhang", password=generated, ttl=timedelta(hours=1)).startswith("cg_")

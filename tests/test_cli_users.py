@@ -24,7 +24,7 @@ def users(url) -> int:
 
 @pytest.mark.parametrize("name", BAD_NAMES, ids=repr)
 def test_add_user_names_the_rule(conn, name):
-    from web.accounts import InvalidInput, add_user
+    from dispatch.accounts import InvalidInput, add_user
     with pytest.raises(InvalidInput, match="user name .* A-Z a-z 0-9"):
         add_user(conn, username=name, roles=["leader"], password="a-long-password")
 

@@ -3,10 +3,10 @@ import threading
 
 import psycopg
 
+from core.errors import Conflict
 from dispatch.cases import Request, act
 from dispatch.intake import submit_report
 from dispatch.models import Policy
-from gis.errors import Conflict
 from tests.people import actor
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from openpyxl import load_workbook
 
 from citygrid.reporting import render_table, write_csv, write_xlsx

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from citygrid.app import build_app
 from citygrid.cli import app as cli
 from citygrid.settings import Settings
+from core.errors import InvalidInput
 from dispatch import export
 from dispatch.actor import scope_filter
 from dispatch.cases import Request, act
@@ -30,7 +31,6 @@ from dispatch.intake import submit_report
 from dispatch.mapview import Box, MapFilter, view
 from dispatch.models import Policy
 from dispatch.rules import import_rules
-from gis.errors import InvalidInput
 from gis.service import import_zone_layer
 from tests.people import SHIWAN, ZUMIAO, actor, add_cast, bearer
 

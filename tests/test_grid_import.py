@@ -7,7 +7,8 @@ from shapely.geometry import box
 from typer.testing import CliRunner
 
 from citygrid.cli import app
-from gis.errors import Conflict, GridFileError, GridValidationError
+from core.errors import Conflict
+from gis.errors import GridFileError, GridValidationError
 from gis.locator import locate
 from gis.service import activate_release, create_release, import_grid_layer, import_zone_layer
 from tests import cityfactory as city

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from psycopg.rows import dict_row
 
+from core.errors import InvalidInput
 from dispatch.history_import import HistoryFileError, import_history, read_history_file
-from gis.errors import InvalidInput
 
 TZ = ZoneInfo("Asia/Shanghai")
 ZUMIAO = (113.1187, 23.0300)

@@ -75,7 +75,7 @@ def test_password_change_reset_and_deactivation_end_streams(world):
     assert final_event(ctx, lines) == {"reason": "revoked"}
 
     with psycopg.connect(url) as conn:
-        from web.accounts import issue_token
+        from dispatch.accounts import issue_token
         fresh = issue_token(conn, username="leader")
         conn.commit()
     ctx, lines = open_stream(client, base, fresh)

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import shapely
 
+from core.errors import InvalidInput
 from gis import repo as gis_repo
 from gis.crs import gcj02_to_wgs84, wgs84_to_gcj02
-from gis.errors import OutsideDistrict, UnknownCRS, InvalidInput
+from gis.errors import OutsideDistrict, UnknownCRS
 from gis.locator import locate, locate_many
 
 

@@ -174,7 +174,7 @@ def test_a_revoked_session_sends_the_open_map_to_sign_in(server, page):
     base, url = server
     sign_in(page, base, "leader", live=True)
     with psycopg.connect(url) as conn:  # e.g. an administrator deactivated the account or reset its password
-        from web.accounts import set_password
+        from dispatch.accounts import set_password
         set_password(conn, username="leader", password="leader-password-2")
         conn.commit()
     page.wait_for_url(f"{base}/login?next=%2Fmap", timeout=15_000)

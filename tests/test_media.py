@@ -11,9 +11,9 @@ import zlib
 import pytest
 from PIL import Image, ImageCms, ImageFile, PngImagePlugin, features
 
+from core.errors import InvalidInput, NotFound
 from events import media
 from events.media import CleanPhoto, InvalidPhoto, LocalMediaStore, MediaNotFound, MediaStore, clean_photo
-from gis.errors import InvalidInput, NotFound
 
 GPS = {1: "N", 2: (23.0, 1.0, 12.0), 3: "E", 4: (113.0, 7.0, 30.0), 5: 0, 6: 42.0}
 SECRET = "officer-secret-42"

@@ -26,12 +26,12 @@ from referencing.jsonschema import DRAFT7
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
+from dispatch.api_clients import add_client, revoke_client
 from dispatch.intake import submit_report
 from dispatch.models import Policy
 from gis.crs import wgs84_to_gcj02
 from tests.casecopies import add_copies
 from tests.people import actor, add_cast, bearer
-from web.open311.clients import add_client, revoke_client
 
 SCHEMAS = Path(__file__).parent / "data" / "open311"
 REGISTRY = Registry().with_resources(

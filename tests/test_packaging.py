@@ -6,7 +6,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_domain_packages_resolve_into_this_repository():
-    for name in ("gis", "events", "dispatch", "web", "citygrid"):
+    for name in ("core", "gis", "events", "dispatch", "web", "citygrid"):
         module = importlib.import_module(name)
         assert Path(module.__file__).resolve().parent == ROOT / name, name
 

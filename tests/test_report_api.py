@@ -10,8 +10,8 @@ from PIL import Image
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
+from dispatch.accounts import revoke
 from tests.people import add_cast, bearer
-from web.accounts import revoke
 
 BODY = {"category": "0102", "lon": 113.12, "lat": 23.02, "description": "满溢"}
 

@@ -83,7 +83,7 @@ def test_a_handler_of_another_department_never_gets_the_case(world):
 
 @pytest.mark.parametrize("method, path, without_key, with_key", OPEN311, ids=[f"{m} {p}" for m, p, _, _ in OPEN311])
 def test_open311_ignores_accounts_and_asks_a_key_to_post(world, method, path, without_key, with_key):
-    from web.open311.clients import add_client
+    from dispatch.api_clients import add_client
 
     client, tokens, ids = world
     path = path.format(**ids)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from psycopg.rows import dict_row
 
+from core.errors import DomainError
 from dispatch import rollups
 from dispatch.bulk_import import import_events
 from dispatch.dashboard import dashboard
@@ -15,7 +16,6 @@ from dispatch.evaluation import evaluate
 from dispatch.mapview import Box, MapFilter, cell_size, view
 from dispatch.models import Policy
 from dispatch.workflow import FINAL, WITH_DEPARTMENT, actions_from
-from gis.errors import DomainError
 from gis.service import create_release
 from tests.people import SHIWAN, ZUMIAO
 from tests.test_bulk_import import MAPPING, write_csv

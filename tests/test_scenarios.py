@@ -3,13 +3,13 @@ from datetime import timedelta
 
 import pytest
 
+from core.errors import Conflict, Forbidden, InvalidInput
 from dispatch import case_repo
 from dispatch.cases import Request, act
 from dispatch.deadlines import due, load_calendar
 from dispatch.intake import submit_report
 from dispatch.models import Policy
 from events.service import get_case
-from gis.errors import Conflict, Forbidden, InvalidInput
 from tests.people import actor
 
 ZUMIAO_PT = (113.12, 23.02)

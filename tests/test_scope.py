@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
+from dispatch.accounts import add_user, issue_token
 from tests.people import ZUMIAO, add_cast, bearer
-from web.accounts import add_user, issue_token
 
 
 @pytest.fixture

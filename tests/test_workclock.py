@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import pytest
 
+from core.errors import InvalidInput
 from events.calendarfile import CalendarDay, CalendarFileError, parse_calendar_file, years_of
 from events.workclock import UNITS, Calendar, Limit, OfficeHours, deadline, working_minutes
-from gis.errors import InvalidInput
 
 TZ = ZoneInfo("Asia/Shanghai")
 HOURS = OfficeHours()

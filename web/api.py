@@ -11,6 +11,7 @@ import psycopg
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from dispatch import accounts
 from dispatch.actor import can_read
 from dispatch.cases import may_verify
 from dispatch.intake import prepare, take_in
@@ -18,7 +19,7 @@ from events import repo as events_repo
 from events.errors import CaseNotFound
 from events.service import get_case, require_category
 from gis.locator import locate, to_wgs84
-from web import accounts, idempotency
+from web import idempotency
 from web.deps import (Config, Conn, CurrentActor, CurrentPolicy, Slot, Token, actor_of, bearer,
                       sign_in_with_password)
 from web.schemas import (CaseOut, CategoryOut, CategoryQuery, CrsQuery, IdPath, LocationOut, LoginIn, ReportIn,

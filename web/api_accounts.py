@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from web import accounts
+from dispatch import accounts
 from web.api_admin import ADMINS
 from web.deps import Conn, CurrentActor, actor_with
 from web.schemas import StrictIn

@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import Field, StrictBool
 
+from core.errors import Inconsistent
 from dispatch import repo
 from dispatch.actor import STATISTICS_READERS, dashboard_scope, evaluation_street
 from dispatch.dashboard import dashboard
 from dispatch.evaluation_sql import BY, PERIOD
 from dispatch.deadlines import calendar_status, recompute_provisional
 from dispatch.rules import check_rows, store_rules, what_if
-from gis.errors import Inconsistent
 from web.deps import Conn, CurrentActor, CurrentPolicy, actor_with
 from web.schemas import Day, Moment, StrictIn, whole
 

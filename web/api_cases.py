@@ -6,6 +6,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from core.errors import NotFound
 from dispatch import case_repo, outbox, repo
 from dispatch.actor import can_read, scope_filter
 from dispatch.cases import Request as ActionRequest
@@ -14,7 +15,6 @@ from dispatch.workflow import STATUSES, STEPS
 from events import repo as events_repo
 from events.errors import CaseNotFound
 from events.media import InvalidPhoto, clean_photo
-from gis.errors import NotFound
 from web.api import readable_case
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_with
 from web.pages.common import unread_label

@@ -22,7 +22,7 @@ import anyio.to_thread
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from gis.errors import DomainError
+from core.errors import DomainError
 
 log = logging.getLogger("citygrid.web")
 THREAD_HEADROOM = 4          # threads beyond the connections: static files, photo decoding, page rendering

@@ -11,11 +11,11 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPBearer
 
+from core.errors import Forbidden
+from dispatch import accounts
+from dispatch.accounts import Unauthenticated, actor_for_token
 from dispatch.actor import Actor
-from gis.errors import Forbidden
 from dispatch.models import Policy
-from web import accounts
-from web.accounts import Unauthenticated, actor_for_token
 from web.config import WebConfig
 
 COOKIE = "citygrid_token"

@@ -11,10 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from web.accounts import TooManyAttempts, Unauthenticated
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from dispatch.accounts import TooManyAttempts, Unauthenticated
 from web.db import Unavailable
 from web.routes import allowed_methods, calls
-from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, OutsideDistrict
+from gis.errors import OutsideDistrict
 
 log = logging.getLogger("citygrid.web")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 
 CLAIM = """
 INSERT INTO idempotency_key (username, key, fingerprint) VALUES (%(username)s, %(key)s, %(fingerprint)s)

@@ -26,9 +26,9 @@ import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from dispatch.accounts import Unauthenticated, token_digest
 from dispatch.actor import Actor, can_read
 from dispatch.reference import Reference
-from web.accounts import Unauthenticated, token_digest
 from web.db import Unavailable
 from web.deps import BriefActor, look_up_briefly, require_token
 from web.map.shift import point_to_gcj02

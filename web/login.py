@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from web import accounts
+from dispatch import accounts
 from web.deps import COOKIE, CSRF_COOKIE, Config, Conn, csrf_matches, new_csrf_value, sign_in_with_password
 
 router = APIRouter(include_in_schema=False)

@@ -16,13 +16,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
+from core.errors import Conflict, DomainError, Forbidden, Inconsistent, InvalidInput, NotFound, Unknown
+from dispatch.accounts import TooManyAttempts, Unauthenticated
 from events.errors import CaseNotFound
 from dispatch.rules import RuleFileError
 from events.media import InvalidPhoto
-from gis.errors import (Conflict, DomainError, Forbidden, Inconsistent, InvalidInput, NoActiveRelease, NotFound,
-                        OutsideDistrict, Unknown)
+from gis.errors import NoActiveRelease, OutsideDistrict
 from web import deps
-from web.accounts import TooManyAttempts, Unauthenticated
 from web.db import Unavailable
 from web.errors import STATUS
 from web.idempotency import IdempotencyKeyReused

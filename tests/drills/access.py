@@ -20,7 +20,9 @@ import psycopg
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
+from dispatch.accounts import add_user, issue_token, revoke
 from dispatch.actor import Actor
+from dispatch.api_clients import add_client
 from dispatch.cases import Request, act
 from dispatch.intake import submit_report
 from dispatch.models import Policy
@@ -30,8 +32,6 @@ from tests.access_matrix import (MATRIX, OPEN311, OPEN_ONES, PAGES, ROLES, app_r
 from tests.drills.people_common import chancheng_database
 from tests.people import SHIWAN, ZUMIAO, actor, bearer
 from tests.served import served
-from web.accounts import add_user, issue_token, revoke
-from web.open311.clients import add_client
 
 TITLE = "access control: every route × role and scope, revoked/expired tokens, the live stream and photos"
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from dispatch.api_clients import add_client
 from dispatch.cases import Request, act
 from dispatch.intake import submit_report
 from dispatch.models import Policy
@@ -30,7 +31,6 @@ from tests.drills.bad_files import import_rows, refuse_files, vector_rows
 from tests.drills.bad_requests import CATALOGUE, REPORT
 from tests.drills.common import city, command, result, serving
 from tests.people import actor, bearer
-from web.open311.clients import add_client
 
 TITLE = "bad inputs: reports, photos, workflow, Open311, filters, CSV and grid imports"
 CAST = ("officer", "intake", "dispatcher", "hws", "shift", "admin")

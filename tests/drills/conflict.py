@@ -15,10 +15,10 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import psycopg
 
+from dispatch.accounts import add_user, issue_token
 from dispatch.workflow import STEPS
 from tests.drills.common import city, command, result, serving
 from tests.people import bearer
-from web.accounts import add_user, issue_token
 
 TITLE = "100 concurrent conflicting actions on one case"
 DEPARTMENT = "S-012-HWS"

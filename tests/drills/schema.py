@@ -42,9 +42,9 @@ import schemathesis
 from schemathesis.engine import from_schema
 from schemathesis.engine import events as engine_events
 
-from gis import errors as gis_errors
+from dispatch.accounts import add_user, issue_token, set_active
+from core import errors as core_errors
 from tests.drills.common import city, command, result, serving
-from web.accounts import add_user, issue_token, set_active
 from web.openapi import BEYOND_THE_SCHEMA
 from web.open311.formats import ERROR_KIND
 
@@ -133,7 +133,7 @@ def _beyond(kind: str) -> bool:
 
 
 def _classes() -> dict:
-    out, todo = {}, [gis_errors.DomainError]
+    out, todo = {}, [core_errors.DomainError]
     while todo:
         cls = todo.pop()
         out[cls.__name__] = cls

@@ -23,14 +23,14 @@ import httpx
 import psycopg
 from PIL import Image
 
+from dispatch.accounts import add_user, issue_token
+from dispatch.api_clients import add_client
 from dispatch.outbox import deliver
 from gis.service import import_zone_layer
 from tests.drills.common import cli, inside_points
 from tests.drills.xss_payloads import MARK, Plants
 from tests.people import CAST, bearer
-from web.accounts import add_user, issue_token
 from web.api_cases import QUEUES
-from web.open311.clients import add_client
 
 # ---- over HTTP, as people and client systems set them ----------------------------------------------------------
 

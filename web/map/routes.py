@@ -10,11 +10,11 @@ from dispatch.actor import STATISTICS_READERS, can_read, scope_filter
 from dispatch.mapview import Box, most_urgent, view
 from dispatch.rollups import grid_load as rollup_grid_load
 
+from dispatch.accounts import Unauthenticated
 from events import repo as events_repo
 from gis import repo as gis_repo
 from gis.errors import NoActiveRelease
 from gis.models import LEVELS
-from web.accounts import Unauthenticated
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
 from web.schemas import Filters
 from web.security import script_nonce, with_nonce

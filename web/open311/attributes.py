@@ -6,8 +6,8 @@ import re
 
 import psycopg
 
+from core.errors import InvalidInput
 from events.tablefile import boolean, read_rows, write_rows
-from gis.errors import InvalidInput
 from web.open311 import repo
 
 COLUMNS = ("category", "code", "datatype", "required", "description", "datatype_description", "position", "values")

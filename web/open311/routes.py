@@ -19,14 +19,16 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from core.errors import DomainError, Forbidden, NotFound
 from dispatch import bulk_repo
+from dispatch import api_clients as clients
 from dispatch.actor import Actor
 from dispatch.deadlines import provisional_note
 from dispatch.intake import submit_report
-from gis.errors import DomainError, Forbidden, NotFound, OutsideDistrict
+from gis.errors import OutsideDistrict
 from web.db import Unavailable
 from web.inputs import unstorable
-from web.open311 import clients, repo
+from web.open311 import repo
 from web.open311.formats import FORMATS, Open311Error, error, render
 from web.schemas import PHOTO_ANSWER
 from web.open311.schema import (ATTRIBUTE_FIELD, CONTACT_FIELDS, MAX_CONTACT, MAX_DESCRIPTION, MAX_MEDIA_URL,

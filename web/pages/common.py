@@ -8,9 +8,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from dispatch.accounts import Unauthenticated
 from dispatch.actor import Actor
 from dispatch.outbox import inbox
-from web.accounts import Unauthenticated
 from web.deps import CSRF_COOKIE, actor_of
 from web.pages.i18n import TEXT, pick, translator
 from web.security import script_nonce

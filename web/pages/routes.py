@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from web import accounts
+from dispatch import accounts
 from web.deps import COOKIE, Conn, csrf_matches
 from web.pages.common import home_of, page_actor, render
 

@@ -8,7 +8,7 @@ import secrets
 import psycopg
 from psycopg.rows import dict_row
 
-from gis.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput
 
 TRUST_LEVELS = ("public", "trusted")  # public: reports wait for verification; trusted: registered at once
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,62}$")

@@ -1,4 +1,5 @@
-"""Accounts, passwords and API tokens: the edge that turns a request into a domain Actor."""
+"""Accounts, passwords and API tokens, on the domain side: the web layer turns a request into an Actor with them,
+the CLI manages accounts with them (it does not import web for that)."""
 from __future__ import annotations
 
 import functools
@@ -11,8 +12,8 @@ import psycopg
 from psycopg.rows import dict_row
 from pwdlib import PasswordHash
 
+from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from dispatch.actor import Actor, check_roles
-from gis.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 _hasher = PasswordHash.recommended()
 
