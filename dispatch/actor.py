@@ -1,18 +1,15 @@
-"""Who acts: a plain value the domain receives from the edge (accounts and tokens stay in web/)."""
+"""Who acts: a plain value the domain receives from the edge (dispatch/accounts.py makes it from a token), and the
+scope rules: which cases, which street an actor reaches. Who may use a capability at all: dispatch/permissions.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from core.errors import Forbidden
+from dispatch.permissions import require
 from dispatch.workflow import DEPARTMENT_ROLES, ROLES, SYSTEM_ROLE
 
 # Roles that see and act on the whole district unless the account is limited to a street.
 CENTRE_ROLES = frozenset({"intake", "dispatcher", "shift_leader", "admin", "leader", SYSTEM_ROLE})
-# The statistics (综合评价, the dashboard, exports of cases) are read by the centre and by department heads:
-# department rankings are published inside the government. Figures per grid officer are about people, so only
-# leaders read them, and a street leader only those of the officers of their own street.
-STATISTICS_READERS = frozenset({"leader", "admin", "shift_leader", "dispatcher", "dept_head"})
-OFFICER_STATISTICS_READERS = frozenset({"leader"})
 STREET_UNITS = ("street", "community", "grid", "officer")  # what a street-scoped reader may evaluate by
 
 
@@ -101,20 +98,12 @@ def scope_filter(actor: Actor) -> dict:
     return {"street": None, "department": None, "grids": sorted(actor.grid_codes)}
 
 
-def require_statistics_reader(actor: Actor, *, what: str = "read the statistics") -> None:
-    """Forbidden unless the actor holds a role that reads the statistics."""
-    if not actor.roles & STATISTICS_READERS:
-        raise Forbidden(f"{actor.username} may not {what}: it needs the role "
-                        f"{', '.join(sorted(STATISTICS_READERS))}")
-
-
 def evaluation_street(actor: Actor, *, by: str, street: str | None = None) -> str | None:
     """The street an actor's evaluation by `by` is limited to (None: the whole district), or Forbidden; `street`:
     the street the reader chose (the map's street filter), within their own."""
-    require_statistics_reader(actor)
-    if by == "officer" and not actor.roles & OFFICER_STATISTICS_READERS:
-        raise Forbidden(f"{actor.username} may not read the statistics per grid officer: it needs the role "
-                        f"{', '.join(sorted(OFFICER_STATISTICS_READERS))}")
+    require(actor, "read_statistics")
+    if by == "officer":
+        require(actor, "read_officer_statistics")
     if actor.street_code and by not in STREET_UNITS:
         raise Forbidden(f"{actor.username} sees the statistics of street {actor.street_code} only: "
                         f"use by={', '.join(STREET_UNITS)}")

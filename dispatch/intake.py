@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from core.errors import Forbidden, InvalidInput, Unknown
+from core.errors import InvalidInput, Unknown
 from dispatch import case_repo, intake_plan, intake_repo
 from dispatch.actor import SYSTEM, Actor, role_covers
+from dispatch.permissions import require, roles_for
 from dispatch.cases import Request, act
 from dispatch.models import Policy
 from dispatch.reference import Reference
@@ -30,7 +31,6 @@ from gis.models import Location
 
 MAX_DESCRIPTION = 4000
 MAX_PHOTOS = 9
-REPORTING_ROLES = frozenset({"grid_officer", "intake", "dispatcher", "admin", "system"})
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,8 @@ def prepare(
     """Check what needs no database, then send the report's reads without waiting (use inside conn.pipeline())."""
     if len(description) > MAX_DESCRIPTION:
         raise InvalidInput(f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION}")
-    if not public and not actor.roles & REPORTING_ROLES:
-        raise Forbidden(f"{actor.username} may not file reports: it needs the role grid_officer, intake or dispatcher")
+    if not public:
+        require(actor, "file_reports")
     if len(attachments) > MAX_PHOTOS:
         raise InvalidInput(f"a report takes at most {MAX_PHOTOS} photos, not {len(attachments)}")
     if not isinstance(category_code, str):
@@ -186,7 +186,7 @@ def _write(conn, f: Form, case: dict, report_id: int, where: Location, plan: int
 def _reporting_role(actor: Actor) -> str:
     if "grid_officer" in actor.roles:
         return "grid_officer"  # the officer statistics count reports filed in this role
-    return next((r for r in sorted(actor.roles) if r in REPORTING_ROLES), "public")
+    return next((r for r in sorted(actor.roles) if r in roles_for("file_reports")), "public")
 
 
 def _merge_or_verify(conn, case: dict, f: Form, dups: list[dict]) -> tuple[str, list[str]]:

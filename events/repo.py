@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import psycopg
 from psycopg.rows import class_row, dict_row
-from psycopg.types.json import Jsonb
 
 from events.models import Category, HistoryEntry
 
@@ -39,31 +38,6 @@ SELECT c.code, c.major_code, m.name AS major_name, c.name, c.time_limit AS "limi
        c.duplicate_radius_m, CASE WHEN c.public THEN 'true' ELSE 'false' END AS public,
        CASE WHEN m.local_extension THEN 'true' ELSE 'false' END AS local_extension, c.limit_source
 FROM category c JOIN category_major m ON m.code = c.major_code ORDER BY c.code
-"""
-
-OPEN_CASE = """
-WITH new_case AS (
-    INSERT INTO event_case (status, category_code, description, geom, release_id,
-        district_code, district_name, street_code, street_name,
-        community_code, community_name, grid_code, grid_name, zones, source, reporter, urgent)
-    VALUES (%(status)s, %(category_code)s, %(description)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
-        %(release_id)s, %(district_code)s, %(district_name)s, %(street_code)s, %(street_name)s,
-        %(community_code)s, %(community_name)s, %(grid_code)s, %(grid_name)s, %(zones)s, %(source)s,
-        %(actor)s, %(urgent)s)
-    RETURNING id, geom, created_at
-), new_report AS (
-    INSERT INTO report (case_id, category_code, description, geom, input_lon, input_lat, input_crs, source,
-                        reported_at, reporter)
-    SELECT id, %(category_code)s, %(description)s, geom, %(input_lon)s, %(input_lat)s, %(input_crs)s,
-           %(source)s, created_at, %(actor)s
-    FROM new_case RETURNING id
-), first_step AS (
-    INSERT INTO case_history (case_id, at, actor, actor_role, action, from_status, to_status, note)
-    SELECT id, created_at, %(actor)s, %(actor_role)s, 'report', NULL, %(status)s, %(note)s FROM new_case
-    RETURNING id
-)
-SELECT (SELECT id FROM new_case) AS case_id, (SELECT id FROM new_report) AS report_id,
-       (SELECT id FROM first_step) AS history_id
 """
 
 LIKELY_DUPLICATES = """
@@ -141,13 +115,6 @@ def upsert_categories(conn: psycopg.Connection, *, majors: list[dict], minors: l
     with conn.cursor() as cur:
         cur.executemany(UPSERT_MAJOR, majors)
         cur.executemany(UPSERT_CATEGORY, minors)
-
-
-def open_case(conn: psycopg.Connection, **values) -> tuple[int, int, int]:
-    """Insert a case, its first report and its first history row in one statement; return their ids."""
-    values = {**values, "zones": Jsonb(values["zones"])}
-    row = conn.execute(OPEN_CASE, values).fetchone()
-    return row[0], row[1], row[2]
 
 
 def likely_duplicates(conn: psycopg.Connection, *, case_id: int, category_code: str, lon: float, lat: float,

@@ -10,12 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from dispatch import accounts
-from web.api_admin import ADMINS
 from web.deps import Conn, CurrentActor, actor_with
 from web.schemas import StrictIn
 
 router = APIRouter(prefix="/api")
-Admin = actor_with(ADMINS, "manage accounts")
+Admin = actor_with("manage_accounts")
 Username = Annotated[str, Path(pattern=f"^{accounts.USERNAME.pattern}$", description=accounts.USERNAME_RULE)]
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, StrictBool
 
 from core.errors import Inconsistent
 from dispatch import repo
-from dispatch.actor import STATISTICS_READERS, dashboard_scope, evaluation_street
+from dispatch.actor import dashboard_scope, evaluation_street
 from dispatch.dashboard import dashboard
 from dispatch.evaluation_sql import BY, PERIOD
 from dispatch.deadlines import calendar_status, recompute_provisional
@@ -38,10 +38,9 @@ class CalendarYearIn(StrictIn):
     source: str = Field(default="admin API", max_length=200)
 
 
-ADMINS = frozenset({"admin"})
-Admin = actor_with(ADMINS, "change reference data")  # only administrators change reference data
-StatisticsReader = actor_with(STATISTICS_READERS, "read the statistics")
-DashboardReader = actor_with(STATISTICS_READERS, "read the dashboard")
+Admin = actor_with("change_reference_data")
+StatisticsReader = actor_with("read_statistics")
+DashboardReader = actor_with("read_dashboard")
 
 
 @router.get("/departments")

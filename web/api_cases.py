@@ -22,8 +22,7 @@ from web.schemas import PHOTO_ANSWER, PHOTOS, ActionIn, ActionOut, IdPath, Media
 
 router = APIRouter(prefix="/api")
 
-PHOTO_ROLES = frozenset({"grid_officer", "handler", "dept_head"})  # the roles whose actions carry photos
-PhotoTaker = actor_with(PHOTO_ROLES, "upload photos", brief=True)  # no connection held while a phone uploads
+PhotoTaker = actor_with("upload_photos", brief=True)  # no connection held while a phone uploads
 
 QUEUES = {
     "dispatch": ["reported", "registered", "returned"],

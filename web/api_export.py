@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from dispatch.actor import STATISTICS_READERS, can_read, scope_filter
+from dispatch.actor import can_read, scope_filter
 from dispatch.export_formats import EXTENSIONS
 from web.deps import Conn, CurrentPolicy, actor_with
 from web.schemas import Filters
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api")
 # A day as YYYY-MM-DD of the years export.parse_day takes (1900-2999), which it checks with its own message;
 # an empty value is refused (leave the option out for no limit), as the schema says
 DAY = {"min_length": 1, "json_schema_extra": {"format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-"}}
-Exporter = actor_with(STATISTICS_READERS, "export cases")
+Exporter = actor_with("export_cases")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
                "gpkg": "application/geopackage+sqlite3",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}

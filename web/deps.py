@@ -15,6 +15,7 @@ from core.errors import Forbidden
 from dispatch import accounts
 from dispatch.accounts import Unauthenticated, actor_for_token
 from dispatch.actor import Actor
+from dispatch.permissions import require, roles_for
 from dispatch.models import Policy
 from web.config import WebConfig
 
@@ -146,17 +147,15 @@ BriefActor = Annotated[Actor, Depends(actor_briefly)]
 
 
 class RoleCheck:
-    """A dependency: the actor, if it has one of `roles`; otherwise Forbidden saying what it may not do."""
+    """A dependency: the actor, if it holds the permission (dispatch/permissions.py); otherwise Forbidden."""
 
-    def __init__(self, roles: frozenset[str], doing: str) -> None:
-        self.roles, self.doing = roles, doing
+    def __init__(self, permission: str) -> None:
+        roles_for(permission)  # a permission the table does not know fails when the routes are built
+        self.permission = permission
 
     def check(self, actor: Actor) -> Actor:
         """The actor, or Forbidden."""
-        if not actor.roles & self.roles:
-            raise Forbidden(f"{actor.username} may not {self.doing}: it needs the role "
-                            f"{', '.join(sorted(self.roles))}")
-        return actor
+        return require(actor, self.permission)
 
     def __call__(self, actor: CurrentActor) -> Actor:
         return self.check(actor)
@@ -169,9 +168,9 @@ class BriefRoleCheck(RoleCheck):
         return self.check(actor)
 
 
-def actor_with(roles: frozenset[str], doing: str, *, brief: bool = False):
-    """The type of a handler argument: the actor, checked for one of `roles` before the handler runs."""
-    return Annotated[Actor, Depends((BriefRoleCheck if brief else RoleCheck)(roles, doing))]
+def actor_with(permission: str, *, brief: bool = False):
+    """The type of a handler argument: the actor, checked for the permission before the handler runs."""
+    return Annotated[Actor, Depends((BriefRoleCheck if brief else RoleCheck)(permission))]
 
 
 def _lookup(db, request: Request) -> Actor:

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from dispatch.actor import STATISTICS_READERS, can_read, scope_filter
+from dispatch.actor import can_read, scope_filter
+from dispatch.permissions import may
 from dispatch.mapview import Box, most_urgent, view
 from dispatch.rollups import grid_load as rollup_grid_load
 
@@ -65,7 +66,7 @@ def _map_page(conn, config, request: Request, *, screen: bool):
         layers=layers, bounds=_bounds(district), gcj02=config.tile_crs == "gcj02",
         tile_url=config.tile_url, tile_attribution=config.tile_attribution,
         title=" · ".join(f["properties"]["name"] for f in district["features"]) + " — citygrid 一张图",
-        dashboard=bool(actor.roles & STATISTICS_READERS), timezone=config.timezone,
+        dashboard=may(actor, "read_dashboard"), timezone=config.timezone,
         case_limit=config.map_case_limit, lang=lang, texts=texts(lang), screen=screen,
         header="" if screen else header_html(request, conn, actor), labels=labels,
     )

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from dispatch import repo as dispatch_repo
 from dispatch.actor import Actor, role_covers
 from dispatch.cases import may_verify
+from dispatch.permissions import may
 from dispatch.workflow import STEPS, SYSTEM_ROLE, WITH_DEPARTMENT, actions_from
 from events.errors import CaseNotFound
 from web.api import readable_case
@@ -25,9 +26,6 @@ from web.pages.common import env, layout, page_actor, page_lang, render
 from web.pages.i18n import TEXT, translator
 
 router = APIRouter(include_in_schema=False)
-
-QUEUE_ROLES = frozenset({"handler", "dept_head"})
-DESK_ROLES = frozenset({"dispatcher", "intake", "shift_leader"})
 
 # The desk's sections and the roles that can act on what each lists.
 SECTIONS = {
@@ -72,7 +70,7 @@ def notice(request: Request, actor: Actor, *, status: int, heading: str, message
 def queue_page(request: Request, conn: Conn, config: Config):
     """A department's cases (handler, dept_head): sign for them, report back, give back, ask for more time."""
     actor = page_actor(request, conn)
-    if not actor.roles & QUEUE_ROLES:
+    if not may(actor, "work_the_queue"):
         return notice(request, actor, status=403, heading="queue", message="d_only_department")
     points = cases_geojson(conn, limit=config.map_case_limit, actor=actor)
     points["features"] = [f for f in points["features"] if f["properties"]["status"] in WITH_DEPARTMENT]
@@ -106,7 +104,7 @@ def grids_around(conn, points: list, pad: float = AROUND) -> dict:
 def desk_page(request: Request, conn: Conn):
     """The dispatch desk (dispatcher, intake) and the shift leader's approvals, each section to its roles."""
     actor = page_actor(request, conn)
-    if not actor.roles & DESK_ROLES:
+    if not may(actor, "work_the_desk"):
         return notice(request, actor, status=403, heading="desk", message="d_only_desk")
     sections = [name for name, roles in SECTIONS.items() if roles & actor.roles]
     return render(request, actor, "desk.html", sections=sections,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from dispatch.intake import MAX_DESCRIPTION
+from dispatch.permissions import may
 from web.deps import Conn
 from web.schemas import MAX_NOTE
 from web.pages.common import page_actor, page_lang, render
@@ -15,14 +16,13 @@ from web.pages.i18n import TEXT, translator
 
 router = APIRouter(include_in_schema=False)
 
-OFFICER = "grid_officer"
 JS_KEYS = tuple(key for key in TEXT if key.startswith("m_"))  # the texts officer.js needs, in the page language
 
 
 def officer_page(request: Request, conn, template: str, **values):
     """The page for a grid officer; a short 403 page for anyone else (strangers are sent to sign in)."""
     actor = page_actor(request, conn)
-    if OFFICER not in actor.roles:
+    if not may(actor, "use_officer_pages"):
         return render(request, actor, template, status=403, denied=True)
     return render(request, actor, template, denied=False, texts=page_texts(request), **values)
 
