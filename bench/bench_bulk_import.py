@@ -4,7 +4,7 @@ references in the same run, each run into a fresh database cloned from one Chanc
   (a) plain COPY of the file's rows into a bare table (no checks, no locating, no indexes);
   (b) geopandas: the same import, but locating with geopandas `sjoin` (covered_by, lowest code on shared edges),
       writing the same tables, history rows and indexes;
-  (c) the platform: `dispatch.bulk_import.import_events` as `citygrid events import` runs it (streamed in chunks,
+  (c) the platform: `dispatch.exchange.bulk_import.import_events` as `citygrid events import` runs it (streamed in chunks,
       STRtree `locate_many`).
 
 Runs alternate c, b, a, c, b, a… (`--pairs`, default 3); the per-pair ratios of rows/s are reported as median
@@ -67,8 +67,8 @@ def admin(query, *args) -> None:
 def make_template() -> str:
     from citygrid import migrate
     from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, load_chancheng
-    from dispatch.departments import import_departments
-    from dispatch.rules import import_rules
+    from dispatch.routing.departments import import_departments
+    from dispatch.routing.rules import import_rules
     from events.service import import_categories
 
     name = f"cg_bench_bulk_{RUN}_template"
@@ -153,7 +153,7 @@ def child(way: str, name: str, path: str) -> None:
             conn.commit()
             print(json.dumps({"seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb()}))
             return
-        from dispatch.bulk_import import Mapping, import_events
+        from dispatch.exchange.bulk_import import Mapping, import_events
         from dispatch.models import Policy
         from gis.locator import locate_many
 

@@ -16,7 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg  # noqa: E402
 
-from dispatch import case_sql, dashboard, mapview  # noqa: E402
+from dispatch.casework import case_sql
+
+from dispatch.reporting import dashboard
+
+from dispatch.reporting import mapview  # noqa: E402
 
 given = [a for a in sys.argv[1:] if not a.startswith("--")]  # run_all's --quick changes nothing here
 url = given[0] if given else "postgresql://postgres@127.0.0.1:5432/bench_views_1m"

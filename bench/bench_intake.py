@@ -17,9 +17,9 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from dispatch.actor import Actor
-from dispatch.intake import submit_report
+from dispatch.intake.reference import Reference
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.reference import Reference
 from gis import repo as gis_repo
 from gis.crs import parse_crs
 from gis.locator import locate, locate_many
@@ -38,7 +38,7 @@ def points(conn, n: int) -> list[tuple[float, float]]:
 
 
 # The foundation's intake, kept here as this benchmark's baseline (the application files reports through
-# dispatch/intake.py): one statement for case, report and first history row.
+# dispatch/intake/service.py): one statement for case, report and first history row.
 OPEN_CASE = """
 WITH new_case AS (
     INSERT INTO event_case (status, category_code, description, geom, release_id,

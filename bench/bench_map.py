@@ -24,7 +24,7 @@ from citygrid.app import build_app
 from citygrid.settings import Settings
 from dispatch.accounts import add_user, issue_token
 from dispatch.actor import Actor
-from dispatch.intake import submit_report
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -38,14 +38,14 @@ from psycopg.conninfo import make_conninfo
 
 from citygrid import migrate
 from citygrid.procs import answers, free_port, running
-from dispatch import rollups
 from dispatch.accounts import add_user, issue_token
 from dispatch.actor import Actor
-from dispatch.cases import act
-from dispatch.dashboard import SCOPE_PARTS, TOP_OVERDUE
-from dispatch.intake import submit_report
-from dispatch.mapview import MapFilter
+from dispatch.casework.cases import act
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
+from dispatch.reporting import rollups
+from dispatch.reporting.dashboard import SCOPE_PARTS, TOP_OVERDUE
+from dispatch.reporting.mapview import MapFilter
 from gis import repo as gis_repo
 
 ROOT = Path(__file__).resolve().parents[1]

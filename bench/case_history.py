@@ -4,7 +4,7 @@ built per path template, and the COPY rows of cases, reports, history and routin
 Times are local wall-clock microseconds on the office axis of `events/workclock_many.py` (as the vectorised clock
 counts); deadlines come from `deadline_many`, once per time limit. What is "in force" after a step (department,
 deadline, handling time…) is a forward fill over the rows of a case, restarted by the steps that clear it, as the
-live effects in `dispatch/cases.py` set and clear those columns.
+live effects in `dispatch/casework/cases.py` set and clear those columns.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A *template* is one sequence of actions a case can take, from the report to its 
 (a grid officer's report registered at once, a hotline call registered by intake, a public report verified by
 the grid officer), then rejection, merging, or handling with returns and re-dispatch, extension requests
 (approved or refused), failed checks and rework, and reopening. Every template is walked on the workflow table
-of `dispatch/workflow.py` when it is built (a step the table does not allow is an error here, not in the data).
+of `dispatch/casework/workflow.py` when it is built (a step the table does not allow is an error here, not in the data).
 Each case draws one template; the steps that would lie after the generation time are cut off, so recent cases
 are still open, in whatever status their path had reached.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from dispatch.workflow import STEPS
+from dispatch.casework.workflow import STEPS
 
 # How cases arrive: share, and the steps between the report and the first dispatch.
 ENTRIES = {"officer": (0.55, ("register",)), "hotline": (0.35, ("register",)),

@@ -11,9 +11,9 @@ import shapely
 
 from bench.case_history import NAT, SOURCES, History
 from bench.case_paths import NOTES
-from dispatch import bulk_repo
-from dispatch.outbox import LEVELS
-from dispatch.workflow import FINAL, WITH_DEPARTMENT
+from dispatch.casework.outbox import LEVELS
+from dispatch.casework.workflow import FINAL, WITH_DEPARTMENT
+from dispatch.exchange import bulk_repo
 
 EMPTY = bulk_repo.jsonb("{}")
 CASE_COLUMNS = (

@@ -33,9 +33,10 @@ if __package__ in (None, ""):  # run as a script: make the `bench` folder import
 from bench.case_history import History  # noqa: E402
 from bench.case_rows import case_columns, final_state, other_rows  # noqa: E402
 from bench.case_paths import templates  # noqa: E402
-from dispatch import bulk_import, bulk_repo  # noqa: E402
+from dispatch.exchange import bulk_import
+from dispatch.exchange import bulk_repo  # noqa: E402
 from dispatch.models import Policy  # noqa: E402
-from dispatch.routing import Facts  # noqa: E402
+from dispatch.routing.choose import Facts  # noqa: E402
 from events.workclock_many import _Axis  # noqa: E402  the office axis: the same clock as the deadlines
 from gis.locator import locate_many  # noqa: E402
 

@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 import psycopg
 import typer
 
-from citygrid.policy import policy
 from citygrid.cli import Failure, app, settings, transaction
+from citygrid.policy import policy
 
 users_app = typer.Typer(help="Accounts and API tokens.", no_args_is_help=True)
 dep_app = typer.Typer(help="Departments (district bureaus and street-level units).", no_args_is_help=True)
@@ -114,7 +114,7 @@ def users_activate(username: str) -> None:
 @dep_app.command("import")
 def departments_import(path: Path) -> None:
     """Load a department table (CSV or YAML); all or nothing."""
-    from dispatch.departments import import_departments
+    from dispatch.routing.departments import import_departments
 
     with transaction(settings()) as conn:
         typer.echo(f"loaded {import_departments(conn, path=path)} departments")
@@ -123,7 +123,7 @@ def departments_import(path: Path) -> None:
 @dep_app.command("export")
 def departments_export(path: Path) -> None:
     """Write the departments as CSV or YAML."""
-    from dispatch.departments import export_departments
+    from dispatch.routing.departments import export_departments
 
     with transaction(settings()) as conn:
         typer.echo(f"wrote {export_departments(conn, path=path)} departments to {path}")
@@ -133,7 +133,7 @@ def departments_export(path: Path) -> None:
 def rules_import(path: Path, inactive: Annotated[bool, typer.Option("--inactive", help="store, do not activate")]
                  = False, by: Annotated[str, typer.Option(help="who made the change")] = "cli") -> None:
     """Validate a rule table against categories, departments and layers; store it as a new rule set."""
-    from dispatch.rules import import_rules
+    from dispatch.routing.rules import import_rules
 
     with transaction(settings()) as conn:
         loaded = import_rules(conn, path=path, by=by, activate=not inactive)
@@ -145,7 +145,7 @@ def rules_import(path: Path, inactive: Annotated[bool, typer.Option("--inactive"
 @rules_app.command("export")
 def rules_export(path: Path, rule_set: Annotated[Optional[int], typer.Option(help="a rule set id")] = None) -> None:
     """Write the active (or a given) rule set as CSV or YAML."""
-    from dispatch.rules import export_rules
+    from dispatch.routing.rules import export_rules
 
     with transaction(settings()) as conn:
         typer.echo(f"wrote {export_rules(conn, path=path, rule_set_id=rule_set)} rules to {path}")
@@ -154,7 +154,7 @@ def rules_export(path: Path, rule_set: Annotated[Optional[int], typer.Option(hel
 @rules_app.command("history")
 def rules_history() -> None:
     """Every rule set ever imported: the routing table's change history."""
-    from dispatch.repo import rule_sets
+    from dispatch.routing.repo import rule_sets
 
     with transaction(settings()) as conn:
         for s in rule_sets(conn):
@@ -166,7 +166,7 @@ def rules_history() -> None:
 def rules_check(path: Path, since: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")],
                 until: Annotated[str, typer.Option(help="day after the last, YYYY-MM-DD")]) -> None:
     """What-if: how many stored cases of the period would move, from where to where, under a proposed table."""
-    from dispatch.rules import check_rules
+    from dispatch.routing.rules import check_rules
 
     cfg = settings()
     tz = policy(cfg).tz
@@ -183,7 +183,7 @@ def rules_check(path: Path, since: Annotated[str, typer.Option(help="first day, 
 @cal_app.command("import")
 def calendar_import(path: Path, by: Annotated[str, typer.Option(help="who imported it")] = "cli") -> None:
     """Load holidays and 调休 working days (date,kind,name) for years the calendar package does not cover."""
-    from dispatch.deadlines import import_calendar
+    from dispatch.casework.deadlines import import_calendar
 
     cfg = settings()
     with transaction(cfg) as conn:
@@ -195,7 +195,7 @@ def calendar_import(path: Path, by: Annotated[str, typer.Option(help="who import
 @cal_app.command("status")
 def calendar_status_cmd() -> None:
     """How far the holiday calendar is known."""
-    from dispatch.deadlines import calendar_status
+    from dispatch.casework.deadlines import calendar_status
 
     cfg = settings()
     with transaction(cfg) as conn:
@@ -215,7 +215,7 @@ def worker(once: Annotated[bool, typer.Option("--once", help="run one tick and s
 
 def worker_loop(cfg, *, once: bool = False, quiet: bool = False) -> None:
     """Run worker ticks until stopped; a failed tick is reported and retried, not fatal."""
-    from dispatch.outbox import run_once
+    from dispatch.worker import run_once
 
     tz = policy(cfg).tz
     while True:
@@ -246,7 +246,7 @@ def _day(text: str) -> date:
 @cases_app.command("import")
 def cases_import(path: Path, by: Annotated[str, typer.Option(help="who imported it")] = "cli") -> None:
     """Import historical cases (JSON or JSON Lines, with their steps); bad rows are reported and skipped."""
-    from dispatch.history_import import import_history
+    from dispatch.exchange.history_import import import_history
 
     cfg = settings()
     with transaction(cfg) as conn:
@@ -264,7 +264,7 @@ def report(
 ) -> None:
     """综合评价: the indicators per unit for a period, with 环比 (table on screen, or a CSV/XLSX file)."""
     from citygrid.reporting import render_table, write_csv, write_xlsx
-    from dispatch.evaluation import evaluate
+    from dispatch.reporting.evaluation import evaluate
 
     cfg = settings()
     with transaction(cfg) as conn:

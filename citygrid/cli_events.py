@@ -39,7 +39,7 @@ def events_import(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from citygrid.policy import policy
-    from dispatch.bulk_import import Mapping, import_events, load_aliases
+    from dispatch.exchange.bulk_import import Mapping, import_events, load_aliases
 
     columns = {}
     for item in mapping or []:
@@ -81,7 +81,7 @@ def events_aliases(
 ) -> None:
     """Load a foreign category mapping (foreign_code, category[, foreign_name]) for a source: used by
     `events import --source` and by Open311 clients of that source."""
-    from dispatch.bulk_import import load_aliases
+    from dispatch.exchange.bulk_import import load_aliases
 
     with transaction(settings()) as conn:
         typer.echo(f"loaded {load_aliases(conn, path=path, source=source)} category code(s) for source {source}")

@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from citygrid.policy import policy
 from citygrid.cli import settings, transaction
 from citygrid.cli_events import events_app
+from citygrid.policy import policy
 
 
 @events_app.command("export")
@@ -23,8 +23,8 @@ def events_export(
     until: Annotated[str, typer.Option(help="last day of report, YYYY-MM-DD (included)")] = "",
 ) -> None:
     """Write every matching case (no scope limit) as CSV, GeoJSON, GeoPackage or XLSX, by the file's suffix."""
-    from dispatch.export import ExportFilter, NO_SCOPE, cases, format_of, parse_day, write
-    from dispatch.mapview import MapFilter
+    from dispatch.exchange.export import ExportFilter, NO_SCOPE, cases, format_of, parse_day, write
+    from dispatch.reporting.mapview import MapFilter
 
     fmt = format_of(path)  # before anything else, so a wrong name costs nothing
     filters = ExportFilter(MapFilter(major, department, street, status, period),

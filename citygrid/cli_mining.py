@@ -25,7 +25,7 @@ def rules_suggest(
 ) -> None:
     """Propose routing rules from history: per category the department that handled its cases, by category
     alone, by an existing layer, or by learned zones; with support, confidence and held-out agreement."""
-    from dispatch.mining import check_paths, suggest, write_rules, write_zones
+    from dispatch.routing.mining import check_paths, suggest, write_rules, write_zones
 
     if not from_history:
         raise Failure("say where to learn from: --from-history (the imported historical cases)")

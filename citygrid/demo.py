@@ -9,15 +9,15 @@ import secrets
 
 from dispatch.accounts import add_user, set_password
 from dispatch.actor import Actor
-from dispatch.departments import import_departments
-from dispatch.intake import submit_report
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.repo import active_rules
-from dispatch.rules import import_rules
+from dispatch.routing.departments import import_departments
+from dispatch.routing.repo import active_rules
+from dispatch.routing.rules import import_rules
 from events.service import import_categories
-from web.open311.attributes import import_attributes
 from gis import repo as gis_repo
 from gis.service import create_release, import_grid_layer
+from web.open311.attributes import import_attributes
 
 REPO = Path(__file__).resolve().parents[1]
 GRIDS = REPO / "data" / "grids"

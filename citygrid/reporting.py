@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from dispatch.evaluation import WEIGHTS, Evaluation, Indicator
+from dispatch.reporting.evaluation import WEIGHTS, Evaluation, Indicator
 
 NONE = "–"
 XLSX_FORMATS = {"rate": "0.0%", "hours": "0.00", "score": "0.0", "count": "0"}

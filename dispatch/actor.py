@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from core.errors import Forbidden
 from dispatch.permissions import require
-from dispatch.workflow import DEPARTMENT_ROLES, ROLES, SYSTEM_ROLE
+from dispatch.roles import DEPARTMENT_ROLES, ROLES, SYSTEM_ROLE
 
 # Roles that see and act on the whole district unless the account is limited to a street.
 CENTRE_ROLES = frozenset({"intake", "dispatcher", "shift_leader", "admin", "leader", SYSTEM_ROLE})

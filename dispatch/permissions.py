@@ -1,13 +1,13 @@
 """Who may do what, beyond the case workflow: one table, permission → the roles that hold it, and require() that
 every entry point calls (the API's role dependencies, the pages, the domain's own functions). The case workflow's
-steps name their roles in dispatch/workflow.py (STEPS), and the scope rules (which cases, which street) are
+steps name their roles in dispatch/casework/workflow.py (STEPS), and the scope rules (which cases, which street) are
 dispatch/actor.py's; this table says who may use each capability at all."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from core.errors import Forbidden
-from dispatch.workflow import SYSTEM_ROLE
+from dispatch.roles import SYSTEM_ROLE
 
 if TYPE_CHECKING:  # dispatch/actor.py asks this table; the table needs the Actor only as a type
     from dispatch.actor import Actor

@@ -14,12 +14,12 @@ import re
 import psycopg
 from PIL import Image
 
-from dispatch import case_repo
 from dispatch.accounts import add_user
-from dispatch.cases import Request, act
-from dispatch.intake import submit_report
+from dispatch.casework import case_repo
+from dispatch.casework.cases import Request, act
+from dispatch.casework.outbox import deliver
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.outbox import deliver
 from events.media import LocalMediaStore, clean_photo
 from tests.people import actor, add_cast
 from web.routes import api_routes

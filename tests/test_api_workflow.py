@@ -139,7 +139,7 @@ def test_handle_needs_a_photo_and_the_photo_must_be_yours(api):
 
 def test_inbox_tells_the_department(api):
     case_id = file_case(api)
-    from dispatch.outbox import deliver
+    from dispatch.casework.outbox import deliver
     with psycopg.connect(api.url) as conn:
         deliver(conn)
     messages = api.get("/api/inbox", headers=api.as_("hws")).json()

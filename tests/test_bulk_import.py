@@ -19,20 +19,20 @@ from shapely.geometry import Point, box
 from typer.testing import CliRunner
 
 from citygrid.cli import app
-from dispatch.bulk_import import BulkFileError, BulkRefused, Mapping, import_events, load_aliases
-from dispatch.deadlines import due, load_calendar
-from dispatch.departments import import_departments
-from dispatch.evaluation import evaluate
-from dispatch.intake import submit_report
+from dispatch.casework.deadlines import due, load_calendar
+from dispatch.exchange.bulk_import import BulkFileError, BulkRefused, Mapping, import_events, load_aliases
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from tests.people import actor
-from dispatch.router import decide
-from dispatch.rules import import_rules
+from dispatch.reporting.evaluation import evaluate
+from dispatch.routing.departments import import_departments
+from dispatch.routing.router import decide
+from dispatch.routing.rules import import_rules
 from events.service import import_categories
 from gis.crs import wgs84_to_gcj02
 from gis.locator import locate
 from gis.service import create_release, import_zone_layer
 from tests import cityfactory as city
+from tests.people import actor
 from tests.test_grid_import import load_city
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -367,7 +367,7 @@ def test_a_role_without_the_privilege_imports_with_every_check_in_place(chanchen
 
 def test_history_from_a_file_is_what_rule_mining_reads(chancheng_url, tmp_path):
     """The dispatch steps the import writes name the handler that `rules suggest` mines."""
-    from dispatch import mining
+    from dispatch.routing import mining
 
     t0 = datetime(2026, 10, 12, 9, 0, tzinfo=TZ)
     header = ["id", "type", "x", "y", "time", "status", "closed", "dept"]
@@ -527,7 +527,7 @@ def test_a_file_broken_in_a_later_chunk_changes_nothing(chancheng_url, tmp_path)
 
 
 def test_routing_is_decided_once_per_place_across_chunks(chancheng_url, tmp_path, monkeypatch):
-    from dispatch import bulk_import
+    from dispatch.exchange import bulk_import
 
     calls = []
     real = bulk_import.choose
@@ -572,7 +572,7 @@ def test_the_cli_streams_with_chunk_rows_and_all_or_nothing_commits_nothing(chan
 
 @pytest.mark.parametrize("size", [1, 2, 100])
 def test_rows_with_more_fields_than_the_header_are_skipped_by_line_in_any_chunk(tmp_path, size):
-    from dispatch.bulk_read import read_chunks
+    from dispatch.exchange.bulk_read import read_chunks
 
     good = "{n},0102,113.12,23.02,2026-10-01T09:00+08:00,ok"
     kinds = "BGGBBGB"  # a long first row (pandas would take its extra fields as an index), one mid-file, one last

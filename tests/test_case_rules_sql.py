@@ -1,4 +1,4 @@
-"""The case rules in SQL (migration 0016) say what dispatch/workflow.py says, the light follows the deadline rule
+"""The case rules in SQL (migration 0016) say what dispatch/casework/workflow.py says, the light follows the deadline rule
 at every boundary, the live feed uses the same light, and PostgreSQL inlines the functions: a query that says
 case_is_held() still reads the partial index on the held cases."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.workflow import FINAL, STATUSES, WITH_DEPARTMENT
+from dispatch.casework.workflow import FINAL, STATUSES, WITH_DEPARTMENT
 
 ROOT = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)

@@ -11,10 +11,10 @@ PACKAGES = ("core", "gis", "events", "dispatch", "web", "citygrid")
 WRITES = re.compile(r"(INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+(event_case|case_history)\b|"
                     r"table\s*=\s*[\"'](event_case|case_history)[\"']", re.I)
 WRITERS = {  # today's writers (issue 13: one case repository)
-    "dispatch/intake_repo.py",   # a report: case, report and first step in one statement
-    "dispatch/case_repo.py",     # a workflow step: the case's UPDATE and its history row
-    "dispatch/history_repo.py",  # `citygrid cases import`: a replayed history
-    "dispatch/bulk_import.py",   # `citygrid events import`: COPY of cases and steps (through bulk_repo.copy_rows)
+    "dispatch/intake/repo.py",   # a report: case, report and first step in one statement
+    "dispatch/casework/case_repo.py",     # a workflow step: the case's UPDATE and its history row
+    "dispatch/exchange/history_repo.py",  # `citygrid cases import`: a replayed history
+    "dispatch/exchange/bulk_import.py",   # `citygrid events import`: COPY of cases and steps (through bulk_repo.copy_rows)
 }
 
 

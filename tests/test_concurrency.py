@@ -4,8 +4,8 @@ import threading
 import psycopg
 
 from core.errors import Conflict
-from dispatch.cases import Request, act
-from dispatch.intake import submit_report
+from dispatch.casework.cases import Request, act
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from tests.people import actor
 

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch.deadlines import calendar_status, import_calendar
-from dispatch.intake import submit_report
+from dispatch.casework.deadlines import calendar_status, import_calendar
+from dispatch.casework.outbox import deliver, warn_calendar
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.outbox import deliver, warn_calendar
 from events.calendarfile import CalendarFileError
 from events.service import get_case
 from tests.people import actor, add_cast
@@ -77,7 +77,7 @@ def test_administrators_are_warned_sixty_days_before_the_calendar_ends(conn):
 
 
 def test_an_approved_extension_survives_the_calendar_import(conn):
-    from dispatch.cases import Request, act
+    from dispatch.casework.cases import Request, act
     case_id = dispatched_on_dec_30(conn)
     for action, who, extra in (("accept", "hws", {}), ("request_extension", "hws", {"note": "设备"})):
         act(conn, case_id=case_id, action=action, actor=actor(who), policy=Policy(), request=Request(**extra))

@@ -15,13 +15,13 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from citygrid.settings import Settings
-from dispatch import case_repo
-from dispatch.cases import Request, act
-from dispatch.intake import submit_report
+from dispatch.casework import case_repo
+from dispatch.casework.cases import Request, act
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from events.media import LocalMediaStore, clean_photo
-from tests.people import actor, add_cast
 from tests.browser import running_app, signed_in_pages
+from tests.people import actor, add_cast
 
 pytestmark = pytest.mark.browser
 

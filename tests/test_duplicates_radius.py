@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from pyproj import Geod
 
-from dispatch.intake import submit_report
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from events import repo as events_repo
 from tests.people import actor

@@ -12,9 +12,9 @@ from core.errors import InvalidInput
 from openpyxl import load_workbook
 
 from citygrid.reporting import render_table, write_csv, write_xlsx
-from dispatch.evaluation import evaluate, parse_period, previous_period
-from dispatch.history_import import import_history
+from dispatch.exchange.history_import import import_history
 from dispatch.models import Policy
+from dispatch.reporting.evaluation import evaluate, parse_period, previous_period
 
 TZ = ZoneInfo("Asia/Shanghai")
 POLICY = Policy()

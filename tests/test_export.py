@@ -1,4 +1,4 @@
-"""Export of cases (dispatch/export.py, `citygrid events export`, GET /api/export and the dashboard's control):
+"""Export of cases (dispatch/exchange/export.py, `citygrid events export`, GET /api/export and the dashboard's control):
 every format read back, the map's filters, the reader's scope, formula injection, and bad input."""
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ from citygrid.app import build_app
 from citygrid.cli import app as cli
 from citygrid.settings import Settings
 from core.errors import InvalidInput
-from dispatch import export
 from dispatch.actor import scope_filter
-from dispatch.cases import Request, act
-from dispatch.intake import submit_report
-from dispatch.mapview import Box, MapFilter, view
+from dispatch.casework.cases import Request, act
+from dispatch.exchange import export
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.rules import import_rules
+from dispatch.reporting.mapview import Box, MapFilter, view
+from dispatch.routing.rules import import_rules
 from gis.service import import_zone_layer
 from tests.people import SHIWAN, ZUMIAO, actor, add_cast, bearer
 

@@ -10,10 +10,10 @@ from psycopg.rows import dict_row
 
 from bench import generate_cases
 from bench.case_paths import templates, walk
-from dispatch.deadlines import due, load_calendar
-from dispatch.evaluation import evaluate, previous_period
+from dispatch.casework.deadlines import due, load_calendar
+from dispatch.casework.workflow import NOTES, WITH_DEPARTMENT, transitions
 from dispatch.models import Policy
-from dispatch.workflow import NOTES, WITH_DEPARTMENT, transitions
+from dispatch.reporting.evaluation import evaluate, previous_period
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
 N = 3000

@@ -9,7 +9,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from core.errors import InvalidInput
-from dispatch.history_import import HistoryFileError, import_history, read_history_file
+from dispatch.exchange.history_import import HistoryFileError, import_history, read_history_file
 
 TZ = ZoneInfo("Asia/Shanghai")
 ZUMIAO = (113.1187, 23.0300)

@@ -22,7 +22,7 @@ from citygrid.app import build_app
 from citygrid.procs import answers, free_port, running
 from citygrid.settings import Settings
 
-from dispatch.reference import Reference
+from dispatch.intake.reference import Reference
 from events.service import import_categories
 from tests.people import add_cast, bearer
 
@@ -104,7 +104,7 @@ def test_a_changed_version_is_reloaded_even_before_the_notification(conn):
 
 
 def test_a_load_in_flight_when_the_notification_arrives_is_not_kept(conn, monkeypatch):
-    from dispatch import reference as module
+    from dispatch.intake import reference as module
 
     reference = Reference()
     real = module.LOADERS["calendar"]

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from dispatch import bulk_repo
-from dispatch.bulk_import import Mapping, import_events
-from dispatch.intake import submit_report
+from dispatch.casework.workflow import INITIAL
+from dispatch.exchange import bulk_repo
+from dispatch.exchange.bulk_import import Mapping, import_events
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.workflow import INITIAL
 from tests.people import actor
 
 COPY_AS = """

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 
 from citygrid.settings import Settings
-from tests.browser import running_app
-from dispatch.intake import submit_report
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
+from tests.browser import running_app
 from tests.people import actor, add_cast, bearer
 
 READ_TIMEOUT = 10  # a stream that does not end fails the test instead of hanging (keep-alives come every 15 s)

@@ -5,7 +5,7 @@ import psycopg
 import pytest
 
 from citygrid.settings import Settings
-from dispatch.intake import submit_report
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from tests.browser import guarded_page, running_app, sign_in_form
 from tests.casecopies import add_copies
@@ -151,7 +151,7 @@ def test_the_open_map_shows_new_and_changed_cases_without_reload(server, page, a
     page.wait_for_function("() => window.citygrid.dashboard && window.citygrid.dashboard.today.reported === 1",
                            timeout=15_000)
     assert "今日 " in page.locator(".citygrid-dash").inner_text()
-    from dispatch.cases import Request, act
+    from dispatch.casework.cases import Request, act
     with psycopg.connect(url) as conn:
         act(conn, case_id=done.case_id, action="return", actor=actor("hws"), policy=Policy(),
             request=Request(note="不归我们"))

@@ -39,7 +39,7 @@ def test_a_gcj02_base_map_shifts_every_layer_and_case(chancheng_url, tmp_path):
 
     from citygrid.app import build_app
     from citygrid.settings import Settings
-    from dispatch.intake import submit_report
+    from dispatch.intake.service import submit_report
     from dispatch.models import Policy
     from gis.crs import wgs84_to_gcj02
     from tests.people import actor, add_cast, bearer

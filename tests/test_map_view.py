@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 
 from citygrid.app import build_app
 from citygrid.settings import Settings
-from dispatch.intake import submit_report
-from dispatch.mapview import cell_size
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
+from dispatch.reporting.mapview import cell_size
 from tests.casecopies import add_copies
 from tests.people import SHIWAN, ZUMIAO, actor, add_cast, bearer
 

@@ -24,12 +24,13 @@ from shapely import affinity
 from typer.testing import CliRunner
 
 from citygrid.cli import app
-from dispatch import mining, mining_zones, repo
-from dispatch.departments import import_departments
-from dispatch.history_import import import_history
-from dispatch.router import decide, street_units
-from dispatch.routing import Facts, choose
-from dispatch.rules import import_rules, load_rules
+from dispatch.exchange.history_import import import_history
+from dispatch.routing import repo
+from dispatch.routing import mining, mining_zones
+from dispatch.routing.choose import Facts, choose
+from dispatch.routing.departments import import_departments
+from dispatch.routing.router import decide, street_units
+from dispatch.routing.rules import import_rules, load_rules
 from gis import repo as gis_repo
 from gis.locator import locate_many
 from gis.service import import_zone_layer

@@ -8,9 +8,9 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 
 from citygrid.settings import Settings
-from dispatch import case_repo
-from dispatch.cases import Request, act
-from dispatch.intake import submit_report
+from dispatch.casework import case_repo
+from dispatch.casework.cases import Request, act
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from tests.browser import ARGS, CHROMIUM, local_only, record_errors, running_app, sign_in_form
 from tests.people import actor, add_cast

@@ -27,7 +27,7 @@ from referencing.jsonschema import DRAFT7
 from citygrid.app import build_app
 from citygrid.settings import Settings
 from dispatch.api_clients import add_client, revoke_client
-from dispatch.intake import submit_report
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from gis.crs import wgs84_to_gcj02
 from tests.casecopies import add_copies
@@ -278,7 +278,7 @@ def test_gcj02_coordinates_are_declared_with_the_crs_attribute(o311):
 
 
 def test_a_client_may_send_its_own_service_codes_once_they_are_mapped(o311, tmp_path):
-    from dispatch.bulk_import import load_aliases
+    from dispatch.exchange.bulk_import import load_aliases
 
     mapping = tmp_path / "12345.csv"
     mapping.write_text("foreign_code,category,foreign_name\nHW-01,0102,垃圾\nGA-99,0409,群体事件\n", encoding="utf-8")
@@ -557,7 +557,7 @@ def test_odd_input_is_a_spec_error_never_a_500(o311):
 
 
 def test_an_alias_to_a_hidden_category_is_answered_like_an_unknown_code(o311, tmp_path):
-    from dispatch.bulk_import import load_aliases
+    from dispatch.exchange.bulk_import import load_aliases
 
     mapping = tmp_path / "a.csv"
     mapping.write_text("foreign_code,category\nX9,0601\n", encoding="utf-8")

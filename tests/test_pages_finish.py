@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from citygrid.settings import Settings
-from dispatch import outbox
-from dispatch.intake import MAX_DESCRIPTION, submit_report
+from dispatch.casework import outbox
+from dispatch.intake.service import MAX_DESCRIPTION, submit_report
 from dispatch.models import Policy
 from tests.axe import serious_violations
 from tests.browser import guarded_page, running_app, signed_in_pages

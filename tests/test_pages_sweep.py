@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from citygrid.settings import Settings
-from dispatch.intake import submit_report
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from tests.access_matrix import OPEN_PAGES, PAGES, ROLES, seed
 from tests.axe import serious_violations

@@ -7,7 +7,7 @@ import pytest
 from core.errors import Forbidden
 from dispatch.actor import Actor, evaluation_street
 from dispatch.permissions import PERMISSIONS, may, require, roles_for
-from dispatch.workflow import ROLES, SYSTEM_ROLE
+from dispatch.roles import ROLES, SYSTEM_ROLE
 
 
 def test_every_permission_names_known_roles():

@@ -9,13 +9,13 @@ import pytest
 from psycopg.rows import dict_row
 
 from core.errors import DomainError
-from dispatch import rollups
-from dispatch.bulk_import import import_events
-from dispatch.dashboard import dashboard
-from dispatch.evaluation import evaluate
-from dispatch.mapview import Box, MapFilter, cell_size, view
+from dispatch.casework.workflow import FINAL, WITH_DEPARTMENT, actions_from
+from dispatch.exchange.bulk_import import import_events
 from dispatch.models import Policy
-from dispatch.workflow import FINAL, WITH_DEPARTMENT, actions_from
+from dispatch.reporting import rollups
+from dispatch.reporting.dashboard import dashboard
+from dispatch.reporting.evaluation import evaluate
+from dispatch.reporting.mapview import Box, MapFilter, cell_size, view
 from gis.service import create_release
 from tests.people import SHIWAN, ZUMIAO
 from tests.test_bulk_import import MAPPING, write_csv

@@ -6,11 +6,11 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from dispatch import repo
-from dispatch.intake import submit_report
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.routing import Facts, Rule, choose, shadowed, ties
-from dispatch.rules import RuleFileError, check_rules, export_rules, import_rules, load_rules
+from dispatch.routing import repo
+from dispatch.routing.choose import Facts, Rule, choose, shadowed, ties
+from dispatch.routing.rules import RuleFileError, check_rules, export_rules, import_rules, load_rules
 from gis.locator import locate
 from gis.service import import_zone_layer
 from tests.people import actor

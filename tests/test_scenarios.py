@@ -4,10 +4,10 @@ from datetime import timedelta
 import pytest
 
 from core.errors import Conflict, Forbidden, InvalidInput
-from dispatch import case_repo
-from dispatch.cases import Request, act
-from dispatch.deadlines import due, load_calendar
-from dispatch.intake import submit_report
+from dispatch.casework import case_repo
+from dispatch.casework.cases import Request, act
+from dispatch.casework.deadlines import due, load_calendar
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from events.service import get_case
 from tests.people import actor

@@ -3,13 +3,13 @@ dispatchers; each in turn is told, and may act."""
 import pytest
 
 from core.errors import Forbidden
-from dispatch import case_repo
 from dispatch.accounts import add_user
 from dispatch.actor import Actor
-from dispatch.cases import Request, act
-from dispatch.intake import submit_report
+from dispatch.casework import case_repo
+from dispatch.casework.cases import Request, act
+from dispatch.casework.outbox import deliver, inbox
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.outbox import deliver, inbox
 from gis.locator import locate
 
 P1, P2, NANZHUANG = (113.1187, 23.0300), (113.1220, 23.0120), (113.0300, 22.9850)

@@ -3,9 +3,9 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from dispatch.intake import submit_report
+from dispatch.casework.outbox import deliver, escalate, inbox
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
-from dispatch.outbox import deliver, escalate, inbox
 from tests.people import actor, add_cast
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -2,7 +2,7 @@
 import psycopg
 import pytest
 
-from dispatch.workflow import FINAL, STATUSES, STEPS, actions_from, transitions
+from dispatch.casework.workflow import FINAL, STATUSES, STEPS, actions_from, transitions
 
 
 def test_python_and_database_tables_are_identical(shared_conn):
@@ -31,7 +31,7 @@ def test_actions_that_need_a_reason(action):
 
 
 def test_trigger_refuses_a_jump_the_table_does_not_allow(conn):
-    from dispatch.intake import submit_report
+    from dispatch.intake.service import submit_report
     from dispatch.models import Policy
     from tests.people import actor
 

@@ -13,8 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from dispatch import accounts
 from dispatch.actor import can_read
-from dispatch.cases import may_verify
-from dispatch.intake import prepare, take_in
+from dispatch.casework.cases import may_verify
+from dispatch.intake.service import prepare, take_in
 from events import repo as events_repo
 from events.errors import CaseNotFound
 from events.service import get_case, require_category

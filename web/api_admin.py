@@ -9,12 +9,13 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field, StrictBool
 
 from core.errors import Inconsistent
-from dispatch import repo
 from dispatch.actor import dashboard_scope, evaluation_street
-from dispatch.dashboard import dashboard
-from dispatch.evaluation_sql import BY, PERIOD
-from dispatch.deadlines import calendar_status, recompute_provisional
-from dispatch.rules import check_rows, store_rules, what_if
+from dispatch.casework import calendar_repo
+from dispatch.casework.deadlines import calendar_status, recompute_provisional
+from dispatch.reporting.dashboard import dashboard
+from dispatch.reporting.evaluation_sql import BY, PERIOD
+from dispatch.routing import repo
+from dispatch.routing.rules import check_rows, store_rules, what_if
 from web.deps import Conn, CurrentActor, CurrentPolicy, actor_with
 from web.schemas import Day, Moment, StrictIn, whole
 
@@ -74,7 +75,7 @@ def put_calendar_year(conn: Conn, actor: Admin, policy: CurrentPolicy,
     problems = _day_problems(year, body)
     if problems:
         raise Inconsistent("; ".join(problems))
-    repo.replace_calendar_year(conn, year=year, source=body.source, by=actor.username, days=[
+    calendar_repo.replace_calendar_year(conn, year=year, source=body.source, by=actor.username, days=[
         {"day": d.date, "workday": d.kind == "workday", "name": d.name} for d in body.days])
     return {"year": year, "days": len(body.days), "recomputed": recompute_provisional(conn, policy=policy)}
 
@@ -152,7 +153,7 @@ def evaluation(conn: Conn, actor: StatisticsReader, policy: CurrentPolicy,
                street: str = Query(default="", max_length=100, description="only the cases of this street (a "
                                    "street code; the map's street filter); empty: the reader's whole scope")) -> dict:
     """综合评价: the indicators per unit for a period, with the previous period (环比) and the change."""
-    from dispatch.evaluation import evaluate  # imports pandas: here, not when a server process starts (see app.py)
+    from dispatch.reporting.evaluation import evaluate  # imports pandas: here, not when a server process starts (see app.py)
 
     result = evaluate(conn, period=period, by=by, policy=policy, street=evaluation_street(actor, by=by, street=street or None))
     return {"period": result.period, "previous_period": result.previous_period, "by": by,

@@ -7,11 +7,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from core.errors import NotFound
-from dispatch import case_repo, outbox, repo
 from dispatch.actor import can_read, scope_filter
-from dispatch.cases import Request as ActionRequest
-from dispatch.cases import act
-from dispatch.workflow import STATUSES, STEPS
+from dispatch.casework import case_repo, outbox
+from dispatch.casework.cases import Request as ActionRequest
+from dispatch.casework.cases import act
+from dispatch.casework.workflow import STATUSES, STEPS
+from dispatch.routing import repo
 from events import repo as events_repo
 from events.errors import CaseNotFound
 from events.media import InvalidPhoto, clean_photo

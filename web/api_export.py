@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from dispatch.actor import can_read, scope_filter
-from dispatch.export_formats import EXTENSIONS
+from dispatch.exchange.export_formats import EXTENSIONS
 from web.deps import Conn, CurrentPolicy, actor_with
 from web.schemas import Filters
 
@@ -34,7 +34,7 @@ def export_cases(
 ) -> Response:
     """The cases in the reader's scope with their grid chain, routing, status, deadline and times, as a download;
     the filters are the map's, plus a range of report days (docs/export.md)."""
-    from dispatch import export  # imports geopandas and openpyxl: here, not when a server process starts
+    from dispatch.exchange import export  # imports geopandas and openpyxl: here, not when a server process starts
 
     chosen = export.ExportFilter(filters, since=export.parse_day(since, name="since"),
                                  until=export.parse_day(until, name="until"))

@@ -8,19 +8,19 @@ import psycopg
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from dispatch.reference import Reference
+from dispatch.intake.reference import Reference
 from events.media import LocalMediaStore
 from web import api, api_accounts, api_admin, api_cases, api_export, api_docs, errors, inputs, live, login, openapi
+from web.config import WebConfig
+from web.db import Database
 from web.favicon import favicon
-from web.security import SecurityHeaders
+from web.map import routes as map_routes
+from web.open311 import routes as open311_routes
 from web.pages import desk
 from web.pages import routes as pages
 from web.pages import officer
 from web.pages.common import SignInFirst, sign_in_redirect
-from web.config import WebConfig
-from web.db import Database
-from web.map import routes as map_routes
-from web.open311 import routes as open311_routes
+from web.security import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent / "map" / "static"
 PAGES_STATIC = Path(__file__).resolve().parent / "pages" / "static"

@@ -4,7 +4,7 @@ The database trigger (migration 0008) announces every new or changed case on `ca
 one SSE stream; a notification goes only to the streams whose user may read that case.
 
 The same connection listens on `citygrid_reference` (migration 0012): a changed reference table drops what the
-process cached from it (dispatch/reference.py); a lost connection drops everything once it is back, since
+process cached from it (dispatch/intake/reference.py); a lost connection drops everything once it is back, since
 notifications sent while it was away are lost.
 
 A stream lives only as long as its token: the database announces every revoked token on `token_revoked`
@@ -28,7 +28,7 @@ from fastapi.responses import StreamingResponse
 
 from dispatch.accounts import Unauthenticated, token_digest
 from dispatch.actor import Actor, can_read
-from dispatch.reference import Reference
+from dispatch.intake.reference import Reference
 from web.db import Unavailable
 from web.deps import BriefActor, look_up_briefly, require_token
 from web.map.shift import point_to_gcj02

@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from core.errors import Conflict, DomainError, Forbidden, Inconsistent, InvalidInput, NotFound, Unknown
 from dispatch.accounts import TooManyAttempts, Unauthenticated
+from dispatch.routing.rules import RuleFileError
 from events.errors import CaseNotFound
-from dispatch.rules import RuleFileError
 from events.media import InvalidPhoto
 from gis.errors import NoActiveRelease, OutsideDistrict
 from web import deps

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-from dispatch.intake import MAX_DESCRIPTION, MAX_PHOTOS
-from dispatch.mapview import MAX_PERIOD_DAYS, STATUS_FILTERS, MapFilter
+from dispatch.intake.service import MAX_DESCRIPTION, MAX_PHOTOS
+from dispatch.reporting.mapview import MAX_PERIOD_DAYS, STATUS_FILTERS, MapFilter
 from events.media import ALLOWED as PHOTO_FORMATS
 from gis.crs import CRS_PATTERN
 

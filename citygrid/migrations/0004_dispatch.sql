@@ -131,7 +131,7 @@ CREATE TABLE routing_decision (
 );
 CREATE INDEX routing_decision_case_idx ON routing_decision (case_id, at);
 
--- The workflow: the same list as dispatch/workflow.py (a test checks they agree). The trigger refuses any
+-- The workflow: the same list as dispatch/casework/workflow.py (a test checks they agree). The trigger refuses any
 -- status change that is not in it, whatever code path tries it.
 CREATE TABLE workflow_transition (
     action      text NOT NULL,

@@ -52,7 +52,7 @@ CREATE CONSTRAINT TRIGGER event_case_inserted_path AFTER INSERT ON event_case
 -- 2. Reference data: every change bumps the table's version (in the changing transaction) and notifies
 -- `citygrid_reference` with the table's name (delivered at commit). Each app process listens and drops what it
 -- cached; a report also reads the versions in its own pipelined round trip, so the first report after the
--- commit sees the change even before the notification has arrived (dispatch/reference.py).
+-- commit sees the change even before the notification has arrived (dispatch/intake/reference.py).
 CREATE TABLE reference_version (
     table_name text PRIMARY KEY,
     version    bigint NOT NULL DEFAULT 1

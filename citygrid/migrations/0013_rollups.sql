@@ -2,7 +2,7 @@
 -- and per day, kept exact in the same transaction as the case change by statement-level triggers.
 
 -- The state a status counts as: 0 finished, 1 open (nobody holds it), 2 held by a department (its deadline runs).
--- The same lists as dispatch/workflow.py (FINAL, WITH_DEPARTMENT); tests/test_rollups.py checks they agree.
+-- The same lists as dispatch/casework/workflow.py (FINAL, WITH_DEPARTMENT); tests/test_rollups.py checks they agree.
 CREATE TABLE case_status_class (
     status text PRIMARY KEY,
     state  smallint NOT NULL CHECK (state IN (0, 1, 2))
@@ -72,7 +72,7 @@ CREATE INDEX case_day_delta_idx ON case_day_delta (dim, val, day);
 
 -- The held cases by deadline (the map's and dashboard's "not yet overdue" part, the most overdue first); one
 -- range without an OR for a missing deadline, which never falls due, and what the map filters them by (an
--- index-only read). The list as in dispatch/workflow.py WITH_DEPARTMENT (case_is_held() of migration 0016).
+-- index-only read). The list as in dispatch/casework/workflow.py WITH_DEPARTMENT (case_is_held() of migration 0016).
 CREATE INDEX event_case_held_due_idx ON event_case ((coalesce(deadline, 'infinity'::timestamptz)))
     INCLUDE (deadline, geom, street_code, department_code, category_code, created_at, grid_code)
     WHERE status IN ('accepted', 'dispatched', 'extension_requested');
@@ -202,7 +202,7 @@ ALTER TABLE event_case ENABLE ALWAYS TRIGGER event_case_rollup_delete;
 
 -- The evaluation (docs/evaluation.md): each case's tenures, recomputed from its history whenever a history row of
 -- it is written, and report/register steps per day and region. The tenure rule is written once, here, in
--- tenure_recount(); dispatch/evaluation_sql.py reads its rows. A rule change is a migration that redefines it and
+-- tenure_recount(); dispatch/reporting/evaluation_sql.py reads its rows. A rule change is a migration that redefines it and
 -- calls rollup_refresh().
 CREATE TABLE case_tenure (
     case_id         bigint NOT NULL,

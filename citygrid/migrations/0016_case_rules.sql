@@ -1,5 +1,5 @@
 -- The case rules every query shares, once (issue 13): which statuses are final, which a department holds (its
--- deadline runs), and the traffic light of a held case at a moment. The status lists are dispatch/workflow.py's
+-- deadline runs), and the traffic light of a held case at a moment. The status lists are dispatch/casework/workflow.py's
 -- FINAL and WITH_DEPARTMENT; tests/test_case_rules_sql.py checks that they agree, status by status, and that the
 -- light agrees with the deadline rule at every boundary.
 --

@@ -23,8 +23,8 @@ from citygrid.settings import Settings
 from dispatch.accounts import add_user, issue_token, revoke
 from dispatch.actor import Actor
 from dispatch.api_clients import add_client
-from dispatch.cases import Request, act
-from dispatch.intake import submit_report
+from dispatch.casework.cases import Request, act
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from gis.locator import locate
 from tests.access_matrix import (MATRIX, OPEN311, OPEN_ONES, PAGES, ROLES, app_routes, call, concrete,

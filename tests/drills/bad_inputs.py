@@ -22,8 +22,8 @@ import httpx
 import psycopg
 
 from dispatch.api_clients import add_client
-from dispatch.cases import Request, act
-from dispatch.intake import submit_report
+from dispatch.casework.cases import Request, act
+from dispatch.intake.service import submit_report
 from dispatch.models import Policy
 from tests.access_matrix import store_photo
 from tests.drills.bad_common import Bad, Id, Outcome, Watch, message_of

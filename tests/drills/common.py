@@ -21,10 +21,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from citygrid import migrate
 from citygrid.demo import CATEGORIES, DEPARTMENTS, RULES, SERVICE_ATTRIBUTES, load_chancheng
-from dispatch.departments import import_departments
-from dispatch.rules import import_rules
-from events.service import import_categories
 from citygrid.procs import free_port
+from dispatch.routing.departments import import_departments
+from dispatch.routing.rules import import_rules
+from events.service import import_categories
 from tests.people import add_cast
 from tests.served import server
 from web.open311.attributes import import_attributes

@@ -16,7 +16,7 @@ import httpx
 import psycopg
 
 from dispatch.accounts import add_user, issue_token
-from dispatch.workflow import STEPS
+from dispatch.casework.workflow import STEPS
 from tests.drills.common import city, command, result, serving
 from tests.people import bearer
 

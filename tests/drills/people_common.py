@@ -9,8 +9,8 @@ import psycopg
 
 from citygrid import migrate
 from citygrid.demo import CATEGORIES, DEPARTMENTS, GRIDS, RULES, SERVICE_ATTRIBUTES, load_chancheng
-from dispatch.departments import import_departments
-from dispatch.rules import import_rules
+from dispatch.routing.departments import import_departments
+from dispatch.routing.rules import import_rules
 from events.service import import_categories
 from tests.conftest import Databases
 from tests.drills.common import WIDTHS

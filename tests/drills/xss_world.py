@@ -25,7 +25,7 @@ from PIL import Image
 
 from dispatch.accounts import add_user, issue_token
 from dispatch.api_clients import add_client
-from dispatch.outbox import deliver
+from dispatch.casework.outbox import deliver
 from gis.service import import_zone_layer
 from tests.drills.common import cli, inside_points
 from tests.drills.xss_payloads import MARK, Plants

@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from dispatch.actor import can_read, scope_filter
 from dispatch.permissions import may
-from dispatch.mapview import Box, most_urgent, view
-from dispatch.rollups import grid_load as rollup_grid_load
+from dispatch.reporting.mapview import Box, most_urgent, view
+from dispatch.reporting.rollups import grid_load as rollup_grid_load
 
 from dispatch.accounts import Unauthenticated
 from events import repo as events_repo
@@ -17,10 +17,10 @@ from gis import repo as gis_repo
 from gis.errors import NoActiveRelease
 from gis.models import LEVELS
 from web.deps import Config, Conn, CurrentActor, CurrentPolicy, actor_of
-from web.schemas import Filters
-from web.security import script_nonce, with_nonce
 from web.map.header import header_html, page_lang, texts
 from web.map.shift import points_to_gcj02, to_gcj02
+from web.schemas import Filters
+from web.security import script_nonce, with_nonce
 
 router = APIRouter()
 LAYER_KEYS = {"streets": "street", "communities": "community", "grids": "grid", "district": "district"}

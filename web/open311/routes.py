@@ -20,11 +20,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from core.errors import DomainError, Forbidden, NotFound
-from dispatch import bulk_repo
 from dispatch import api_clients as clients
 from dispatch.actor import Actor
-from dispatch.deadlines import provisional_note
-from dispatch.intake import submit_report
+from dispatch.casework.deadlines import provisional_note
+from dispatch.exchange import bulk_repo
+from dispatch.intake.service import submit_report
 from gis.errors import OutsideDistrict
 from web.db import Unavailable
 from web.inputs import unstorable

@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dispatch.accounts import Unauthenticated
 from dispatch.actor import Actor
-from dispatch.outbox import inbox
+from dispatch.casework.outbox import inbox
 from web.deps import CSRF_COOKIE, actor_of
 from web.pages.i18n import TEXT, pick, translator
 from web.security import script_nonce

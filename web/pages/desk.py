@@ -11,19 +11,20 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from dispatch import repo as dispatch_repo
 from dispatch.actor import Actor, role_covers
-from dispatch.cases import may_verify
+from dispatch.casework.cases import may_verify
+from dispatch.casework.workflow import STEPS, WITH_DEPARTMENT, actions_from
 from dispatch.permissions import may
-from dispatch.workflow import STEPS, SYSTEM_ROLE, WITH_DEPARTMENT, actions_from
+from dispatch.roles import SYSTEM_ROLE
+from dispatch.routing import repo as dispatch_repo
 from events.errors import CaseNotFound
+from gis import repo as gis_repo
 from web.api import readable_case
 from web.deps import Config, Conn
-from gis import repo as gis_repo
 from web.map.routes import cases_geojson
-from web.schemas import MAX_ID, MAX_NOTE
 from web.pages.common import env, layout, page_actor, page_lang, render
 from web.pages.i18n import TEXT, translator
+from web.schemas import MAX_ID, MAX_NOTE
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from dispatch.intake import MAX_DESCRIPTION
+from dispatch.intake.service import MAX_DESCRIPTION
 from dispatch.permissions import may
 from web.deps import Conn
-from web.schemas import MAX_NOTE
 from web.pages.common import page_actor, page_lang, render
 from web.pages.i18n import TEXT, translator
+from web.schemas import MAX_NOTE
 
 router = APIRouter(include_in_schema=False)
 

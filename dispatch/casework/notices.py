@@ -1,12 +1,12 @@
-"""Who hears of a workflow step: the outbox message each step sends (delivered by the worker, dispatch/outbox.py).
+"""Who hears of a workflow step: the outbox message each step sends (delivered by the worker, dispatch/casework/outbox.py).
 
-Shared by the workflow actions (dispatch/cases.py) and intake's direct insert (dispatch/intake_plan.py).
+Shared by the workflow actions (dispatch/casework/cases.py) and intake's direct insert (dispatch/intake/plan.py).
 """
 from __future__ import annotations
 
-from dispatch.workflow import Step
+from dispatch.casework.workflow import Step
 
-# Who hears about each new status; recipients are resolved when the worker delivers (see dispatch/outbox.py).
+# Who hears about each new status; recipients are resolved when the worker delivers (see dispatch/casework/outbox.py).
 AUDIENCE = {
     "dispatched": lambda c, dep: {"roles": ["handler", "dept_head"], "department": dep},
     "returned": lambda c, dep: {"roles": ["dispatcher"]},

@@ -23,16 +23,16 @@ import shapely
 from psycopg.rows import dict_row
 
 from core.errors import InvalidInput
-from dispatch import repo
-from dispatch.router import street_units
-from dispatch.routing import Facts, Rule, choose, ties
-from dispatch.rules import COLUMNS, check_rows
+from dispatch.routing import repo
+from dispatch.routing.choose import Facts, Rule, choose, ties
+from dispatch.routing.mining_zones import covering, knn_vote, learn_partition
+from dispatch.routing.router import street_units
+from dispatch.routing.rules import COLUMNS, check_rows
 from events import repo as events_repo
 from events.tablefile import write_rows
 from gis import repo as gis_repo
 from gis.errors import NoActiveRelease
 from gis.topology import LocalMetric
-from dispatch.mining_zones import covering, knn_vote, learn_partition
 
 # Every imported case, its place and its handler: the department of the last dispatch whose tenure did not end in
 # a return (the next dispatch-or-return step after it is not a return). NULL: never handled.

@@ -1,7 +1,7 @@
 """The case rules as SQL over a case row `c`: the functions of migration 0016 (case_is_final, case_is_held,
 case_light), which PostgreSQL inlines, so a call plans as the status list it stands for and still matches the
 partial indexes on the held cases. Every query of the dispatch layer says the rules through these names; the lists
-themselves are dispatch/workflow.py's (tests/test_case_rules_sql.py keeps the two equal)."""
+themselves are dispatch/casework/workflow.py's (tests/test_case_rules_sql.py keeps the two equal)."""
 from __future__ import annotations
 
 IS_FINAL = "case_is_final(c.status)"

@@ -3,7 +3,7 @@
 A raster of about RASTER_CELLS square cells over the district; each cell takes the k-nearest-neighbour vote of the
 training cases of each category; cells with the same labels form one zone; the zones are clipped to the district,
 specks merged into a neighbour and the coverage simplified, so they tile the district without gaps or overlaps
-and each has at most MAX_ZONE_VERTICES coordinates. Used by dispatch/mining.py; design in docs/mining.md.
+and each has at most MAX_ZONE_VERTICES coordinates. Used by dispatch/routing/mining.py; design in docs/mining.md.
 """
 from __future__ import annotations
 

@@ -16,10 +16,11 @@ from datetime import datetime
 import psycopg
 
 from core.errors import InvalidInput
-from dispatch import history_repo, repo
-from dispatch.deadlines import due, load_calendar, moved
+from dispatch.casework.deadlines import due, load_calendar, moved
+from dispatch.casework.workflow import FINAL, STEPS
+from dispatch.exchange import history_repo
 from dispatch.models import Policy
-from dispatch.workflow import FINAL, STEPS
+from dispatch.routing import repo
 from events import repo as events_repo
 from gis.crs import WGS84, parse_crs
 from gis.locator import locate

@@ -1,4 +1,5 @@
-"""SQL of the dispatch package for reference data: departments, routing rules and decisions, the calendar."""
+"""SQL of routing's reference data: departments, street units, places and zones, rule sets, and the stored
+routing decisions."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -8,7 +9,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
 from dispatch.models import Department
-from dispatch.routing import Rule
+from dispatch.routing.choose import Rule
 
 DEPARTMENTS = "SELECT code, name, kind, unit_type, parent_code, street_code FROM department ORDER BY code"
 
@@ -91,15 +92,6 @@ WHERE c.created_at >= %(start)s AND c.created_at < %(end)s AND NOT c.imported
   AND EXISTS (SELECT 1 FROM routing_decision d WHERE d.case_id = c.id)
 """
 
-CALENDAR_DAYS = "SELECT day, workday FROM calendar_day"
-CALENDAR_YEARS = "SELECT year FROM calendar_year"
-DELETE_CALENDAR_YEAR = "DELETE FROM calendar_year WHERE year = %(year)s"
-INSERT_CALENDAR_YEAR = """
-INSERT INTO calendar_year (year, source, imported_by) VALUES (%(year)s, %(source)s, %(by)s)
-"""
-INSERT_CALENDAR_DAY = """
-INSERT INTO calendar_day (day, workday, name, year) VALUES (%(day)s, %(workday)s, %(name)s, %(year)s)
-"""
 
 
 def departments(conn: psycopg.Connection) -> list[Department]:
@@ -174,18 +166,3 @@ def decisions(conn: psycopg.Connection, *, case_id: int) -> list[dict]:
 def routed_cases(conn: psycopg.Connection, *, start, end) -> list[dict]:
     """Cases created in [start, end) with the department they were last routed to."""
     return conn.cursor(row_factory=dict_row).execute(ROUTED_CASES, {"start": start, "end": end}).fetchall()
-
-
-def calendar(conn: psycopg.Connection) -> tuple[dict, frozenset[int]]:
-    """Imported calendar days (date → working day?) and the years they cover."""
-    days = dict(conn.execute(CALENDAR_DAYS).fetchall())
-    years = frozenset(r[0] for r in conn.execute(CALENDAR_YEARS).fetchall())
-    return days, years
-
-
-def replace_calendar_year(conn: psycopg.Connection, *, year: int, days: list[dict], source: str, by: str) -> None:
-    """Replace one year's imported holidays and working days."""
-    conn.execute(DELETE_CALENDAR_YEAR, {"year": year})
-    conn.execute(INSERT_CALENDAR_YEAR, {"year": year, "source": source, "by": by})
-    with conn.cursor() as cur:
-        cur.executemany(INSERT_CALENDAR_DAY, [{**d, "year": year} for d in days])

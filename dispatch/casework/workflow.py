@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dispatch.roles import DEPARTMENT_ROLES, SYSTEM_ROLE
+
 STATUSES = (
     "reported", "awaiting_verification", "registered", "rejected", "merged", "dispatched", "returned",
     "accepted", "extension_requested", "handled", "checked", "closed",
@@ -19,9 +21,6 @@ WITH_DEPARTMENT = frozenset({"dispatched", "accepted", "extension_requested"})
 # Statuses waiting for the dispatcher (nobody routed it yet, or a department gave it back).
 DISPATCH_QUEUE = frozenset({"registered", "returned"})
 
-ROLES = ("grid_officer", "intake", "dispatcher", "handler", "dept_head", "shift_leader", "leader", "admin")
-SYSTEM_ROLE = "system"
-DEPARTMENT_ROLES = frozenset({"handler", "dept_head"})
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.rows import dict_row
 
-from dispatch import rollups
-from dispatch.case_sql import DUE, IS_HELD, IS_OPEN, OVERDUE
-from dispatch.rollups import NOT_DUE_CASES
+from dispatch.casework.case_sql import DUE, IS_HELD, IS_OPEN, OVERDUE
+from dispatch.reporting import rollups
+from dispatch.reporting.rollups import NOT_DUE_CASES
 
 SCOPE = """
   AND (%(street)s::text IS NULL OR c.street_code = %(street)s)

@@ -10,9 +10,9 @@ from pathlib import Path
 import psycopg
 
 from core.errors import InvalidInput
-from dispatch import repo
-from dispatch.router import decide, street_units
-from dispatch.routing import Rule, shadowed, ties
+from dispatch.routing import repo
+from dispatch.routing.choose import Rule, shadowed, ties
+from dispatch.routing.router import decide, street_units
 from events import repo as events_repo
 from events.tablefile import read_rows, write_rows
 

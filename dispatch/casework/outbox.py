@@ -11,8 +11,9 @@ from datetime import date, tzinfo
 import psycopg
 from psycopg.rows import dict_row
 
-from dispatch import case_repo, rollups
-from dispatch.deadlines import calendar_status
+from dispatch.casework import case_repo
+
+from dispatch.casework.deadlines import calendar_status
 
 ESCALATE = """
 SELECT id, status, department_code, deadline, escalation_level,
@@ -150,16 +151,6 @@ def warn_calendar(conn: psycopg.Connection, *, today: date) -> str | None:
         case_repo.notify(conn, kind="calendar", dedupe_key=f"calendar:{status['known_until']}",
                          payload={"to": {"roles": ["admin"]}, "subject": status["warning"]})
     return status["warning"]
-
-
-def run_once(conn: psycopg.Connection, *, today: date, tz: tzinfo) -> Tick:
-    """One worker tick: calendar warning, escalations, delivery, then the rollups' deltas folded in."""
-    warn_calendar(conn, today=today)
-    escalated = escalate(conn, tz=tz)
-    tick = deliver(conn)
-    tick.escalated = escalated
-    rollups.compact(conn)  # fold the map's and dashboard's deltas in, so reads stay small (docs/rollups.md)
-    return tick
 
 
 def inbox(conn: psycopg.Connection, *, username: str, unread: bool = False, limit: int = 100) -> list[dict]:

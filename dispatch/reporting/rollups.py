@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from dispatch.case_sql import NOT_DUE
+from dispatch.casework.case_sql import NOT_DUE
 
 LEVELS = tuple(range(11, 18))  # the lattice levels the trigger counts (migration 0013): zoom 11 to 17
 COMPACT_LOCK = 7_402_613     # the advisory lock rollup_compact() and the bulk path share

@@ -7,7 +7,7 @@ import re
 import psycopg
 
 from core.errors import InvalidInput
-from dispatch import repo
+from dispatch.routing import repo
 from events.tablefile import read_rows, write_rows
 
 COLUMNS = ("code", "name", "kind", "unit_type", "parent_code", "street_code")

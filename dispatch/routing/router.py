@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import psycopg
 
-from dispatch import repo
-from dispatch.routing import Decision, Facts, Rule, choose
+from dispatch.routing import repo
+from dispatch.routing.choose import Decision, Facts, Rule, choose
 
 
 def facts_of(case: dict) -> Facts:

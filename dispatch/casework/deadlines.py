@@ -7,7 +7,8 @@ from datetime import date, datetime, tzinfo
 import psycopg
 
 from core.errors import InvalidInput
-from dispatch import case_repo, repo
+from dispatch.casework import calendar_repo
+from dispatch.casework import case_repo
 from dispatch.models import Policy
 from events.calendarfile import parse_calendar_file, years_of
 from events.workclock import Calendar, Deadline, Limit, deadline, working_minutes
@@ -17,7 +18,7 @@ WARN_DAYS = 60
 
 def load_calendar(conn: psycopg.Connection) -> Calendar:
     """The working calendar: chinese-calendar's years plus the imported ones."""
-    days, years = repo.calendar(conn)
+    days, years = calendar_repo.calendar(conn)
     return Calendar(imported=days, imported_years=years)
 
 
@@ -54,7 +55,7 @@ def import_calendar(conn: psycopg.Connection, *, path: str | os.PathLike, by: st
     """Replace the holidays and 调休 days of the years in a file, then recompute provisional deadlines."""
     days = parse_calendar_file(path)
     for year in sorted(years_of(days)):
-        repo.replace_calendar_year(conn, year=year, source=os.path.basename(os.fspath(path)), by=by, days=[
+        calendar_repo.replace_calendar_year(conn, year=year, source=os.path.basename(os.fspath(path)), by=by, days=[
             {"day": d.day, "workday": d.workday, "name": d.name} for d in days if d.day.year == year])
     return {"years": sorted(years_of(days)), "days": len(days), "recomputed": recompute_provisional(conn, policy=policy)}
 

@@ -17,10 +17,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from core.errors import InvalidInput, Unknown
-from dispatch.deadlines import due as due_time, load_calendar
-from dispatch import rollups
-from dispatch.evaluation_sql import BY, DIMS, PERIOD, officer_query, unit_query
+from dispatch.casework.deadlines import due as due_time, load_calendar
 from dispatch.models import Policy
+from dispatch.reporting import rollups
+from dispatch.reporting.evaluation_sql import BY, DIMS, PERIOD, officer_query, unit_query
 from events.workclock_many import working_minutes_many
 
 @dataclass(frozen=True)

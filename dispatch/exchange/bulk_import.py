@@ -1,6 +1,6 @@
 """Bulk import of reports and history: a file of independent rows, checked, located and routed set-wise, COPYed.
 
-The file is read in chunks of rows (`dispatch/bulk_read.py`: CSV, GeoPackage and Shapefile stream; GeoJSON is
+The file is read in chunks of rows (`dispatch/exchange/bulk_read.py`: CSV, GeoPackage and Shapefile stream; GeoJSON is
 parsed whole), so memory stays bounded whatever its size; everything below is done per chunk, in one transaction
 (a savepoint of the caller's), and each chunk's rows go in with one COPY per table. Within a chunk, rows are a
 table (pandas), every check is a vectorised mask, the points are located among the unit grids
@@ -36,12 +36,14 @@ import psycopg
 import shapely
 
 from core.errors import InvalidInput
-from dispatch import bulk_repo, case_repo, repo
-from dispatch.bulk_read import CHUNK, FIELDS, INEXACT, BulkFileError, Mapping, SeenIds, read_chunks
-from dispatch.deadlines import load_calendar
+from dispatch.casework import case_repo
+from dispatch.casework.deadlines import load_calendar
+from dispatch.exchange import bulk_repo
+from dispatch.exchange.bulk_read import CHUNK, FIELDS, INEXACT, BulkFileError, Mapping, SeenIds, read_chunks
 from dispatch.models import Policy
-from dispatch.router import street_units
-from dispatch.routing import Facts, choose
+from dispatch.routing import repo
+from dispatch.routing.choose import Facts, choose
+from dispatch.routing.router import street_units
 from events import repo as events_repo
 from events.workclock import Limit
 from events.workclock_many import deadline_many
@@ -246,7 +248,7 @@ def _check(table: pd.DataFrame, ref: Reference, mapping: Mapping, policy: Policy
         if mask.any():
             reasons[mask] = text[mask] if isinstance(text, pd.Series) else text
 
-    if "ragged" in table:  # a CSV row with more fields than the header (dispatch/bulk_read.py): nothing else to check
+    if "ragged" in table:  # a CSV row with more fields than the header (dispatch/exchange/bulk_read.py): nothing else to check
         flag(table["ragged"].notna(), table["ragged"])
 
     text = {name: table[name].fillna("").astype(str).str.strip() if name in table else

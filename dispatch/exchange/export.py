@@ -26,9 +26,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from psycopg.rows import dict_row
 
 from core.errors import Inconsistent, InvalidInput, Unknown
-from dispatch.export_formats import EXTENSIONS, FORMATS  # noqa: F401 (EXTENSIONS: the module's API)
-from dispatch.case_sql import LIGHT
-from dispatch.mapview import FILTERS, MapFilter
+from dispatch.exchange.export_formats import EXTENSIONS, FORMATS  # noqa: F401 (EXTENSIONS: the module's API)
+from dispatch.casework.case_sql import LIGHT
+from dispatch.reporting.mapview import FILTERS, MapFilter
 
 NO_SCOPE = {"street": None, "department": None, "grids": None}  # the command line: every case
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -57,7 +57,7 @@ SELECT (%(major)s::text IS NULL OR EXISTS (SELECT 1 FROM category_major WHERE co
             WHERE l.level = 'street' AND f.code = %(street)s)) AS street
 """
 
-# The light and the filters are the map's (dispatch/mapview.py); the routing columns are the case's latest decision.
+# The light and the filters are the map's (dispatch/reporting/mapview.py); the routing columns are the case's latest decision.
 CASES = """
 SELECT c.id, c.status, c.category_code, cat.name AS category_name, c.description, c.source, c.reporter,
        round(ST_X(c.geom)::numeric, 7)::float AS lon, round(ST_Y(c.geom)::numeric, 7)::float AS lat,

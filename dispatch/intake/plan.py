@@ -2,7 +2,7 @@
 then dispatch by the rules), their history rows, the case's columns and the messages, as `act` would write them.
 
 Pure: the reference data (rules, street units, calendar) and the transaction's time come in as values, so intake
-can write the case directly in its final status in one round trip (dispatch/intake.py).
+can write the case directly in its final status in one round trip (dispatch/intake/service.py).
 """
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dispatch.actor import SYSTEM, Actor, acting_role
-from dispatch.cases import dispatch_columns, routed_detail
-from dispatch.deadlines import provisional_note
-from dispatch.notices import notice, unrouted_notice
+from dispatch.casework.cases import dispatch_columns, routed_detail
+from dispatch.casework.deadlines import provisional_note
+from dispatch.casework.notices import notice, unrouted_notice
+from dispatch.casework.workflow import INITIAL, STEPS
 from dispatch.models import Policy
-from dispatch.router import facts_of
-from dispatch.routing import Decision, choose
-from dispatch.workflow import INITIAL, STEPS
+from dispatch.routing.choose import Decision, choose
+from dispatch.routing.router import facts_of
 from events.workclock import Calendar
 
 # the case columns a dispatch sets that a new case has anyway

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 import psycopg
 
 from core.errors import InvalidInput, Unknown
-from dispatch import case_repo, intake_plan, intake_repo
 from dispatch.actor import SYSTEM, Actor, role_covers
-from dispatch.permissions import require, roles_for
-from dispatch.cases import Request, act
+from dispatch.casework import case_repo
+from dispatch.casework.cases import Request, act
+from dispatch.casework.workflow import INITIAL
+from dispatch.intake import plan as intake_plan
+from dispatch.intake import repo as intake_repo
+from dispatch.intake.reference import Reference
 from dispatch.models import Policy
-from dispatch.reference import Reference
-from dispatch.workflow import INITIAL
+from dispatch.permissions import require, roles_for
 from events import repo as events_repo
 from events.errors import UnknownCategory
 from gis.locator import location_of, queue_locate, to_wgs84

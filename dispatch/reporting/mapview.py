@@ -4,7 +4,7 @@ A view is a box, a zoom level, the filters of the map's panel and the reader's s
 match, the map gets them one by one (`points`, always exact). Otherwise it gets `cells`: the matching cases counted
 per square of CELL_PX screen pixels at that zoom, each with its open and overdue counts (overdue as of the request),
 the mean position of its cases and its square (a click on a cell zooms to it). Up to zoom 17 the cells are read from
-the lattice rollups of migration 0013 (dispatch/rollups.py, docs/rollups.md), so a view costs the same at 100k or
+the lattice rollups of migration 0013 (dispatch/reporting/rollups.py, docs/rollups.md), so a view costs the same at 100k or
 1M cases; deeper, for an officer's grids, or for filter combinations the rollups do not slice, they are counted
 case by case in one grouped scan.
 """
@@ -19,14 +19,14 @@ import psycopg
 from psycopg.rows import dict_row
 
 from core.errors import Inconsistent, InvalidInput
-from dispatch import rollups
-from dispatch.case_sql import DUE, IS_FINAL, IS_HELD, IS_OPEN, LIGHT, OVERDUE
+from dispatch.casework.case_sql import DUE, IS_FINAL, IS_HELD, IS_OPEN, LIGHT, OVERDUE
+from dispatch.reporting import rollups
 
 CELL_PX = 64          # the side of a cell on screen, in pixels at the requested zoom
 STATUS_FILTERS = ("open", "overdue", "finished")
 MAX_PERIOD_DAYS = 3660
 
-# The reader's scope (or their own reports) and the map panel's filters; the export (dispatch/export.py) adds
+# The reader's scope (or their own reports) and the map panel's filters; the export (dispatch/exchange/export.py) adds
 # its own day range to the same conditions.
 FILTERS = f"""
       ((%(street)s::text IS NULL OR c.street_code = %(street)s)

@@ -10,13 +10,15 @@ from datetime import datetime, timedelta
 import psycopg
 
 from core.errors import Conflict, Forbidden, Inconsistent, InvalidInput, Unknown
-from dispatch import case_repo, repo
 from dispatch.actor import SYSTEM, Actor, acting_role, can_read, same_street
-from dispatch.deadlines import due, load_calendar, moved
+from dispatch.casework import case_repo
+from dispatch.casework.deadlines import due, load_calendar, moved
+from dispatch.casework.notices import notice, unrouted_notice
+from dispatch.casework.workflow import FINAL, STEPS, Step
 from dispatch.models import ActionResult, Policy
-from dispatch.notices import notice, unrouted_notice
-from dispatch.router import decide
-from dispatch.workflow import FINAL, STEPS, SYSTEM_ROLE, Step
+from dispatch.roles import SYSTEM_ROLE
+from dispatch.routing import repo
+from dispatch.routing.router import decide
 from events.errors import CaseNotFound
 
 MAX_NOTE = 4000

@@ -6,7 +6,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from dispatch.case_sql import LIGHT
+from dispatch.casework.case_sql import LIGHT
 
 LOCK = """
 SELECT c.id, c.status, c.version, c.category_code, c.street_code, c.community_code, c.grid_code, c.zones,

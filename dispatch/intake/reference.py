@@ -15,9 +15,11 @@ from collections import Counter
 
 import psycopg
 
-from dispatch import bulk_repo, repo
-from dispatch.deadlines import load_calendar
-from dispatch.router import street_units
+from dispatch.routing import repo
+
+from dispatch.casework.deadlines import load_calendar
+from dispatch.exchange import bulk_repo
+from dispatch.routing.router import street_units
 from events import repo as events_repo
 from events.errors import UnknownCategory
 from events.models import Category
