@@ -6,4 +6,5 @@ apt_install chromium fonts-noto-cjk
 ensure_venv
 ensure_database postgres
 cd "$ROOT"
-exec "$PY" -m pytest "$@"
+# Two workers, each test file whole on one (its module fixtures are built once); `-n 0` runs in one process.
+exec "$PY" -m pytest -n "${CITYGRID_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -112,23 +112,30 @@
      most overdue and the trend come from the rollups (a few ms at 1M cases) and are asked for each time; the
      month's rankings are two evaluations that read every tenure of the month (about half a second at 1M cases of
      a busy year), so they are asked for again only after RANKING_SHARE times their last load time (at least a
-     second) or when the month or the street changes: a dashboard spends at most 1/RANKING_SHARE of its time
-     waiting on them, and a small city's rankings still follow every change within a second or two. */
+     second, at most RANKING_MAX) or when the month or the street changes: a dashboard spends at most
+     1/RANKING_SHARE of its time waiting on them, and a small city's rankings still follow every change within a
+     second or two. When it gives rankings that are behind, it calls `again` once they are due (one timer), so
+     the last change of a quiet spell reaches the rankings too. */
   var RANKING_SHARE = 20;
+  var RANKING_MAX = 60000;
 
-  function figuresLoader() {
-    var rankings = null, key = null, due = 0;
+  function figuresLoader(again) {
+    var rankings = null, key = null, due = 0, catchUp = null;
     return function (street) {
       return get("/api/dashboard?" + street).then(function (data) {
         var month = data.date.slice(0, 7), want = month + "&" + street;  /* the deployment's month */
-        if (rankings && key === want && Date.now() < due) return [data, rankings];
+        clearTimeout(catchUp);
+        if (rankings && key === want && Date.now() < due) {
+          catchUp = setTimeout(again, due - Date.now() + 50);
+          return [data, rankings];
+        }
         var started = Date.now();
         return Promise.all([get("/api/evaluation?by=department&period=" + month + "&" + street),
                             get("/api/evaluation?by=street&period=" + month + "&" + street)])
           .then(function (r) {
             rankings = r;
             key = want;
-            due = Date.now() + Math.max(1000, RANKING_SHARE * (Date.now() - started));
+            due = Date.now() + Math.min(RANKING_MAX, Math.max(1000, RANKING_SHARE * (Date.now() - started)));
             window.citygrid.rankingLoads = (window.citygrid.rankingLoads || 0) + 1;
             return [data, r];
           });
@@ -136,9 +143,10 @@
     };
   }
 
-  var figuresOf = figuresLoader();
+  var figuresOf = null;
 
   function load(panel) {
+    figuresOf = figuresOf || figuresLoader(function () { load(panel); });
     return figuresOf(streetQuery()).then(function (r) { render(panel, r[0], r[1][0], r[1][1]); })
       .catch(function (e) { panel.textContent = T("mp_dashboard_failed") + " " + e.message; });
   }

@@ -95,7 +95,7 @@
 
   function load(parts) {
     if (!parts.today) return;
-    figuresOf = figuresOf || dash().figuresLoader();
+    figuresOf = figuresOf || dash().figuresLoader(function () { load(parts); });
     figuresOf("").then(function (r) { render(parts, r[0], r[1][0], r[1][1]); })
       .catch(function (e) { window.citygrid.screenError = e.message; });
   }
