@@ -249,11 +249,14 @@ def test_on_a_gcj02_base_map_the_queue_map_is_shifted_onto_it(chancheng_url, tmp
                               "return [p.lng, p.lat]; }")
         x, y = wgs84_to_gcj02(113.12, 23.02)
         assert abs(drawn[0] - float(x)) < 1e-6 and abs(drawn[1] - float(y)) < 1e-6
-        pair = page.evaluate("""async () => {
-            const api = await (await fetch('/api/layers/street')).json(), f = api.features[0];
-            let drawn = null;
-            window.cgQueueMap.map.eachLayer(l => { if (l.feature && l.feature.properties.code === f.properties.code
+        code, first = page.evaluate("""async () => {
+            const f = (await (await fetch('/api/layers/street')).json()).features[0];
+            return [f.properties.code, f.geometry.coordinates.flat(3).slice(0, 2)]; }""")
+        drawn_street = """(code) => { let drawn = null;
+            window.cgQueueMap.map.eachLayer(l => { if (l.feature && l.feature.properties.code === code
                                                      && l.feature.geometry) drawn = l.getLatLngs().flat(3)[0]; });
-            return [f.geometry.coordinates.flat(3).slice(0, 2), drawn && [drawn.lng, drawn.lat]]; }""")
-        x, y = wgs84_to_gcj02(*pair[0])
-        assert pair[1] is not None and abs(pair[1][0] - float(x)) < 1e-7 and abs(pair[1][1] - float(y)) < 1e-7
+            return drawn && [drawn.lng, drawn.lat]; }"""
+        page.wait_for_function(drawn_street, arg=code)  # the street outlines arrive after the markers
+        drawn = page.evaluate(drawn_street, code)
+        x, y = wgs84_to_gcj02(*first)
+        assert abs(drawn[0] - float(x)) < 1e-7 and abs(drawn[1] - float(y)) < 1e-7
