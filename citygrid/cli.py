@@ -230,6 +230,7 @@ def first_pages(site: str) -> list[str]:
     for role, path in HOME:
         pages.setdefault(path, []).append(role)
     return ["first page of each role:", *(f"  → {site}{path:<8} {', '.join(roles)}" for path, roles in pages.items()),
+            f"  → {site}/screen  the wall screen (指挥大屏) for leaders",
             f"  → {site}/docs    the API (OpenAPI at {site}/openapi.json)"]
 
 

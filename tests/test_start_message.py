@@ -54,6 +54,7 @@ def test_the_start_message_lists_each_roles_first_page(chancheng_url):
         home = f"{site}{home_of(Actor(username='x', roles=frozenset({role})))}"
         assert role in listed.get(home, "").replace(",", " ").split(), (role, home, lines)
     assert f"{site}/docs" in listed and "API" in listed[f"{site}/docs"]
-    assert len(listed) == 5, lines  # /m, /queue, /desk, /map, /docs: each once
+    assert "指挥大屏" in listed[f"{site}/screen"]
+    assert len(listed) == 6, lines  # /m, /queue, /desk, /map, /screen, /docs: each once
     # every page answers: the role pages send a stranger to sign in first, the docs are open
     assert answers == {**{page: 303 for page in listed if not page.endswith("/docs")}, f"{site}/docs": 200}, answers
