@@ -73,6 +73,12 @@ WHERE user_id = (SELECT id FROM app_user WHERE username = %(username)s)
 ORDER BY created_at DESC, id DESC LIMIT %(limit)s
 """
 
+UNREAD = """
+SELECT count(*) FROM (SELECT 1 FROM inbox_message
+                      WHERE user_id = (SELECT id FROM app_user WHERE username = %(username)s) AND read_at IS NULL
+                      LIMIT %(cap)s) unread
+"""
+
 MARK_READ = """
 UPDATE inbox_message SET read_at = coalesce(read_at, now())
 WHERE id = %(id)s AND user_id = (SELECT id FROM app_user WHERE username = %(username)s) RETURNING id
@@ -157,6 +163,11 @@ def inbox(conn: psycopg.Connection, *, username: str, unread: bool = False, limi
     """A user's messages, newest first."""
     params = {"username": username, "unread": unread, "limit": limit}
     return conn.cursor(row_factory=dict_row).execute(INBOX, params).fetchall()
+
+
+def unread_count(conn: psycopg.Connection, *, username: str, cap: int) -> int:
+    """How many unread messages a user has, counted up to `cap` (a badge needs no more)."""
+    return conn.execute(UNREAD, {"username": username, "cap": cap}).fetchone()[0]
 
 
 def mark_read(conn: psycopg.Connection, *, username: str, message_id: int) -> bool:

@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dispatch.accounts import Unauthenticated
 from dispatch.actor import Actor
-from dispatch.casework.outbox import inbox
+from dispatch.casework.outbox import unread_count
 from web.deps import CSRF_COOKIE, actor_of
 from web.pages.i18n import TEXT, pick, translator
 from web.security import script_nonce
@@ -55,7 +55,7 @@ UNREAD_SHOWN = 99  # more than this shows as "99+"
 
 def unread_label(conn, username: str) -> str:
     """The unread count as the header shows it: "" for none, "99+" beyond UNREAD_SHOWN."""
-    n = len(inbox(conn, username=username, unread=True, limit=UNREAD_SHOWN + 1))
+    n = unread_count(conn, username=username, cap=UNREAD_SHOWN + 1)
     return "" if not n else f"{UNREAD_SHOWN}+" if n > UNREAD_SHOWN else str(n)
 
 
