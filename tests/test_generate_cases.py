@@ -2,7 +2,7 @@
 evaluation accept (real PostGIS, a few thousand cases)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import psycopg
 import pytest
